@@ -1,0 +1,125 @@
+"""Most-popular baseline: recommend the items with the most training events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from lmrec.data.split import Split
+from lmrec.recommender import Recommender, Scored
+
+__all__ = ["PopularityRecommender"]
+
+_CONFIG_FILE = "config.json"
+_ARRAYS_FILE = "arrays.npz"
+
+
+class PopularityRecommender(Recommender):
+    """Recommend the same list to everyone: catalogue items by number of training events.
+
+    The score of an item is its event count in ``split.train`` (repeat events count again).
+    Equal counts are broken by first appearance in the training data, read user by user in
+    split order and each user's events in time order; never by item id, which would favour
+    whatever the id scheme happens to put first. Catalogue items with no training event come
+    last, in catalogue order, with score 0.
+    """
+
+    name = "popularity"
+
+    def __init__(self) -> None:
+        self._items: list[str] = []
+        self._counts = np.zeros(0, dtype=np.float64)
+        # Item indices, best first: the popularity ranking.
+        self._order = np.zeros(0, dtype=np.int64)
+        self._fitted = False
+
+    def fit(self, split: Split) -> Self:
+        """Count the training events of every catalogue item."""
+        self._items = list(split.catalog)
+        self._counts, self._order = _popularity_ranking(split, self._items)
+        self._fitted = True
+        return self
+
+    def recommend(
+        self, histories: Sequence[Sequence[str]], k: int = 10, exclude_seen: bool = True
+    ) -> list[list[Scored]]:
+        """The ``k`` most popular catalogue items (without each history's items if asked)."""
+        self._check_ready(k)
+        items, counts = self._items, self._counts
+        results: list[list[Scored]] = []
+        for history in histories:
+            seen = set(history) if exclude_seen else set()
+            recs: list[Scored] = []
+            # Walk the global ranking; at most len(history) items are skipped before k are found.
+            for index in self._order:
+                item = items[index]
+                if item in seen:
+                    continue
+                recs.append(Scored(item, float(counts[index])))
+                if len(recs) == k:
+                    break
+            results.append(recs)
+        return results
+
+    def save(self, path: str | Path) -> None:
+        """Write ``config.json`` (item ids) and ``arrays.npz`` (counts, ranking) to ``path``."""
+        self._check_ready(1)
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"type": type(self).__name__, "items": self._items}
+        (directory / _CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False))
+        np.savez(directory / _ARRAYS_FILE, counts=self._counts, order=self._order)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a model written by :meth:`save`."""
+        directory = Path(path)
+        config = json.loads((directory / _CONFIG_FILE).read_text())
+        if config.get("type") != cls.__name__:
+            raise ValueError(f"{directory} holds a {config.get('type')!r}, not a {cls.__name__}")
+        model = cls()
+        model._items = list(config["items"])
+        with np.load(directory / _ARRAYS_FILE, allow_pickle=False) as arrays:
+            model._counts = arrays["counts"]
+            model._order = arrays["order"]
+        model._fitted = True
+        return model
+
+    def _check_ready(self, k: int) -> None:
+        if not self._fitted:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
+        _check_k(k)
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+
+
+def _popularity_ranking(split: Split, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Training event counts of ``items`` and their indices ordered most popular first.
+
+    Ties keep first appearance in ``split.train`` (user by user, in time order); items without
+    training events follow in the order of ``items``. Events on items outside ``items`` are
+    ignored.
+    """
+    index = {item: i for i, item in enumerate(items)}
+    counts = np.zeros(len(items), dtype=np.float64)
+    first_seen = np.full(len(items), len(items), dtype=np.int64)
+    n_seen = 0
+    for events in split.train.values():
+        for event in events:
+            i = index.get(event.item)
+            if i is None:
+                continue
+            if counts[i] == 0:
+                first_seen[i] = n_seen
+                n_seen += 1
+            counts[i] += 1
+    # Unseen items share first_seen = len(items); position in ``items`` then orders them.
+    order = np.lexsort((np.arange(len(items)), first_seen, -counts))
+    return counts, order.astype(np.int64)

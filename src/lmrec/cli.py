@@ -1,0 +1,435 @@
+"""The command line: the only module that reads argv. It builds config dataclasses from
+options and hands them to the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+from lmrec.data.readers import ColumnMap, read_interactions, read_recbole, read_sequences
+from lmrec.data.schema import Dataset, EventType
+from lmrec.data.split import leave_one_out_split
+from lmrec.data.sportshop import make_sportshop
+
+logger = logging.getLogger("lmrec")
+
+BASELINES = ("popularity", "itemknn")
+
+
+# ---------------------------------------------------------------------------- data options
+def _add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--data",
+        required=required,
+        help="'builtin' (the sports shop), a RecBole directory or .inter file, an S3-Rec "
+        "sequence file (.txt), or a CSV/TSV/JSONL/Parquet log",
+    )
+    g.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "builtin", "table", "recbole", "sequences"],
+        help="how to read --data (default: guessed from the path)",
+    )
+    g.add_argument("--catalog", help="item catalogue file for a table log (CSV/JSONL/Parquet)")
+    g.add_argument(
+        "--columns",
+        default="",
+        help="column mapping for a table log, e.g. 'user=uid,item=sku,timestamp=ts' "
+        f"(fields: {', '.join(f.name for f in fields(ColumnMap))})",
+    )
+    g.add_argument("--names", help="item names file ('key name' lines) for a sequence file")
+    g.add_argument("--id-map", help="P5 datamaps.json mapping sequence ids to the names' keys")
+    g.add_argument(
+        "--events",
+        default="",
+        help="keep only these event types, comma-separated (view,bookmark,cart,purchase)",
+    )
+    g.add_argument(
+        "--first-only",
+        action="store_true",
+        help="keep each user's first event per item only (distinct items in order of contact)",
+    )
+    g.add_argument("--users", type=int, default=600, help="users generated for --data builtin")
+    g.add_argument("--data-seed", type=int, default=0, help="seed of the built-in generator")
+
+
+def _parse_columns(text: str) -> ColumnMap:
+    if not text:
+        return ColumnMap()
+    known = {f.name for f in fields(ColumnMap)}
+    mapping = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise SystemExit(f"error: --columns entry {part!r} is not field=column")
+        key, value = (s.strip() for s in part.split("=", 1))
+        if key not in known:
+            raise SystemExit(f"error: --columns field {key!r} unknown (known: {sorted(known)})")
+        mapping[key] = value
+    return ColumnMap(**mapping)
+
+
+def load_dataset(args: argparse.Namespace) -> Dataset:
+    """Read the data the options name; applies --events / --first-only."""
+    kind = args.format
+    path = Path(args.data)
+    if kind == "auto":
+        if args.data == "builtin":
+            kind = "builtin"
+        elif path.is_dir() or path.suffix == ".inter":
+            kind = "recbole"
+        elif path.suffix == ".txt":
+            kind = "sequences"
+        else:
+            kind = "table"
+    if kind != "builtin" and not path.exists():
+        raise SystemExit(f"error: data file {path} does not exist")
+    if kind == "builtin":
+        dataset = make_sportshop(n_users=args.users, seed=args.data_seed)
+    elif kind == "recbole":
+        dataset = read_recbole(path)
+    elif kind == "sequences":
+        dataset = read_sequences(path, names_path=args.names, id_map_path=args.id_map)
+    else:
+        dataset = read_interactions(path, _parse_columns(args.columns), catalog_path=args.catalog)
+    if args.events or args.first_only:
+        events = [EventType.parse(e) for e in args.events.split(",")] if args.events else None
+        dataset = dataset.select(events, first_only=args.first_only)
+    return dataset
+
+
+# ---------------------------------------------------------------------------- commands
+def _lm_config(args: argparse.Namespace):
+    from lmrec.indexing import IndexConfig
+    from lmrec.lm import LMConfig
+    from lmrec.tasks import PromptConfig
+    from lmrec.train import TrainConfig
+
+    return LMConfig(
+        model=args.model,
+        index=IndexConfig(
+            strategy=args.index, style=args.id_style, base=args.id_base, seed=args.seed
+        ),
+        prompts=PromptConfig(
+            language=args.language,
+            max_history=args.max_history,
+            max_targets_per_user=args.max_targets_per_user,
+        ),
+        train=TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            patience=args.patience,
+            max_valid_users=args.max_valid_users,
+            seed=args.seed,
+            output_dir=str(Path(args.out) / "_train") if args.out else None,
+            resume=args.resume,
+            progress=not args.quiet,
+        ),
+        num_beams=args.beams,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from lmrec.lm import LMRecommender, set_threads
+
+    set_threads(args.threads)
+    dataset = load_dataset(args)
+    print(dataset.describe())
+    split = leave_one_out_split(dataset)
+    print(split.describe())
+    rec = LMRecommender(_lm_config(args))
+    rec.fit(split)
+    rec.save(args.out)
+    r = rec.train_result
+    print(
+        f"trained in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s), best validation "
+        f"NDCG@10 {r.best_valid_ndcg10:.4f} at epoch {r.best_epoch}; model saved to {args.out}"
+    )
+    return 0
+
+
+def _parse_history(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from lmrec.lm import LMRecommender, set_threads
+
+    set_threads(args.threads)
+    rec = LMRecommender.load(args.model)
+    histories: list[list[str]] = []
+    labels: list[str] = []
+    if args.history is not None:
+        history = _parse_history(args.history)
+        unknown = [i for i in history if i not in rec.catalog]
+        if unknown:
+            raise SystemExit(f"error: unknown item(s) {unknown}: not in the model's catalogue")
+        histories.append(history)
+        labels.append("(history)")
+    if args.user:
+        if not args.data:
+            raise SystemExit("error: --user needs --data to read that user's history")
+        full = load_dataset(args).histories()
+        for user in args.user:
+            if user not in full:
+                raise SystemExit(f"error: unknown user {user!r}: not in {args.data}")
+            histories.append([x.item for x in full[user]])
+            labels.append(user)
+    if not histories:
+        raise SystemExit("error: give --history ITEM,ITEM,... or --user ID (with --data)")
+    results = rec.recommend(
+        histories, k=args.k, exclude_seen=not args.include_seen, language=args.language
+    )
+    lang = args.language
+    if args.json:
+        payload = [
+            {
+                "user": label,
+                "history": h,
+                "recommendations": [
+                    {
+                        "item": s.item,
+                        "name": rec.catalog.name(s.item, lang),
+                        "score": round(s.score, 6),
+                    }
+                    for s in r
+                ],
+            }
+            for label, h, r in zip(labels, histories, results, strict=True)
+        ]
+        print(json.dumps(payload, ensure_ascii=False, indent=1))
+        return 0
+    for label, h, r in zip(labels, histories, results, strict=True):
+        print(f"{label}: history {', '.join(rec.catalog.name(i, lang) for i in h[-10:])}")
+        for rank, s in enumerate(r, 1):
+            print(f"  {rank:2d}. {s.item:<12} {rec.catalog.name(s.item, lang):<40} {s.score:9.4f}")
+    return 0
+
+
+def _make_baseline(name: str):
+    from lmrec.baselines import ItemKNNRecommender, PopularityRecommender
+
+    if name == "popularity":
+        return PopularityRecommender()
+    if name == "itemknn":
+        return ItemKNNRecommender()
+    raise SystemExit(f"error: unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from lmrec.evaluate import evaluate_ranking, format_markdown
+    from lmrec.lm import LMRecommender, set_threads
+
+    set_threads(args.threads)
+    dataset = load_dataset(args)
+    split = leave_one_out_split(dataset)
+    print(split.describe())
+    recommenders = []
+    if args.model:
+        recommenders.append(("lm", LMRecommender.load(args.model)))
+    for name in filter(None, args.baselines.split(",")):
+        recommenders.append((name, _make_baseline(name).fit(split)))
+    if not recommenders:
+        raise SystemExit("error: nothing to evaluate: give --model and/or --baselines")
+    reports = []
+    for _name, rec in recommenders:
+        report = evaluate_ranking(
+            rec,
+            split,
+            stage=args.stage,
+            exclude_seen=not args.include_seen,
+            max_users=args.max_users or None,
+            progress=not args.quiet,
+        )
+        reports.append(report)
+        print(report.format_table())
+    print()
+    print(format_markdown(reports))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lmrec.baselines import PopularityRecommender
+    from lmrec.evaluate import evaluate_ranking, format_markdown
+    from lmrec.indexing import IndexConfig
+    from lmrec.lm import LMConfig, LMRecommender, set_threads
+    from lmrec.tasks import PromptConfig
+    from lmrec.train import TrainConfig
+
+    set_threads(args.threads)
+    started = time.perf_counter()
+    dataset = make_sportshop(n_users=args.users, seed=args.seed).select(first_only=True)
+    split = leave_one_out_split(dataset)
+    print("Built-in sports shop (distinct items per user in order of first contact)")
+    print(split.describe())
+    config = LMConfig(
+        model="scratch:tiny",
+        index=IndexConfig(strategy="sequential", style="single"),
+        prompts=PromptConfig(language="en", max_history=10),
+        train=TrainConfig(
+            epochs=args.epochs,
+            batch_size=32,
+            learning_rate=5e-3,
+            patience=0,
+            max_valid_users=200,
+            seed=args.seed,
+            progress=not args.quiet,
+        ),
+    )
+    lm = LMRecommender(config).fit(split)
+    lm.save(args.out)
+    popularity = PopularityRecommender().fit(split)
+    users = list(split.test)[: args.show]
+    histories = [[x.item for x in split.history(u, "test")] for u in users]
+    lm_recs = lm.recommend(histories, k=5)
+    pop_recs = popularity.recommend(histories, k=5)
+    name = split.catalog.name
+    lang = args.language
+    for user, history, mine, theirs in zip(users, histories, lm_recs, pop_recs, strict=True):
+        print(f"\nuser {user}, last items: {', '.join(name(i, lang) for i in history[-6:])}")
+        print(f"  next item in the log (held out): {name(split.test[user].item, lang)}")
+        print(f"  {'language model top-5':<44} popularity top-5")
+        for a, b in zip(mine, theirs, strict=False):
+            print(f"  {name(a.item, lang):<44} {name(b.item, lang)}")
+    reports = [evaluate_ranking(r, split, stage="test", progress=False) for r in (lm, popularity)]
+    print()
+    print(format_markdown(reports))
+    print(f"\nmodel saved to {args.out}; demo took {time.perf_counter() - started:.0f}s")
+    print(f"try: lmrec recommend --model {args.out} --history SOC-01,SOC-02")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--model",
+        default="scratch:small",
+        help="scratch:tiny|small|base (a T5 built from a config, tokenizer trained on "
+        "the data), a hub name such as t5-small, or a local model directory",
+    )
+    g.add_argument("--index", default="sequential", help="item id strategy: random, sequential")
+    g.add_argument(
+        "--id-style",
+        default="single",
+        choices=["single", "subtokens"],
+        help="one token per item, or a few sub-tokens per item",
+    )
+    g.add_argument(
+        "--id-base",
+        type=int,
+        default=0,
+        help="codebook size per level for --id-style subtokens (0 = automatic)",
+    )
+    g.add_argument("--language", default="en", help="template language (en, ar)")
+    g.add_argument("--max-history", type=int, default=20, help="most recent items kept in a prompt")
+    g.add_argument(
+        "--max-targets-per-user",
+        type=int,
+        default=0,
+        help="training targets per user (most recent positions; 0 = all)",
+    )
+    g.add_argument("--beams", type=int, default=None, help="beam width (default: k)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=10, help="maximum epochs")
+    t.add_argument("--batch-size", type=int, default=64, help="examples per step")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        help="stop after this many epochs without better validation NDCG@10 (0 = never)",
+    )
+    t.add_argument(
+        "--max-valid-users",
+        type=int,
+        default=500,
+        help="validation users sampled per epoch (0 = all)",
+    )
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint in OUT/_train if there is one",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmrec", description="Language models as recommender systems (P5-style)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="PyTorch threads (default: all cores)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="fine-tune a language model on a log; save it to a directory")
+    _add_data_options(p)
+    _add_model_options(p)
+    p.add_argument("--out", required=True, help="directory for the trained model")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("recommend", help="top-k items for a history or for users of a log")
+    p.add_argument("--model", required=True, help="a directory written by 'lmrec train'")
+    p.add_argument("--history", help="comma-separated item ids, oldest first")
+    p.add_argument("--user", action="append", help="a user id of --data (repeatable)")
+    _add_data_options(p, required=False)
+    p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    p.add_argument("--include-seen", action="store_true", help="allow items of the history")
+    p.add_argument("--language", default=None, help="language of item names shown (en, ar)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("evaluate", help="leave-one-out all-item ranking metrics")
+    p.add_argument("--model", help="a directory written by 'lmrec train'")
+    p.add_argument(
+        "--baselines",
+        default="popularity,itemknn",
+        help=f"comma-separated baselines to fit and compare ({', '.join(BASELINES)})",
+    )
+    _add_data_options(p)
+    p.add_argument("--stage", default="test", choices=["valid", "test"], help="which target")
+    p.add_argument(
+        "--include-seen",
+        action="store_true",
+        help="rank history items too (default: the user's history is excluded)",
+    )
+    p.add_argument("--max-users", type=int, default=0, help="evaluate a seeded sample of users")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="train on the built-in sports shop and show recommendations")
+    p.add_argument("--out", default="runs/demo", help="where the demo model is saved")
+    p.add_argument("--users", type=int, default=600, help="simulated users")
+    p.add_argument("--epochs", type=int, default=8, help="training epochs")
+    p.add_argument("--show", type=int, default=3, help="users shown")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--language", default="en", help="language of item names shown (en, ar)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, LookupError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

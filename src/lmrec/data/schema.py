@@ -1,0 +1,235 @@
+"""The typed schema every other module speaks: events, items, catalogues, datasets.
+
+Item and user ids are always strings (the ids of the user's own data); models map them to
+tokens through an item index, never the other way round.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+
+class EventType(enum.StrEnum):
+    """What a user did with an item. The value is what data files and the API spell."""
+
+    VIEW = "view"
+    BOOKMARK = "bookmark"
+    CART = "cart"
+    PURCHASE = "purchase"
+
+    @classmethod
+    def parse(cls, value: str | EventType | None) -> EventType:
+        """Read an event type leniently ("Purchase", "add_to_cart", empty = purchase)."""
+        if isinstance(value, EventType):
+            return value
+        if value is None or str(value).strip() == "":
+            return cls.PURCHASE
+        text = str(value).strip().lower()
+        aliases = {
+            "click": cls.VIEW,
+            "views": cls.VIEW,
+            "viewed": cls.VIEW,
+            "pageview": cls.VIEW,
+            "bookmarked": cls.BOOKMARK,
+            "favorite": cls.BOOKMARK,
+            "wishlist": cls.BOOKMARK,
+            "add_to_cart": cls.CART,
+            "addtocart": cls.CART,
+            "cart_add": cls.CART,
+            "carted": cls.CART,
+            "buy": cls.PURCHASE,
+            "bought": cls.PURCHASE,
+            "order": cls.PURCHASE,
+            "transaction": cls.PURCHASE,
+            "rating": cls.PURCHASE,
+            "review": cls.PURCHASE,
+        }
+        if text in aliases:
+            return aliases[text]
+        try:
+            return cls(text)
+        except ValueError:
+            valid = ", ".join(e.value for e in cls)
+            raise ValueError(f"unknown event type {value!r} (expected one of: {valid})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One event in a log.
+
+    ``timestamp`` may be None for data that only gives an order (S3-Rec sequence files); the
+    position in the log (``position``) then fixes the order. Equal timestamps keep log order.
+    """
+
+    user: str
+    item: str
+    timestamp: float | None = None
+    event: EventType = EventType.PURCHASE
+    rating: float | None = None
+    review: str | None = None
+    summary: str | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One catalogue entry. ``names`` holds extra names by language code (e.g. ``{"ar": ...}``)."""
+
+    id: str
+    name: str | None = None
+    category: str | None = None
+    description: str | None = None
+    language: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def name_in(self, language: str | None) -> str:
+        """The item's name in ``language`` if known, else its main name, else its id."""
+        if language and language in self.names:
+            return self.names[language]
+        return self.name or self.id
+
+
+class Catalog(Mapping[str, Item]):
+    """An ordered, read-only mapping of item id to :class:`Item`."""
+
+    def __init__(self, items: Iterable[Item] = ()) -> None:
+        self._items: dict[str, Item] = {}
+        for item in items:
+            if item.id in self._items:
+                raise ValueError(f"duplicate item id {item.id!r} in catalogue")
+            self._items[item.id] = item
+
+    def __getitem__(self, item_id: str) -> Item:
+        try:
+            return self._items[item_id]
+        except KeyError:
+            raise KeyError(f"unknown item {item_id!r}: not in the catalogue") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Catalog({len(self)} items)"
+
+    def name(self, item_id: str, language: str | None = None) -> str:
+        """Display name of an item (its id when the catalogue has no name for it)."""
+        item = self._items.get(item_id)
+        return item.name_in(language) if item else item_id
+
+    def with_items(self, items: Iterable[Item]) -> Catalog:
+        """A new catalogue with ``items`` added (e.g. cold-start items after training)."""
+        return Catalog([*self._items.values(), *items])
+
+    @classmethod
+    def from_ids(cls, ids: Iterable[str]) -> Catalog:
+        """A catalogue of bare ids, in first-seen order, for data that has no item file."""
+        seen: dict[str, None] = dict.fromkeys(ids)
+        return cls(Item(id=i) for i in seen)
+
+
+@dataclass
+class LoadReport:
+    """What a reader did: rows read and rows dropped, with the reason for each drop."""
+
+    source: str
+    rows: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    @property
+    def total_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    def log(self) -> None:
+        if self.dropped:
+            detail = ", ".join(f"{n} {why}" for why, n in sorted(self.dropped.items()))
+            logger.warning("%s: read %d rows, dropped %s", self.source, self.rows, detail)
+        else:
+            logger.info("%s: read %d rows", self.source, self.rows)
+
+
+@dataclass
+class Dataset:
+    """An interaction log with its catalogue. ``interactions`` are in log (file) order."""
+
+    interactions: list[Interaction]
+    catalog: Catalog
+    name: str = "data"
+    reports: list[LoadReport] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        unknown = {x.item for x in self.interactions if x.item not in self.catalog}
+        if unknown:
+            sample = ", ".join(sorted(unknown)[:5])
+            raise ValueError(
+                f"{self.name}: {len(unknown)} item(s) in the log are not in the catalogue "
+                f"(e.g. {sample})"
+            )
+
+    @property
+    def users(self) -> list[str]:
+        return list(dict.fromkeys(x.user for x in self.interactions))
+
+    def histories(self) -> dict[str, list[Interaction]]:
+        """Each user's events in time order; equal (or missing) timestamps keep log order."""
+        by_user: dict[str, list[Interaction]] = {}
+        for x in self.interactions:
+            by_user.setdefault(x.user, []).append(x)
+        return {u: sort_by_time(events) for u, events in by_user.items()}
+
+    def select(
+        self, events: Iterable[EventType | str] | None = None, first_only: bool = False
+    ) -> Dataset:
+        """A new dataset keeping only some event types and/or only each user's first event
+        per item (a "distinct items in order of first contact" log). Drops are counted."""
+        wanted = {EventType.parse(e) for e in events} if events is not None else None
+        kept, seen = [], set()
+        dropped: dict[str, int] = {}
+        for x in self.interactions:
+            if wanted is not None and x.event not in wanted:
+                dropped[f"event {x.event.value} not selected"] = (
+                    dropped.get(f"event {x.event.value} not selected", 0) + 1
+                )
+                continue
+            if first_only:
+                key = (x.user, x.item)
+                if key in seen:
+                    dropped["repeat of an earlier user-item event"] = (
+                        dropped.get("repeat of an earlier user-item event", 0) + 1
+                    )
+                    continue
+                seen.add(key)
+            kept.append(x)
+        report = LoadReport(source=f"{self.name} selection", rows=len(kept), dropped=dropped)
+        report.log()
+        return Dataset(kept, self.catalog, name=self.name, reports=[*self.reports, report])
+
+    def describe(self) -> str:
+        n_users = len(self.users)
+        return (
+            f"{self.name}: {n_users} users, {len(self.catalog)} items, "
+            f"{len(self.interactions)} interactions"
+        )
+
+
+def sort_by_time(events: Sequence[Interaction]) -> list[Interaction]:
+    """Stable sort by timestamp: ties (and missing timestamps) keep their log order.
+
+    Never break ties by item id: that leaks the test item (DESIGN.md, "Tie leakage").
+    """
+    if all(e.timestamp is None for e in events):
+        return sorted(events, key=lambda e: e.position)
+    return sorted(
+        events,
+        key=lambda e: (e.timestamp if e.timestamp is not None else float("-inf"), e.position),
+    )

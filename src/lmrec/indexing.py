@@ -1,0 +1,166 @@
+"""Item indexing: how each catalogue item is written as a short sequence of id tokens.
+
+An :class:`ItemIndex` maps item ids to tuples of token strings (``("<item_17>",)`` or
+``("<a_3>", "<b_12>")``). Strategies build one from a split's *training* events only (DESIGN.md,
+"ID leakage"): items never seen in training are numbered after the training items, in catalogue
+order, which carries no information about test events.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lmrec.data.schema import Catalog
+from lmrec.data.split import Split
+
+_LEVEL_NAMES = "abcdefgh"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How items become id tokens.
+
+    strategy: ``random`` (a seeded permutation) or ``sequential`` (numbered by first appearance
+        in training histories, users in log order).
+    style: ``single`` (one new token per item) or ``subtokens`` (a few digits in base ``base``,
+        each level with its own tokens, so the vocabulary grows like ``levels * base``).
+    base: codebook size per level for ``subtokens``; 0 picks the smallest base with 2 levels.
+    seed: seed of the ``random`` strategy.
+    """
+
+    strategy: str = "sequential"
+    style: str = "single"
+    base: int = 0
+    seed: int = 0
+
+
+class ItemIndex:
+    """A bijection between item ids and token tuples, saved with the model."""
+
+    def __init__(self, codes: Mapping[str, Sequence[str]], config: IndexConfig | None = None):
+        self.config = config or IndexConfig()
+        self._codes: dict[str, tuple[str, ...]] = {i: tuple(c) for i, c in codes.items()}
+        self._items: dict[tuple[str, ...], str] = {}
+        for item, code in self._codes.items():
+            if not code:
+                raise ValueError(f"item {item!r} has an empty code")
+            if code in self._items:
+                raise ValueError(f"items {self._items[code]!r} and {item!r} share code {code}")
+            self._items[code] = item
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._codes
+
+    @property
+    def items(self) -> list[str]:
+        return list(self._codes)
+
+    def code(self, item: str) -> tuple[str, ...]:
+        try:
+            return self._codes[item]
+        except KeyError:
+            raise KeyError(f"unknown item {item!r}: it has no id in the item index") from None
+
+    def render(self, item: str) -> str:
+        """The item as prompt text: its tokens joined without spaces."""
+        return "".join(self.code(item))
+
+    def item_of(self, code: Sequence[str]) -> str | None:
+        return self._items.get(tuple(code))
+
+    def vocabulary(self) -> list[str]:
+        """Every distinct id token, in a stable order (first use)."""
+        return list(dict.fromkeys(t for code in self._codes.values() for t in code))
+
+    def with_items(self, codes: Mapping[str, Sequence[str]]) -> ItemIndex:
+        """A new index with extra items (e.g. cold-start items given codes after training)."""
+        return ItemIndex({**self._codes, **codes}, self.config)
+
+    def save(self, path: str | Path) -> None:
+        payload = {
+            "config": asdict(self.config),
+            "codes": {i: list(c) for i, c in self._codes.items()},
+        }
+        Path(path).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ItemIndex:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(payload["codes"], IndexConfig(**payload["config"]))
+
+
+def _numbers_to_codes(numbered: Sequence[str], config: IndexConfig) -> dict[str, tuple[str, ...]]:
+    if config.style == "single":
+        return {item: (f"<item_{n}>",) for n, item in enumerate(numbered)}
+    if config.style != "subtokens":
+        raise ValueError(f"unknown index style {config.style!r} (expected 'single' or 'subtokens')")
+    n = max(len(numbered), 2)
+    base = config.base or math.ceil(math.sqrt(n))
+    if base < 2:
+        raise ValueError("base must be at least 2")
+    levels = max(1, math.ceil(math.log(n, base) - 1e-9))
+    while base**levels < n:
+        levels += 1
+    if levels > len(_LEVEL_NAMES):
+        raise ValueError(f"base {base} needs {levels} levels for {n} items; use a larger base")
+    codes = {}
+    for number, item in enumerate(numbered):
+        digits = []
+        for level in reversed(range(levels)):
+            digits.append(f"<{_LEVEL_NAMES[levels - 1 - level]}_{(number // base**level) % base}>")
+        codes[item] = tuple(digits)
+    return codes
+
+
+def _training_order(split: Split) -> list[str]:
+    """Items by first appearance in training histories (users in split order), then the rest."""
+    order: dict[str, None] = {}
+    for events in split.train.values():
+        for x in events:
+            order.setdefault(x.item, None)
+    return list(order)
+
+
+def _with_unseen(ordered: Iterable[str], catalog: Catalog) -> list[str]:
+    known = dict.fromkeys(ordered)
+    return [*known, *(i for i in catalog if i not in known)]
+
+
+def sequential_index(split: Split, config: IndexConfig) -> ItemIndex:
+    """Number items by first appearance in the training data only (never valid/test events)."""
+    return ItemIndex(
+        _numbers_to_codes(_with_unseen(_training_order(split), split.catalog), config), config
+    )
+
+
+def random_index(split: Split, config: IndexConfig) -> ItemIndex:
+    """A seeded random numbering of the whole catalogue."""
+    items = list(split.catalog)
+    random.Random(config.seed).shuffle(items)
+    return ItemIndex(_numbers_to_codes(items, config), config)
+
+
+IndexBuilder = Callable[[Split, IndexConfig], ItemIndex]
+
+INDEX_STRATEGIES: dict[str, IndexBuilder] = {
+    "random": random_index,
+    "sequential": sequential_index,
+}
+
+
+def build_index(split: Split, config: IndexConfig) -> ItemIndex:
+    """Build the item index named by ``config.strategy`` from the split's training events."""
+    try:
+        builder = INDEX_STRATEGIES[config.strategy]
+    except KeyError:
+        known = ", ".join(sorted(INDEX_STRATEGIES))
+        raise ValueError(f"unknown index strategy {config.strategy!r} (known: {known})") from None
+    return builder(split, config)

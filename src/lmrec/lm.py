@@ -1,0 +1,275 @@
+"""The language-model recommender: index items, write prompts, fine-tune, decode through the
+item trie. One trained model is one directory (see :meth:`LMRecommender.save`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Self
+
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from lmrec.data.schema import Catalog, Item
+from lmrec.data.split import Split
+from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.indexing import IndexConfig, ItemIndex, build_index
+from lmrec.metrics.ranking import ndcg_at_k
+from lmrec.model import count_parameters, prepare_model
+from lmrec.prompts.templates import Template, TemplateSet, load_templates
+from lmrec.recommender import Recommender, Scored
+from lmrec.tasks import PromptConfig, sequential_examples, sequential_pairs, sequential_prompt
+from lmrec.train import TrainConfig, TrainResult, train_model
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "lmrec.json"
+INDEX_FILE = "item_index.json"
+TEMPLATES_FILE = "templates.json"
+CATALOG_FILE = "catalog.jsonl"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """Everything that defines a language-model recommender.
+
+    model: ``scratch:tiny|small|base`` (a T5 built from a config, tokenizer trained on the
+        data), a hub name such as ``t5-small``, or a local model directory.
+    index: how items become id tokens.
+    prompts: how prompts are written.
+    train: fine-tuning settings.
+    template: template id used when recommending; default the first seen sequential template
+        of ``prompts.language``.
+    num_beams: beam width for top-k (at least k; default k). Exact for one-token ids.
+    inference_batch_size: prompts decoded together.
+    valid_exclude_seen: exclude history items when measuring validation NDCG@10.
+    """
+
+    model: str = "scratch:small"
+    index: IndexConfig = field(default_factory=IndexConfig)
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    template: str | None = None
+    num_beams: int | None = None
+    inference_batch_size: int = 128
+    valid_exclude_seen: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LMConfig:
+        data = dict(data)
+        return cls(
+            index=IndexConfig(**data.pop("index", {})),
+            prompts=PromptConfig(**data.pop("prompts", {})),
+            train=TrainConfig(**data.pop("train", {})),
+            **data,
+        )
+
+
+def _catalog_corpus(catalog: Catalog, templates: TemplateSet) -> list[str]:
+    """Text a scratch tokenizer learns from: every template and every item text."""
+    texts = [t.source for t in templates.templates] + [t.target for t in templates.templates]
+    for item in catalog.values():
+        texts.extend(v for v in (item.name, item.category, item.description) if v)
+        texts.extend(item.names.values())
+    return texts
+
+
+class LMRecommender(Recommender):
+    """A T5-family model fine-tuned on sequential-recommendation prompts (P5)."""
+
+    name = "lm"
+
+    def __init__(self, config: LMConfig | None = None):
+        self.config = config or LMConfig()
+        self.model = None
+        self.tokenizer = None
+        self.index: ItemIndex | None = None
+        self.templates: TemplateSet = load_templates()
+        self.catalog: Catalog | None = None
+        self.trie: ItemTrie | None = None
+        self.train_result: TrainResult | None = None
+
+    # ------------------------------------------------------------------ training
+    def fit(self, split: Split) -> Self:
+        cfg = self.config
+        self.catalog = split.catalog
+        self.index = build_index(split, cfg.index)
+        corpus = _catalog_corpus(split.catalog, self.templates)
+        self.model, self.tokenizer = prepare_model(
+            cfg.model, corpus, self.index.vocabulary(), seed=cfg.train.seed
+        )
+        self.trie = ItemTrie.from_index(self.index, self.tokenizer)
+        logger.info(
+            "model %s: %d parameters, %d items in the index",
+            cfg.model,
+            count_parameters(self.model),
+            len(self.index),
+        )
+        pairs = sequential_pairs(split, cfg.prompts.max_targets_per_user)
+        if not pairs:
+            raise ValueError(f"{split.name}: no training pairs (every history is shorter than 2)")
+
+        def examples_for_epoch(epoch: int):
+            rng = random.Random(cfg.train.seed * 7919 + epoch)
+            return sequential_examples(pairs, self.index, self.templates, cfg.prompts, rng)
+
+        valid_users = [u for u in split.valid if split.train.get(u)]
+        if cfg.train.max_valid_users and len(valid_users) > cfg.train.max_valid_users:
+            valid_users = random.Random(cfg.train.seed).sample(
+                valid_users, cfg.train.max_valid_users
+            )
+
+        def validate(model) -> float:
+            self.model = model
+            histories = [split.train_items(u) for u in valid_users]
+            ranked = self.recommend(histories, k=10, exclude_seen=cfg.valid_exclude_seen)
+            scores = [
+                ndcg_at_k([s.item for s in r], split.valid[u].item, 10)
+                for u, r in zip(valid_users, ranked, strict=True)
+            ]
+            return sum(scores) / len(scores) if scores else 0.0
+
+        self.train_result = train_model(
+            self.model,
+            self.tokenizer,
+            examples_for_epoch,
+            validate if valid_users else None,
+            cfg.train,
+        )
+        self.model.eval()
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _require_fitted(self) -> None:
+        if self.model is None or self.index is None or self.trie is None:
+            raise RuntimeError("the language model is not trained or loaded yet")
+
+    def template_for(self, template_id: str | None = None, language: str | None = None) -> Template:
+        chosen = template_id or self.config.template
+        if chosen:
+            return self.templates.get(chosen)
+        return self.templates.select("sequential", language or self.config.prompts.language)[0]
+
+    def prompts(self, histories: Sequence[Sequence[str]], template: Template) -> list[str]:
+        assert self.index is not None
+        return [
+            sequential_prompt(h, self.index, template, self.config.prompts.max_history)
+            for h in histories
+        ]
+
+    def recommend(
+        self,
+        histories: Sequence[Sequence[str]],
+        k: int = 10,
+        exclude_seen: bool = True,
+        template: str | None = None,
+        language: str | None = None,
+    ) -> list[list[Scored]]:
+        """Top-k catalogue items per history (item ids, oldest first), by trie beam search."""
+        self._require_fitted()
+        chosen = self.template_for(template, language)
+        k = min(k, len(self.index))
+        results: list[list[Scored]] = []
+        size = self.config.inference_batch_size
+        for start in range(0, len(histories), size):
+            chunk = histories[start : start + size]
+            exclude = [list(h) for h in chunk] if exclude_seen else None
+            ranked = constrained_beam_search(
+                self.model,
+                self.tokenizer,
+                self.trie,
+                self.prompts(chunk, chosen),
+                k=k,
+                num_beams=self.config.num_beams,
+                exclude=exclude,
+                max_source_length=self.config.train.max_source_length,
+            )
+            results.extend([Scored(i, s) for i, s in r] for r in ranked)
+        return results
+
+    def score(
+        self,
+        histories: Sequence[Sequence[str]],
+        candidates: Sequence[Sequence[str]],
+        template: str | None = None,
+    ) -> list[list[float]]:
+        """Log-likelihood of each candidate item for each history, in one batched pass."""
+        self._require_fitted()
+        chosen = self.template_for(template)
+        return score_candidates(
+            self.model,
+            self.tokenizer,
+            self.trie,
+            self.prompts(histories, chosen),
+            candidates,
+            max_source_length=self.config.train.max_source_length,
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """One directory: safetensors weights + config (plain transformers can load it),
+        tokenizer, item index, templates, catalogue and the lmrec config."""
+        self._require_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        self.index.save(out / INDEX_FILE)
+        self.templates.save(out / TEMPLATES_FILE)
+        with open(out / CATALOG_FILE, "w", encoding="utf-8") as f:
+            for item in self.catalog.values():
+                row = {k: v for k, v in asdict(item).items() if v not in (None, {})}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "train_result": self.train_result.as_dict() if self.train_result else None,
+        }
+        (out / CONFIG_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        src = Path(path)
+        meta_path = src / CONFIG_FILE
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{src} is not an lmrec model directory (no {CONFIG_FILE})")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        config = LMConfig.from_dict(meta["config"])
+        rec = cls(config)
+        rec.model = AutoModelForSeq2SeqLM.from_pretrained(src)
+        rec.model.eval()
+        rec.tokenizer = AutoTokenizer.from_pretrained(src)
+        rec.index = ItemIndex.load(src / INDEX_FILE)
+        rec.templates = load_templates(src / TEMPLATES_FILE)
+        with open(src / CATALOG_FILE, encoding="utf-8") as f:
+            rec.catalog = Catalog(Item(**json.loads(line)) for line in f if line.strip())
+        rec.trie = ItemTrie.from_index(rec.index, rec.tokenizer)
+        if meta.get("train_result"):
+            rec.train_result = TrainResult(
+                epochs_run=meta["train_result"]["epochs_run"],
+                best_epoch=meta["train_result"]["best_epoch"],
+                best_valid_ndcg10=meta["train_result"]["best_valid_ndcg10"],
+                seconds=meta["train_result"]["seconds"],
+            )
+        return rec
+
+    def with_config(self, **changes) -> LMRecommender:
+        """The same trained model with inference settings changed (template, beams, ...)."""
+        clone = type(self)(replace(self.config, **changes))
+        for attr in ("model", "tokenizer", "index", "templates", "catalog", "trie", "train_result"):
+            setattr(clone, attr, getattr(self, attr))
+        return clone
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit PyTorch's intra-op threads (two PyTorch jobs on two cores slow each other ~6x)."""
+    if threads:
+        torch.set_num_threads(threads)

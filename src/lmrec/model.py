@@ -1,0 +1,182 @@
+"""Load a sequence-to-sequence model from a hub name or a local directory, or build one from a
+config with a tokenizer trained on the data; add item id tokens; save it all as one directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from tokenizers import (
+    AddedToken,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    T5Config,
+    T5ForConditionalGeneration,
+)
+
+logger = logging.getLogger(__name__)
+
+SCRATCH_PREFIX = "scratch:"
+
+
+@dataclass(frozen=True)
+class ScratchPreset:
+    """Shape of a T5 built from a config. ``small`` follows TIGER (4+4 layers, d_model 128)."""
+
+    d_model: int
+    d_ff: int
+    num_layers: int
+    num_heads: int
+    d_kv: int
+    vocab_size: int
+
+
+SCRATCH_PRESETS: dict[str, ScratchPreset] = {
+    "tiny": ScratchPreset(
+        d_model=64, d_ff=256, num_layers=2, num_heads=4, d_kv=16, vocab_size=1000
+    ),
+    "small": ScratchPreset(
+        d_model=128, d_ff=512, num_layers=4, num_heads=4, d_kv=32, vocab_size=2000
+    ),
+    "base": ScratchPreset(
+        d_model=256, d_ff=1024, num_layers=4, num_heads=4, d_kv=64, vocab_size=4000
+    ),
+}
+
+# Characters every built tokenizer knows, so punctuation and digits never become <unk>
+# even when the training corpus lacks them. Arabic letters come from the corpus itself.
+_BASE_ALPHABET = list(string.ascii_letters + string.digits + string.punctuation) + [
+    "،",  # Arabic comma
+    "؛",
+    "؟",
+]
+
+
+def is_scratch(spec: str) -> bool:
+    return spec.startswith(SCRATCH_PREFIX)
+
+
+def scratch_preset(spec: str) -> ScratchPreset:
+    name = spec.removeprefix(SCRATCH_PREFIX)
+    try:
+        return SCRATCH_PRESETS[name]
+    except KeyError:
+        known = ", ".join(SCRATCH_PREFIX + p for p in SCRATCH_PRESETS)
+        raise ValueError(f"unknown scratch preset {spec!r} (known: {known})") from None
+
+
+def build_tokenizer(corpus: Iterable[str], vocab_size: int = 2000) -> PreTrainedTokenizerFast:
+    """Train a SentencePiece-style unigram tokenizer (like T5's) on the data's own text.
+
+    The corpus should hold every template and every item name/description, in every language
+    the model will see, so that no script of the catalogue falls to ``<unk>``.
+    """
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "</s>", "<unk>"],
+        unk_token="<unk>",
+        initial_alphabet=_BASE_ALPHABET,
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(corpus), trainer)
+    eos = tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", eos)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def add_id_tokens(tokenizer: PreTrainedTokenizerFast, tokens: Sequence[str]) -> int:
+    """Add item id tokens as whole tokens; surrounding spaces are absorbed, so a history
+    ``<item_1> <item_2>`` costs two tokens. Returns how many were new."""
+    added = [AddedToken(t, lstrip=True, rstrip=True, normalized=False) for t in tokens]
+    return tokenizer.add_tokens(added)
+
+
+def build_scratch_model(
+    spec: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0
+) -> PreTrainedModel:
+    """A randomly initialised T5 of a preset shape, sized to the tokenizer."""
+    preset = scratch_preset(spec)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=preset.d_model,
+        d_ff=preset.d_ff,
+        d_kv=preset.d_kv,
+        num_layers=preset.num_layers,
+        num_decoder_layers=preset.num_layers,
+        num_heads=preset.num_heads,
+        dropout_rate=0.1,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    return T5ForConditionalGeneration(config)
+
+
+def load_pretrained(name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """Any ``AutoModelForSeq2SeqLM`` checkpoint, from a hub name (where a hub is reachable)
+    or a local directory."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path)
+    except OSError as err:
+        raise OSError(
+            f"could not load model {name_or_path!r}: not a local model directory and not "
+            f"downloadable here ({err.__class__.__name__}). Use a local path, or "
+            f"'scratch:small' to build a model from a config."
+        ) from err
+    return model, tokenizer
+
+
+def prepare_model(
+    spec: str, corpus: Iterable[str], id_tokens: Sequence[str], seed: int = 0
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """The model and tokenizer for training: built from scratch or loaded, with id tokens added
+    and embeddings resized to match."""
+    if is_scratch(spec):
+        tokenizer = build_tokenizer(corpus, scratch_preset(spec).vocab_size)
+        add_id_tokens(tokenizer, id_tokens)
+        return build_scratch_model(spec, tokenizer, seed), tokenizer
+    model, tokenizer = load_pretrained(spec)
+    if add_id_tokens(tokenizer, id_tokens):
+        model.resize_token_embeddings(len(tokenizer))
+    return model, tokenizer
+
+
+def unknown_token_rate(tokenizer: PreTrainedTokenizerFast, texts: Iterable[str]) -> float:
+    """Share of produced tokens that are ``<unk>``: how badly a tokenizer covers some text."""
+    unk = tokenizer.unk_token_id
+    total = hits = 0
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        total += len(ids)
+        hits += sum(1 for i in ids if i == unk)
+    return hits / total if total else 0.0
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

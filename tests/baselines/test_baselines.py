@@ -1,0 +1,138 @@
+"""Popularity and item-kNN: the shared contract, and answers worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from contract import (
+    COLD_ITEM,
+    GROUP_A,
+    GROUP_B,
+    all_histories,
+    check_recommender_contract,
+    checkerboard_split,
+    random_split,
+)
+
+from lmrec.baselines import ItemKNNRecommender, PopularityRecommender
+from lmrec.recommender import Scored
+
+# Training counts (see checkerboard_split): ties in first-appearance order, group B first.
+POPULARITY_ORDER = ["B3", "A3", "A4", "B2", "B4", "A1", "A2", "A5", "B1", "B5", COLD_ITEM]
+POPULARITY_COUNTS = [3, 3, 3, 2, 2, 2, 2, 2, 1, 1, 0]
+
+FACTORIES = {
+    "popularity": PopularityRecommender,
+    "item-knn": ItemKNNRecommender,
+    "item-knn-pruned": lambda: ItemKNNRecommender(neighbors=2, shrink=1.0, recency_decay=0.5),
+}
+
+
+@pytest.mark.parametrize("factory", FACTORIES.values(), ids=FACTORIES.keys())
+@pytest.mark.parametrize("make_split", [checkerboard_split, random_split])
+def test_contract(factory, make_split, tmp_path: Path) -> None:  # noqa: ANN001
+    check_recommender_contract(factory, make_split(), tmp_path)
+
+
+def test_popularity_order_is_exact() -> None:
+    model = PopularityRecommender().fit(checkerboard_split())
+    (recs,) = model.recommend([[]], k=20)
+    assert [r.item for r in recs] == POPULARITY_ORDER
+    assert [r.score for r in recs] == POPULARITY_COUNTS
+
+
+def test_popularity_excludes_history_and_ignores_unknown_items() -> None:
+    model = PopularityRecommender().fit(checkerboard_split())
+    (recs,) = model.recommend([["B3", "no-such-item", "A4"]], k=3)
+    assert recs == [Scored("A3", 3.0), Scored("B2", 2.0), Scored("B4", 2.0)]
+    (recs,) = model.recommend([["B3", "A4"]], k=3, exclude_seen=False)
+    assert [r.item for r in recs] == POPULARITY_ORDER[:3]
+
+
+def test_popularity_saves_json_and_npz_only(tmp_path: Path) -> None:
+    PopularityRecommender().fit(checkerboard_split()).save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["arrays.npz", "config.json"]
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["items"][-1] == COLD_ITEM
+
+
+def test_item_knn_hand_computed_scores() -> None:
+    # A1 was trained on by a0 and a3. cos(A1, A2) = cos(A1, A5) = 1 / sqrt(2 * 2) = 0.5 and
+    # cos(A1, A3) = cos(A1, A4) = 1 / sqrt(2 * 3); ties go to the more popular item, and once
+    # the A items run out the most popular remaining item (B3) fills in with score 0.
+    model = ItemKNNRecommender().fit(checkerboard_split())
+    (recs,) = model.recommend([["A1"]], k=5)
+    assert [r.item for r in recs] == ["A2", "A5", "A3", "A4", "B3"]
+    assert [r.score for r in recs] == pytest.approx(
+        [0.5, 0.5, 1 / math.sqrt(6), 1 / math.sqrt(6), 0]
+    )
+
+
+def test_item_knn_recommends_within_the_group() -> None:
+    split = checkerboard_split()
+    model = ItemKNNRecommender().fit(split)
+    histories = all_histories(split)
+    for user, recs in zip(split.train, model.recommend(histories, k=1), strict=True):
+        group = GROUP_A if user.startswith("a") else GROUP_B
+        assert recs[0].item in group, (user, recs)
+        assert recs[0].score > 0
+        assert recs[0].item == split.test[user].item  # the one group item not yet seen
+
+
+def test_item_knn_recency_decay_reorders() -> None:
+    split = checkerboard_split()
+    history = ["A2", "A4"]  # A4 is the most recent
+    # Equal weights: A3 = 2/sqrt(6) + 2/3, A1 = 1/2 + 1/sqrt(6), A5 = 0 + 2/sqrt(6).
+    (flat,) = ItemKNNRecommender().fit(split).recommend([history], k=3)
+    assert [r.item for r in flat] == ["A3", "A1", "A5"]
+    assert flat[0].score == pytest.approx(2 / math.sqrt(6) + 2 / 3)
+    # A2 weighted 0.1: A5 = 2/sqrt(6), A3 = 0.2/sqrt(6) + 2/3, A1 = 0.05 + 1/sqrt(6).
+    (recent,) = ItemKNNRecommender(recency_decay=0.1).fit(split).recommend([history], k=3)
+    assert [r.item for r in recent] == ["A5", "A3", "A1"]
+    assert [r.score for r in recent] == pytest.approx(
+        [2 / math.sqrt(6), 0.2 / math.sqrt(6) + 2 / 3, 0.05 + 1 / math.sqrt(6)]
+    )
+
+
+def test_item_knn_neighbors_and_shrink() -> None:
+    split = checkerboard_split()
+    # One neighbour per item: A1's is A2 (tied with A5 at 0.5, catalogue order wins).
+    (recs,) = ItemKNNRecommender(neighbors=1).fit(split).recommend([["A1"]], k=2)
+    assert recs == [Scored("A2", 0.5), Scored("B3", 0.0)]
+    # shrink = 1: cos(A1, A2) = 1 / (sqrt(2 * 2) + 1).
+    (recs,) = ItemKNNRecommender(shrink=1.0).fit(split).recommend([["A1"]], k=1)
+    assert recs[0].item == "A2"
+    assert recs[0].score == pytest.approx(1 / 3)
+
+
+def test_item_knn_cold_and_unknown_histories_fall_back_to_popularity() -> None:
+    model = ItemKNNRecommender().fit(checkerboard_split())
+    recs = model.recommend([[], ["no-such-item"], [COLD_ITEM]], k=4)
+    assert [r.item for r in recs[0]] == POPULARITY_ORDER[:4]
+    assert [r.item for r in recs[1]] == POPULARITY_ORDER[:4]
+    assert [r.item for r in recs[2]] == POPULARITY_ORDER[:4]
+    assert all(r.score == 0.0 for r in recs[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"neighbors": 0}, {"shrink": -1.0}, {"recency_decay": 0.0}, {"recency_decay": 1.5}],
+)
+def test_item_knn_rejects_bad_settings(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ItemKNNRecommender(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("factory", [PopularityRecommender, ItemKNNRecommender])
+def test_unfitted_model_says_so(factory) -> None:  # noqa: ANN001
+    with pytest.raises(RuntimeError, match="not fitted"):
+        factory().recommend([["A1"]], k=1)
+
+
+def test_load_refuses_another_model_type(tmp_path: Path) -> None:
+    PopularityRecommender().fit(checkerboard_split()).save(tmp_path / "pop")
+    with pytest.raises(ValueError, match="PopularityRecommender"):
+        ItemKNNRecommender.load(tmp_path / "pop")
