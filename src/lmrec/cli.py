@@ -275,8 +275,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         prompts=PromptConfig(language="en", max_history=10),
         train=TrainConfig(
             epochs=args.epochs,
-            batch_size=32,
-            learning_rate=5e-3,
+            batch_size=16,
+            learning_rate=2e-3,
             patience=0,
             max_valid_users=200,
             seed=args.seed,

@@ -4,6 +4,7 @@ config with a tokenizer trained on the data; add item id tokens; save it all as 
 
 from __future__ import annotations
 
+import json
 import logging
 import string
 from collections.abc import Iterable, Sequence
@@ -98,6 +99,7 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 2000) -> PreTrained
         show_progress=False,
     )
     tok.train_from_iterator(list(corpus), trainer)
+    tok = _canonical_order(tok)
     eos = tok.token_to_id("</s>")
     tok.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", eos)]
@@ -105,6 +107,18 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 2000) -> PreTrained
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
     )
+
+
+def _canonical_order(tok: Tokenizer) -> Tokenizer:
+    """The unigram trainer returns the same pieces in a run-dependent order (it is
+    multi-threaded); sort them so the same data always gives the same token ids."""
+    spec = json.loads(tok.to_str())
+    vocab = spec["model"]["vocab"]
+    special, rest = vocab[:3], vocab[3:]
+    # Scores also wobble in the last digits between runs: round them, order pieces by text.
+    rest = sorted([piece, round(score, 6)] for piece, score in rest)
+    spec["model"]["vocab"] = special + rest
+    return Tokenizer.from_str(json.dumps(spec))
 
 
 def add_id_tokens(tokenizer: PreTrainedTokenizerFast, tokens: Sequence[str]) -> int:
