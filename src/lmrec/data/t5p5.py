@@ -1,0 +1,166 @@
+"""The small English/Arabic sports-equipment set of the T5-P5 repository, parsed into items.
+
+Each file row is a purchased-item list (``Input``) and the next purchase (``Output``); the two
+files are aligned row by row, the Arabic one a machine translation of the English one. Neither
+file has item ids, so each language gets a catalogue of *names* built from its own file, and the
+item id of a name is its first-seen spelling.
+
+How a language's catalogue is built (no name is written by hand, nothing comes from the other
+language, and the English alignment is only used afterwards, to map Arabic ids to English ones):
+
+1. every distinct ``Output`` is a name (the targets are single items, so they need no parsing);
+2. every ``Input`` is split with :func:`~lmrec.text.names.parse_item_list` against the Outputs;
+3. a piece written the same way (after normalisation) in at least ``min_rows`` rows is a name
+   too, unless it already matches a name (exactly or fuzzily, :func:`~lmrec.text.names.
+   match_names`): then it is a spelling variant of that name ("Hocket Puck"), not a new item;
+4. the Inputs are split again against this catalogue and matched to it.
+
+The match rate this gives is a self-consistency check of the parser (the catalogue comes from the
+same file), not a held-out score; :attr:`T5P5Data.aligned_rows` — the rows whose Arabic and English
+lists have the same length — is the check that does not depend on the catalogue.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmrec.text.arabic import normalize_name
+from lmrec.text.names import MatchResult, match_names, parse_item_list
+
+__all__ = ["T5P5Data", "T5P5Language", "T5P5Row", "build_name_catalog", "load_t5p5"]
+
+_FILES = {"en": "T5P5_training_data_English.csv", "ar": "T5P5_training_data_Arabic.csv"}
+
+
+@dataclass(frozen=True, slots=True)
+class T5P5Row:
+    """One row: the purchased items as written, their ids, and the next item."""
+
+    history: tuple[str, ...]
+    history_ids: tuple[str | None, ...]
+    """Each history piece's item id (None where no catalogue name matched)."""
+    next_item: str
+    next_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class T5P5Language:
+    """One language's file, parsed."""
+
+    language: str
+    rows: tuple[T5P5Row, ...]
+    catalog_names: Mapping[str, str]
+    """Name -> item id; the ids are the names' first-seen spellings."""
+    match: MatchResult
+    """The matches of every history piece of every row, in file order."""
+
+    @property
+    def match_rate(self) -> float:
+        """The share of history pieces mapped to a catalogue name."""
+        return self.match.match_rate
+
+
+@dataclass(frozen=True, slots=True)
+class T5P5Data:
+    """Both languages, and how the Arabic items line up with the English ones."""
+
+    languages: Mapping[str, T5P5Language]
+    alignment: Mapping[str, str]
+    """Arabic item id -> the English item id it is most often aligned with (same row, same
+    position, in rows whose two lists have the same length; outputs always align)."""
+    aligned_rows: int
+    """Rows whose Arabic and English histories parse to the same number of items."""
+
+
+def _read_rows(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != ["Input", "Output"]:
+            raise ValueError(f"{path}: expected the header 'Input,Output', got {header!r}")
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            if len(row) != 2:
+                raise ValueError(f"{path}, line {number}: expected 2 fields, got {len(row)}")
+            rows.append((row[0], row[1].strip()))
+    return rows
+
+
+def build_name_catalog(
+    rows: Sequence[tuple[str, str]], language: str | None = None, *, min_rows: int = 3
+) -> dict[str, str]:
+    """A name -> id catalogue from (Input, Output) rows, as the module docstring describes."""
+    catalog: dict[str, str] = {}
+    seen: set[str] = set()
+    for _, output in rows:
+        key = normalize_name(output, language)
+        if key not in seen:
+            seen.add(key)
+            catalog[output] = output
+    spelling: dict[str, str] = {}
+    row_counts: Counter[str] = Counter()
+    for text, _ in rows:
+        keys = set()
+        for piece in parse_item_list(text, catalog, language):
+            key = normalize_name(piece, language)
+            spelling.setdefault(key, piece)
+            keys.add(key)
+        row_counts.update(keys)
+    for key, piece in spelling.items():  # first-seen order
+        if row_counts[key] < min_rows:
+            continue
+        if match_names([piece], catalog, language=language).match_rate == 0.0:
+            catalog[piece] = piece
+    return catalog
+
+
+def _parse_language(rows: Sequence[tuple[str, str]], language: str) -> T5P5Language:
+    catalog = build_name_catalog(rows, language)
+    histories = [parse_item_list(text, catalog, language) for text, _ in rows]
+    # One call for all pieces, so that each distinct misspelling is scored once.
+    match = match_names([p for pieces in histories for p in pieces], catalog, language=language)
+    next_ids = match_names([output for _, output in rows], catalog, language=language).ids
+    parsed, offset = [], 0
+    for pieces, (_, output), next_id in zip(histories, rows, next_ids, strict=True):
+        assert next_id is not None  # every Output is a catalogue name
+        ids = match.ids[offset : offset + len(pieces)]
+        offset += len(pieces)
+        parsed.append(T5P5Row(tuple(pieces), ids, output, next_id))
+    return T5P5Language(language, tuple(parsed), catalog, match)
+
+
+def _align(arabic: T5P5Language, english: T5P5Language) -> tuple[dict[str, str], int]:
+    votes: dict[str, Counter[str]] = {}
+    aligned_rows = 0
+    for ar_row, en_row in zip(arabic.rows, english.rows, strict=True):
+        pairs: list[tuple[str | None, str | None]] = [(ar_row.next_id, en_row.next_id)]
+        if len(ar_row.history_ids) == len(en_row.history_ids):
+            aligned_rows += 1
+            pairs.extend(zip(ar_row.history_ids, en_row.history_ids, strict=True))
+        for ar_id, en_id in pairs:
+            if ar_id is not None and en_id is not None:
+                votes.setdefault(ar_id, Counter())[en_id] += 1
+    return {ar_id: counts.most_common(1)[0][0] for ar_id, counts in votes.items()}, aligned_rows
+
+
+def load_t5p5(path_dir: str | Path) -> T5P5Data:
+    """Read and parse ``T5P5_training_data_{English,Arabic}.csv`` from ``path_dir``.
+
+    Returns:
+        The English (``"en"``) and Arabic (``"ar"``) rows with item lists parsed and matched,
+        each language's name catalogue and match rate, and the Arabic-to-English id alignment.
+    """
+    directory = Path(path_dir)
+    raw = {language: _read_rows(directory / name) for language, name in _FILES.items()}
+    if len(raw["en"]) != len(raw["ar"]):
+        raise ValueError(
+            f"{directory}: the English and Arabic files must be aligned row by row, "
+            f"got {len(raw['en'])} and {len(raw['ar'])} rows"
+        )
+    languages = {language: _parse_language(rows, language) for language, rows in raw.items()}
+    alignment, aligned_rows = _align(languages["ar"], languages["en"])
+    return T5P5Data(languages, alignment, aligned_rows)

@@ -1,0 +1,78 @@
+"""The shared English/Arabic sports set parsed into items: catalogues, match rates, alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmrec.data.t5p5 import T5P5Data, build_name_catalog, load_t5p5
+
+T5P5_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sports_equipment_t5p5"
+
+
+@pytest.fixture(scope="module")
+def data() -> T5P5Data:
+    if not (T5P5_DIR / "T5P5_training_data_Arabic.csv").is_file():
+        pytest.skip(f"shared data not found at {T5P5_DIR}")
+    return load_t5p5(T5P5_DIR)
+
+
+def test_rows_and_catalogues(data: T5P5Data) -> None:
+    english, arabic = data.languages["en"], data.languages["ar"]
+    assert len(english.rows) == len(arabic.rows) == 121
+    # The 35 English outputs; "Hocket Puck" (9 rows) is a typo of one of them, not an item.
+    assert len(english.catalog_names) == 35
+    assert "Hocket Puck" not in english.catalog_names
+    # The 33 Arabic outputs plus five frequent input names none of them matches.
+    assert len(arabic.catalog_names) == 38
+    assert list(arabic.catalog_names)[33:] == [
+        "كرة كرة القدم",
+        "مرمى كرة القدم",
+        "أكمام ذراع كرة السلة",
+        "وسادات كتف كرة القدم",
+        "جبل ذراع كرة السلة",
+    ]
+    first = arabic.rows[0]
+    assert first.next_item == first.next_id == "حراس كرة القدم"
+    assert arabic.rows[1].history[0] == "قميص كرة السلة"
+
+
+def test_every_row_parses_to_as_many_items_as_its_english_twin(data: T5P5Data) -> None:
+    assert data.aligned_rows == 121
+    english, arabic = data.languages["en"], data.languages["ar"]
+    assert sum(len(row.history) for row in arabic.rows) == 478
+    assert [len(r.history) for r in arabic.rows] == [len(r.history) for r in english.rows]
+
+
+def test_match_rates(data: T5P5Data) -> None:
+    english, arabic = data.languages["en"].match, data.languages["ar"].match
+    assert (english.n_exact, english.n_fuzzy, len(english.matches)) == (469, 9, 478)
+    assert data.languages["en"].match_rate == 1.0
+    assert (arabic.n_exact, arabic.n_fuzzy, len(arabic.matches)) == (325, 142, 478)
+    assert data.languages["ar"].match_rate == pytest.approx(467 / 478)
+    assert sorted(set(arabic.unmatched)) == [
+        "أطفو كرة السلة",  # "float": a mistranslated hoop
+        "البيسبول كاب",
+        "تزلج الهوكي",
+        "خفافيش البيسبول",  # "bats", the animal
+        "سروال كرة السلة",
+        "طوق كرة السلة",
+        "منصات الهوكي",
+    ]
+
+
+def test_arabic_items_align_with_english_ones(data: T5P5Data) -> None:
+    assert data.alignment["وسادات الهوكي"] == "Hockey Pads"
+    assert data.alignment["وسادات كتف كرة القدم"] == "Football Shoulder Pads"
+    assert data.alignment["البيسبول"] == "Baseball"
+    assert data.alignment["كرة كرة القدم"] == "Soccer Ball"
+    # Three Arabic spellings of one English item.
+    sleeves = [a for a, e in data.alignment.items() if e == "Basketball Arm Sleeve"]
+    assert sorted(sleeves) == ["أكمام ذراع كرة السلة", "جبل ذراع كرة السلة", "دقة ذراع كرة السلة"]
+
+
+def test_build_name_catalog_needs_a_piece_in_enough_rows() -> None:
+    rows = [("أ ، بب وجج", "دد"), ("بب ، جج", "دد"), ("جج", "هه")]
+    assert list(build_name_catalog(rows, min_rows=2)) == ["دد", "هه", "بب", "جج"]
+    assert list(build_name_catalog(rows, min_rows=3)) == ["دد", "هه", "جج"]
