@@ -8,6 +8,7 @@ order, which carries no information about test events.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import random
@@ -25,18 +26,37 @@ _LEVEL_NAMES = "abcdefgh"
 class IndexConfig:
     """How items become id tokens.
 
-    strategy: ``random`` (a seeded permutation) or ``sequential`` (numbered by first appearance
-        in training histories, users in log order).
+    strategy: ``random`` (a seeded permutation), ``sequential`` (numbered by first appearance
+        in training histories, users in log order), ``collaborative`` (hierarchical spectral
+        clustering of the training co-occurrence graph, last token numbers the item in its leaf),
+        ``collaborative+unique`` (the same tree, last token unique per item) or ``semantic``
+        (residual k-means codes of the item text embedding plus a collision token).
     style: ``single`` (one new token per item) or ``subtokens`` (a few digits in base ``base``,
-        each level with its own tokens, so the vocabulary grows like ``levels * base``).
+        each level with its own tokens, so the vocabulary grows like ``levels * base``); only
+        for ``random`` and ``sequential``.
     base: codebook size per level for ``subtokens``; 0 picks the smallest base with 2 levels.
-    seed: seed of the ``random`` strategy.
+    seed: seed of the ``random`` strategy and of the k-means runs of the learned strategies.
+    clusters: branching per level (``collaborative``) or codebook size (``semantic``); 0 picks
+        20 for ``collaborative`` and, for ``semantic``, the smallest power of two at least twice
+        the ``levels``-th root of the catalogue size (64 for 12k items and 3 levels).
+    max_leaf: ``collaborative``: a cluster with more items is split again; 0 means 100.
+    levels: ``semantic``: residual k-means levels before the collision token; 0 means 3.
+    window: ``collaborative``: items co-occur when at most this many positions apart in a
+        user's training history; 0 means anywhere in it.
+    embedding: ``semantic``: ``minilm`` (all-MiniLM-L6-v2, needs the ``semantic`` extra),
+        ``tfidf`` (character n-gram TF-IDF + truncated SVD) or ``auto`` (MiniLM when installed).
+        A built index records the one it used.
     """
 
     strategy: str = "sequential"
     style: str = "single"
     base: int = 0
     seed: int = 0
+    clusters: int = 0
+    max_leaf: int = 0
+    levels: int = 0
+    window: int = 0
+    embedding: str = "auto"
 
 
 class ItemIndex:
@@ -155,12 +175,23 @@ INDEX_STRATEGIES: dict[str, IndexBuilder] = {
     "sequential": sequential_index,
 }
 
+# Learned strategies live in their own modules (scikit-learn, maybe sentence-transformers) and
+# are imported on first use, so ``import lmrec.indexing`` stays light: name -> "module:function".
+_LAZY_STRATEGIES: dict[str, str] = {
+    "collaborative": "lmrec.indexing_collab:collaborative_index",
+    "collaborative+unique": "lmrec.indexing_collab:collaborative_unique_index",
+    "semantic": "lmrec.indexing_semantic:semantic_index",
+}
+
 
 def build_index(split: Split, config: IndexConfig) -> ItemIndex:
     """Build the item index named by ``config.strategy`` from the split's training events."""
-    try:
-        builder = INDEX_STRATEGIES[config.strategy]
-    except KeyError:
-        known = ", ".join(sorted(INDEX_STRATEGIES))
-        raise ValueError(f"unknown index strategy {config.strategy!r} (known: {known})") from None
+    builder = INDEX_STRATEGIES.get(config.strategy)
+    if builder is None and config.strategy in _LAZY_STRATEGIES:
+        module, _, name = _LAZY_STRATEGIES[config.strategy].partition(":")
+        builder = getattr(importlib.import_module(module), name)
+        INDEX_STRATEGIES[config.strategy] = builder
+    if builder is None:
+        known = ", ".join(sorted({*INDEX_STRATEGIES, *_LAZY_STRATEGIES}))
+        raise ValueError(f"unknown index strategy {config.strategy!r} (known: {known})")
     return builder(split, config)

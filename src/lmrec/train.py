@@ -7,15 +7,15 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
@@ -41,6 +41,8 @@ class TrainConfig:
     seed: seeds data order, templates, dropout and initialisation.
     output_dir: where the resumable checkpoint is written each epoch (None = nowhere).
     resume: continue from ``output_dir``'s checkpoint if there is one.
+    checkpoint_steps: also checkpoint every this many steps within an epoch (0 = only at the
+        end of each epoch); a resumed run continues at the exact step.
     progress: show progress bars.
     """
 
@@ -55,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     output_dir: str | None = None
     resume: bool = False
+    checkpoint_steps: int = 0
     progress: bool = True
 
 
@@ -156,12 +159,22 @@ def train_model(
     """Train in place; on return ``model`` holds the weights of the best validation epoch.
 
     ``examples_for_epoch(epoch)`` supplies that epoch's examples (templates are redrawn each
-    epoch); ``validate(model)`` returns validation NDCG@10.
+    epoch); ``validate(model)`` returns validation NDCG@10 and must give every process the
+    same answer (it is run on each, so early-stopping decisions agree).
+
+    Under ``torchrun`` / ``accelerate launch`` each step forms one *global* batch of
+    ``batch_size * processes`` examples and process ``r`` takes every ``processes``-th example
+    of it, so N processes with batch size B follow the same trajectory as one process with
+    batch size N*B (up to float summation order and dropout masks).
     """
-    accelerator = Accelerator()
+    # step_scheduler_with_optimizer=False: Accelerate would otherwise advance the schedule
+    # once per process at each step, as if every process saw a different step's data.
+    accelerator = Accelerator(cpu=_cpu_only(), step_scheduler_with_optimizer=False)
+    world, rank = accelerator.num_processes, accelerator.process_index
     torch.manual_seed(config.seed)
     first = examples_for_epoch(0)
-    steps_per_epoch = math.ceil(len(first) / config.batch_size / accelerator.num_processes)
+    global_batch = config.batch_size * world
+    steps_per_epoch = max(1, len(first) // global_batch)
     total_steps = max(1, steps_per_epoch * config.epochs)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -171,44 +184,35 @@ def train_model(
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     result = TrainResult()
-    best_state = None
-    start_epoch = 0
-    stale = 0
+    state = _LoopState()
     ckpt = Path(config.output_dir) / CHECKPOINT_DIR if config.output_dir else None
     if config.resume and ckpt is not None and (ckpt / "progress.json").exists():
         accelerator.load_state(str(ckpt))
-        saved = json.loads((ckpt / "progress.json").read_text())
-        start_epoch = saved["epoch"] + 1
-        stale = saved["stale"]
-        result.best_epoch = saved["best_epoch"]
-        result.best_valid_ndcg10 = saved["best_valid_ndcg10"]
-        result.history = saved["history"]
-        best_path = ckpt / "best.pt"
-        if best_path.exists():
-            best_state = torch.load(best_path, weights_only=True)
-        logger.info("resumed from %s at epoch %d", ckpt, start_epoch)
+        state = _LoopState.from_json((ckpt / "progress.json").read_text())
+        result.best_epoch, result.best_valid_ndcg10 = state.best_epoch, state.best_valid_ndcg10
+        result.history = state.history
+        if (ckpt / "best.pt").exists():
+            state.best = torch.load(ckpt / "best.pt", weights_only=True)
+        logger.info("resumed from %s at epoch %d step %d", ckpt, state.epoch + 1, state.step)
 
     started = time.perf_counter()
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(state.epoch, config.epochs):
         examples = first if epoch == 0 else examples_for_epoch(epoch)
         rng = random.Random(config.seed * 1_000_003 + epoch)
-        lengths = [len(e.source) for e in examples]
-        batches = make_batches(lengths, config.batch_size, rng)
-        # Each process takes an equal share so gradients stay in sync under DDP.
-        share = len(batches) // accelerator.num_processes * accelerator.num_processes or len(
-            batches
-        )
-        batches = batches[accelerator.process_index : share : accelerator.num_processes]
+        batches = make_batches([len(e.source) for e in examples], global_batch, rng)
+        # Every process must take part in every step: drop global batches too small to share.
+        batches = [b for b in batches if len(b) >= world]
         model.train()
-        running = 0.0
         bar = tqdm(
-            batches,
+            total=len(batches),
+            initial=state.step,
             desc=f"epoch {epoch + 1}/{config.epochs}",
             disable=not config.progress or not accelerator.is_main_process,
             leave=False,
         )
-        for step, batch_idx in enumerate(bar):
-            batch = _collate(tokenizer, [examples[i] for i in batch_idx], config.max_source_length)
+        for step in range(state.step, len(batches)):
+            local = batches[step][rank::world]
+            batch = _collate(tokenizer, [examples[i] for i in local], config.max_source_length)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             weights = batch.pop("weights")
             out = model(
@@ -222,84 +226,115 @@ def train_model(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            running += loss.detach().item()
-            result.examples_seen += len(batch_idx)
+            state.loss_sum += loss.detach().item()
+            state.step = step + 1
+            result.examples_seen += len(local)
             result.tokens_seen += int(batch["attention_mask"].sum()) + int(
                 (batch["labels"] != -100).sum()
             )
+            bar.update(1)
             if step % 20 == 0:
-                bar.set_postfix(loss=f"{running / (step + 1):.3f}")
+                bar.set_postfix(loss=f"{state.loss_sum / (step + 1):.3f}")
+            steps_left = len(batches) - state.step
+            if (
+                ckpt is not None
+                and config.checkpoint_steps
+                and steps_left
+                and (state.step % config.checkpoint_steps == 0)
+            ):
+                _save_checkpoint(accelerator, ckpt, state)
+        bar.close()
         result.epochs_run = epoch + 1
-        record = {"epoch": epoch + 1, "loss": running / max(1, len(batches))}
+        record = {"epoch": epoch + 1, "loss": state.loss_sum / max(1, len(batches))}
         if validate is not None:
             score = validate(accelerator.unwrap_model(model))
             record["valid_ndcg10"] = score
-            if score > result.best_valid_ndcg10:
-                result.best_valid_ndcg10 = score
-                result.best_epoch = epoch + 1
-                best_state = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
-                stale = 0
+            if score > state.best_valid_ndcg10:
+                state.best_valid_ndcg10 = result.best_valid_ndcg10 = score
+                state.best_epoch = result.best_epoch = epoch + 1
+                state.best = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
+                state.stale = 0
             else:
-                stale += 1
+                state.stale += 1
         result.history.append(record)
+        state.history = result.history
         if accelerator.is_main_process:
             logger.info("epoch %d: %s", epoch + 1, record)
             if config.progress:
+                valid = record.get("valid_ndcg10")
                 tqdm.write(
                     f"epoch {epoch + 1}: loss {record['loss']:.4f}"
-                    + (
-                        f", valid NDCG@10 {record['valid_ndcg10']:.4f}"
-                        if "valid_ndcg10" in record
-                        else ""
-                    )
+                    + (f", valid NDCG@10 {valid:.4f}" if valid is not None else "")
                 )
+        state.epoch, state.step, state.loss_sum = epoch + 1, 0, 0.0
         if ckpt is not None:
-            _save_checkpoint(accelerator, ckpt, epoch, stale, result, best_state)
-        if validate is not None and config.patience and stale >= config.patience:
+            _save_checkpoint(accelerator, ckpt, state)
+        if validate is not None and config.patience and state.stale >= config.patience:
             break
     result.seconds = time.perf_counter() - started
     unwrapped = accelerator.unwrap_model(model)
-    if best_state is not None:
-        unwrapped.load_state_dict(best_state)
+    if state.best is not None:
+        unwrapped.load_state_dict(state.best)
     return result
 
 
-def _save_checkpoint(
-    accelerator: Accelerator,
-    ckpt: Path,
-    epoch: int,
-    stale: int,
-    result: TrainResult,
-    best_state: dict | None,
-) -> None:
-    """Write the resumable state to a temporary folder, then swap it in (atomic on POSIX)."""
-    accelerator.wait_for_everyone()
-    if not accelerator.is_main_process:
-        return
+def _cpu_only() -> bool:
+    # Accelerate only sets up multi-process CPU training (gloo) when told it is on the CPU.
+    return not torch.cuda.is_available()
+
+
+def process_state() -> PartialState:
+    """This process's place in a distributed run (one process when not launched by
+    ``torchrun`` / ``accelerate launch``)."""
+    return PartialState(cpu=_cpu_only())
+
+
+@dataclass
+class _LoopState:
+    """Where training is: the next epoch and step to run, and the early-stopping record."""
+
+    epoch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    stale: int = 0
+    best_epoch: int = 0
+    best_valid_ndcg10: float = float("-inf")
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: dict | None = None
+
+    def to_json(self) -> str:
+        fields_ = {k: v for k, v in self.__dict__.items() if k != "best"}
+        return json.dumps(fields_)
+
+    @classmethod
+    def from_json(cls, text: str) -> _LoopState:
+        return cls(**json.loads(text))
+
+
+def _save_checkpoint(accelerator: Accelerator, ckpt: Path, state: _LoopState) -> None:
+    """Write the resumable state (weights, optimizer, scheduler, every process's RNG, loop
+    position) to a temporary folder, then swap it in by renames, so a kill at any moment
+    leaves either the old or the new checkpoint whole. Only the main process writes files
+    other than its RNG state."""
     tmp = ckpt.with_name(ckpt.name + ".tmp")
-    if tmp.exists():
-        _remove_tree(tmp)
-    tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
-    if best_state is not None:
-        torch.save(best_state, tmp / "best.pt")
-    progress = {
-        "epoch": epoch,
-        "stale": stale,
-        "best_epoch": result.best_epoch,
-        "best_valid_ndcg10": result.best_valid_ndcg10,
-        "history": result.history,
-    }
-    (tmp / "progress.json").write_text(json.dumps(progress))
-    old = ckpt.with_name(ckpt.name + ".old")
-    if ckpt.exists():
-        ckpt.rename(old)
-    tmp.rename(ckpt)
-    if old.exists():
-        _remove_tree(old)
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if state.best is not None:
+            torch.save(state.best, tmp / "best.pt")
+        (tmp / "progress.json").write_text(state.to_json())
+        old = ckpt.with_name(ckpt.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        if ckpt.exists():
+            ckpt.rename(old)
+        tmp.rename(ckpt)
+        if old.exists():
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
