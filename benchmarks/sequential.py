@@ -1,0 +1,323 @@
+"""Issue 4's benchmark: the language model under each item-indexing strategy beside SASRec,
+ALS, item-kNN and popularity, on the standard sequential benchmarks, in one run.
+
+Protocol: leave-one-out (last item = test, second-last = validation; file order kept on ties),
+all items ranked, the user's history *not* excluded unless --exclude-seen (as P5, TIGER and the
+SASRec numbers in DESIGN.md report it). Each dataset's table also records training wall time,
+training examples/s and tokens/s, the share of this machine's matmul peak (measured in the same
+run), inference users/s for top-10 (trie beam search for the LM) and peak resident memory.
+
+    .venv/bin/python benchmarks/sequential.py --quick                 # ~10 min smoke run
+    .venv/bin/python benchmarks/sequential.py --datasets beauty,ml100k # the full run
+
+Writes benchmarks/results/sequential[-quick].{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import torch
+
+from lmrec.baselines import (
+    ALSRecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    SASRecConfig,
+    SASRecRecommender,
+)
+from lmrec.data import Dataset, leave_one_out_split, read_recbole, read_sequences
+from lmrec.evaluate import evaluate_ranking
+from lmrec.indexing import IndexConfig
+from lmrec.lm import LMConfig, LMRecommender
+from lmrec.model import count_parameters
+from lmrec.recommender import Recommender
+from lmrec.tasks import PromptConfig
+from lmrec.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "benchmarks" / "results"
+STRATEGIES = ("sequential", "random", "collaborative", "collaborative+unique", "semantic")
+
+
+def load(name: str, data_dir: Path) -> Dataset:
+    """The named benchmark data set from ``data_dir`` (the repository's ../shared/data)."""
+    if name == "ml100k":
+        return read_recbole(data_dir / "ml-100k")
+    folders = {
+        "beauty": ("amazon_beauty", "Beauty.txt"),
+        "sports": ("amazon_sports", "Sports_and_Outdoors.txt"),
+    }
+    if name not in folders:
+        raise SystemExit(f"unknown dataset {name!r} (known: ml100k, beauty, sports)")
+    folder, file = folders[name]
+    base = data_dir / folder
+    return read_sequences(
+        base / file,
+        names_path=base / "item_generative_indexing_phase_0.txt",
+        id_map_path=base / "datamaps.json",
+        name=name,
+    )
+
+
+def subsample(dataset: Dataset, users: int, seed: int) -> Dataset:
+    """Keep a seeded random sample of users (all their events) and the whole catalogue."""
+    chosen = set(random.Random(seed).sample(dataset.users, min(users, len(dataset.users))))
+    kept = [x for x in dataset.interactions if x.user in chosen]
+    return Dataset(kept, dataset.catalog, name=f"{dataset.name} ({len(chosen)} users)")
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """Best-of-N float32 matmul throughput of this machine, measured now."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+class PeakMemory:
+    """Samples this process's resident memory in a thread; ``peak`` in MiB."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak = interval, 0.0
+        self._stop = threading.Event()
+        self._process = psutil.Process()
+
+    def __enter__(self) -> PeakMemory:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss / 2**20)
+            self._stop.wait(self.interval)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss / 2**20)
+
+
+def lm_config(args: argparse.Namespace, strategy: str) -> LMConfig:
+    index = IndexConfig(strategy=strategy, embedding="tfidf")
+    return LMConfig(
+        model=args.lm_model,
+        index=index,
+        prompts=PromptConfig(
+            max_history=args.max_history, max_targets_per_user=args.max_targets_per_user
+        ),
+        train=TrainConfig(
+            epochs=args.lm_epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            patience=args.patience,
+            max_valid_users=args.valid_users,
+            seed=args.seed,
+            progress=False,
+        ),
+        num_beams=args.beams,
+        valid_exclude_seen=args.exclude_seen,
+    )
+
+
+def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict:
+    dataset = load(name, Path(args.data))
+    if args.users:
+        dataset = subsample(dataset, args.users, args.seed)
+    split = leave_one_out_split(dataset)
+    logging.info("%s", split.describe())
+    makers: list[tuple[str, Callable[[], Recommender]]] = [
+        ("popularity", PopularityRecommender),
+        ("item-kNN", ItemKNNRecommender),
+        ("ALS", lambda: ALSRecommender(seed=args.seed)),
+        (
+            "SASRec (full CE)",
+            lambda: SASRecRecommender(
+                SASRecConfig(
+                    epochs=args.sasrec_epochs,
+                    patience=args.patience * 3,
+                    seed=args.seed,
+                    valid_exclude_seen=args.exclude_seen,
+                    progress=False,
+                )
+            ),
+        ),
+    ]
+    for strategy in args.strategies.split(","):
+        config = lm_config(args, strategy)
+        makers.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
+    rows = []
+    for label, make in makers:
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            rec = make().fit(split)
+            fit_seconds = time.perf_counter() - started
+            report = evaluate_ranking(
+                rec,
+                split,
+                stage="test",
+                ks=(5, 10),
+                exclude_seen=args.exclude_seen,
+                max_users=args.eval_users or None,
+                progress=False,
+            )
+        row = {
+            "recommender": label,
+            **report.metrics,
+            "fit_seconds": fit_seconds,
+            "users_per_second": report.users_per_second,
+            "peak_rss_mib": memory.peak,
+        }
+        if isinstance(rec, LMRecommender):
+            r = rec.train_result
+            params = count_parameters(rec.model)
+            # ~6 FLOPs per parameter per token for a forward + backward pass.
+            achieved = 6 * params * r.tokens_per_second / 1e9
+            row.update(
+                train_seconds=r.seconds,
+                examples_per_second=r.examples_per_second,
+                tokens_per_second=r.tokens_per_second,
+                parameters=params,
+                epochs_run=r.epochs_run,
+                best_epoch=r.best_epoch,
+                peak_share=achieved / peak_gflops,
+                code_length=len(rec.index.code(rec.index.items[0])),
+                id_tokens=len(rec.index.vocabulary()),
+            )
+        rows.append(row)
+        logging.info("%s %s: %s", name, label, {k: row[k] for k in ("NDCG@10", "fit_seconds")})
+    return {
+        "data": split.name,
+        "split": split.describe(),
+        "protocol": report.protocol,
+        "rows": rows,
+    }
+
+
+def to_markdown(result: dict) -> str:
+    lines = [
+        "# Sequential recommendation: LM item-id strategies vs SASRec and classic baselines",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']}; measured float32 matmul peak "
+        f"{result['matmul_peak_gflops']:.1f} GFLOP/s; wall time {result['wall_seconds']:.0f} s.",
+        "",
+    ]
+    for ds in result["datasets"]:
+        lines += [
+            f"## {ds['data']}",
+            "",
+            f"Protocol: {ds['protocol']}. {ds['split']}.",
+            "",
+            "| recommender | HR@5 | HR@10 | NDCG@5 | NDCG@10 | fit s | train ex/s | "
+            "tokens/s | % of peak | users/s | peak MiB |",
+            "|---|" + "---:|" * 10,
+        ]
+        for r in ds["rows"]:
+            eps = r.get("examples_per_second")
+            lines.append(
+                f"| {r['recommender']} | {r['HR@5']:.4f} | {r['HR@10']:.4f} | "
+                f"{r['NDCG@5']:.4f} | {r['NDCG@10']:.4f} | {r['fit_seconds']:.0f} | "
+                + (
+                    f"{eps:.0f} | {r['tokens_per_second']:.0f} | {100 * r['peak_share']:.1f} | "
+                    if eps
+                    else "- | - | - | "
+                )
+                + f"{r['users_per_second']:.0f} | {r['peak_rss_mib']:.0f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = result["datasets"]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        names = [r["recommender"] for r in ds["rows"]]
+        values = [r["NDCG@10"] for r in ds["rows"]]
+        colors = ["#4c72b0" if n.startswith("LM") else "#999999" for n in names]
+        ax.barh(names, values, color=colors)
+        ax.invert_yaxis()
+        ax.set_xlabel("NDCG@10 (leave-one-out, all items)")
+        ax.set_title(ds["data"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default="ml100k,beauty", help="ml100k, beauty, sports")
+    p.add_argument("--data", default=str(DATA), help="folder holding the shared data sets")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="subsample: 400 users per data set, 3 LM epochs, 10 SASRec epochs",
+    )
+    p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
+    p.add_argument("--strategies", default=",".join(STRATEGIES), help="LM item-id strategies")
+    p.add_argument("--lm-model", default="scratch:tiny")
+    p.add_argument("--lm-epochs", type=int, default=10)
+    p.add_argument("--sasrec-epochs", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--max-history", type=int, default=20)
+    p.add_argument("--max-targets-per-user", type=int, default=20)
+    p.add_argument("--beams", type=int, default=20, help="LM beam width for top-10")
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--valid-users", type=int, default=500)
+    p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
+    p.add_argument("--exclude-seen", action="store_true", help="exclude history items")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(OUT), help="folder for the JSON, markdown and PNG")
+    p.add_argument("--name", default="sequential")
+    args = p.parse_args()
+    if args.quick:
+        args.users = args.users or 400
+        args.lm_epochs = min(args.lm_epochs, 3)
+        args.sasrec_epochs = min(args.sasrec_epochs, 10)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    started = time.perf_counter()
+    peak = matmul_peak_gflops()
+    datasets = [run_dataset(name, args, peak) for name in args.datasets.split(",")]
+    result = {
+        "command": "python "
+        + " ".join(shlex.quote(a) for a in ["benchmarks/sequential.py", *sys.argv[1:]]),
+        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
+        f"{torch.get_num_threads()} torch threads",
+        "matmul_peak_gflops": peak,
+        "wall_seconds": time.perf_counter() - started,
+        "datasets": datasets,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = args.name + ("-quick" if args.quick else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{stem}.md").write_text(to_markdown(result))
+    plot(result, out / f"{stem}.png")
+    print(to_markdown(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The benchmark scripts' smoke paths run end to end on a tiny subsample."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "ml-100k").exists(), reason="needs ../shared/data/ml-100k")
+def test_sequential_benchmark_quick_path(tmp_path):
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "sequential.py"),
+        "--quick",
+        "--datasets",
+        "ml100k",
+        "--users",
+        "40",
+        "--lm-epochs",
+        "1",
+        "--sasrec-epochs",
+        "1",
+        "--strategies",
+        "sequential,collaborative+unique",
+        "--valid-users",
+        "20",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "smoke",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    (dataset,) = result["datasets"]
+    names = [row["recommender"] for row in dataset["rows"]]
+    assert names == [
+        "popularity",
+        "item-kNN",
+        "ALS",
+        "SASRec (full CE)",
+        "LM sequential",
+        "LM collaborative+unique",
+    ]
+    assert "all 1682 items ranked" in dataset["protocol"]
+    assert "user history not excluded" in dataset["protocol"]
+    for row in dataset["rows"]:
+        assert 0.0 <= row["NDCG@10"] <= row["HR@10"] <= 1.0
+    lm = dataset["rows"][-1]
+    assert lm["examples_per_second"] > 0 and 0 < lm["peak_share"] < 1
+    assert result["matmul_peak_gflops"] > 0
+    assert (tmp_path / "smoke-quick.md").read_text().startswith("# Sequential recommendation")
+    assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
