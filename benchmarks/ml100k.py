@@ -49,7 +49,10 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default="ml100k", help="output file stem")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     split = leave_one_out_split(read_recbole(args.data))
     print(split.describe(), flush=True)

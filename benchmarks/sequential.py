@@ -292,7 +292,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(OUT), help="folder for the JSON, markdown and PNG")
     p.add_argument("--name", default="sequential")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.users = args.users or 400
         args.lm_epochs = min(args.lm_epochs, 3)

@@ -20,7 +20,9 @@ def stages():
 def test_contract(stages, tmp_path):
     split, knn, lm = stages
     check_recommender_contract(
-        lambda: HybridRecommender(knn, lm, HybridConfig(candidates=50)), split, tmp_path,
+        lambda: HybridRecommender(knn, lm, HybridConfig(candidates=50)),
+        split,
+        tmp_path,
         score_tolerance=1e-4,
     )
 

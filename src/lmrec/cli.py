@@ -12,6 +12,12 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from lmrec.cli_tasks import (
+    add_ask_parser,
+    add_train_task_options,
+    run_task_evaluation,
+    task_settings,
+)
 from lmrec.data.readers import ColumnMap, read_interactions, read_recbole, read_sequences
 from lmrec.data.schema import Dataset, EventType
 from lmrec.data.split import leave_one_out_split
@@ -130,22 +136,31 @@ def _lm_config(args: argparse.Namespace):
             seed=args.seed,
             output_dir=str(Path(args.out) / "_train") if args.out else None,
             resume=args.resume,
+            checkpoint_steps=args.checkpoint_steps,
             progress=not args.quiet,
         ),
         num_beams=args.beams,
+        **task_settings(args),
     )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
     from lmrec.lm import LMRecommender, set_threads
 
     set_threads(args.threads)
+    # Under torchrun / accelerate launch every process runs this; only the first one talks.
+    main_process = PartialState().is_main_process
     dataset = load_dataset(args)
-    print(dataset.describe())
     split = leave_one_out_split(dataset)
-    print(split.describe())
+    if main_process:
+        print(dataset.describe())
+        print(split.describe())
     rec = LMRecommender(_lm_config(args))
     rec.fit(split)
+    if not main_process:
+        return 0
     rec.save(args.out)
     r = rec.train_result
     print(
@@ -231,6 +246,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = load_dataset(args)
     split = leave_one_out_split(dataset)
     print(split.describe())
+    if args.tasks:
+        return run_task_evaluation(args, dataset, split)
     recommenders = []
     if args.model:
         recommenders.append(("lm", LMRecommender.load(args.model)))
@@ -306,6 +323,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from lmrec.lm import set_threads
+    from lmrec.serve import ServeConfig, run_server
+
+    set_threads(args.threads)
+    config = ServeConfig(
+        model_dir=args.model,
+        db_path=args.db,
+        api_key=args.api_key or os.environ.get("LMREC_API_KEY") or None,
+        read_key=args.read_key or os.environ.get("LMREC_READ_KEY") or None,
+        key_header=args.key_header,
+        max_body_bytes=args.max_body_bytes,
+        max_batch=args.max_batch,
+    )
+    if config.api_key is None:
+        print("warning: no --api-key (or LMREC_API_KEY): writes are disabled", file=sys.stderr)
+    print(f"serving {args.model} on http://{args.host}:{args.port}/ (events in {args.db})")
+    run_server(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
@@ -355,6 +395,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     t.add_argument("--seed", type=int, default=0, help="random seed")
     t.add_argument(
+        "--checkpoint-steps",
+        type=int,
+        default=0,
+        help="also checkpoint every N steps inside an epoch (0 = at epoch ends only)",
+    )
+    t.add_argument(
         "--resume",
         action="store_true",
         help="continue from the checkpoint in OUT/_train if there is one",
@@ -375,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a language model on a log; save it to a directory")
     _add_data_options(p)
     _add_model_options(p)
+    add_train_task_options(p)
     p.add_argument("--out", required=True, help="directory for the trained model")
     p.set_defaults(func=cmd_train)
 
@@ -404,6 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="rank history items too (default: the user's history is excluded)",
     )
     p.add_argument("--max-users", type=int, default=0, help="evaluate a seeded sample of users")
+    p.add_argument(
+        "--tasks",
+        default="",
+        help="evaluate these task families instead (sequential,rating,explanation,review,"
+        "direct or 'all'): one table per task, seen and unseen prompts, with baselines; "
+        "--max-users then caps the cases of every task",
+    )
+    p.add_argument("--json-out", help="with --tasks: also write the reports to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="train on the built-in sports shop and show recommendations")
@@ -414,6 +469,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--language", default="en", help="language of item names shown (en, ar)")
     p.set_defaults(func=cmd_demo)
+
+    add_ask_parser(sub)
+
+    p = sub.add_parser("serve", help="the recommendation web service (FastAPI + SQLite events)")
+    p.add_argument("--model", default="runs/demo", help="a directory written by 'lmrec train'")
+    p.add_argument("--db", default="events.sqlite", help="SQLite event store (created if missing)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--api-key", help="key required for writes (default: $LMREC_API_KEY)")
+    p.add_argument("--read-key", help="key required for reads (default: $LMREC_READ_KEY; none)")
+    p.add_argument("--key-header", default="X-API-Key", help="header that carries the key")
+    p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body")
+    p.add_argument("--max-batch", type=int, default=1000, help="most events per POST /events")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

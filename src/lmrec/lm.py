@@ -14,15 +14,29 @@ from typing import Self
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+from lmrec.data.random_split import InteractionSplit, split_interactions
 from lmrec.data.schema import Catalog, Item
 from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
+from lmrec.lm_tasks import RatingAnswer, TaskAnswers
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.model import count_parameters, prepare_model
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommender import Recommender, Scored
-from lmrec.tasks import PromptConfig, sequential_examples, sequential_pairs, sequential_prompt
+from lmrec.tasks import (
+    TASK_FAMILIES,
+    PromptConfig,
+    TaskConfig,
+    TaskContext,
+    TaskData,
+    UserIndex,
+    multitask_examples,
+    parse_tasks,
+    sequential_examples,
+    sequential_pairs,
+    sequential_prompt,
+)
 from lmrec.train import TrainConfig, TrainResult, train_model
 
 logger = logging.getLogger(__name__)
@@ -31,6 +45,11 @@ CONFIG_FILE = "lmrec.json"
 INDEX_FILE = "item_index.json"
 TEMPLATES_FILE = "templates.json"
 CATALOG_FILE = "catalog.jsonl"
+USERS_FILE = "user_index.json"
+# Template families whose text a scratch tokenizer always learns (as before multitask).
+_BASE_FAMILIES = ("sequential", "named")
+
+__all__ = ["LMConfig", "LMRecommender", "RatingAnswer", "set_threads"]
 FORMAT_VERSION = 1
 
 
@@ -48,6 +67,10 @@ class LMConfig:
     num_beams: beam width for top-k (at least k; default k). Exact for one-token ids.
     inference_batch_size: prompts decoded together.
     valid_exclude_seen: exclude history items when measuring validation NDCG@10.
+    tasks: task families trained (``lmrec.tasks.TASKS``): sequential, rating, explanation,
+        review, direct. Only "sequential" trains exactly the sequential-only model.
+    task_weights: loss weight of each task's examples, one per task (empty = all 1.0).
+    multitask: settings of the non-sequential tasks (examples per epoch, split seed, ...).
     """
 
     model: str = "scratch:small"
@@ -58,6 +81,23 @@ class LMConfig:
     num_beams: int | None = None
     inference_batch_size: int = 128
     valid_exclude_seen: bool = True
+    tasks: tuple[str, ...] = ("sequential",)
+    task_weights: tuple[float, ...] = ()
+    multitask: TaskConfig = field(default_factory=TaskConfig)
+
+    def __post_init__(self) -> None:
+        tasks = parse_tasks(self.tasks)
+        if self.task_weights and len(self.task_weights) != len(tasks):
+            raise ValueError(f"{len(self.task_weights)} task weights for {len(tasks)} tasks")
+        if any(w < 0 for w in self.task_weights):
+            raise ValueError("task weights must be non-negative")
+        object.__setattr__(self, "tasks", tasks)
+        object.__setattr__(self, "task_weights", tuple(float(w) for w in self.task_weights))
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """The weight of each task in ``tasks`` (1.0 where none was given)."""
+        return self.task_weights or (1.0,) * len(self.tasks)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,21 +109,29 @@ class LMConfig:
             index=IndexConfig(**data.pop("index", {})),
             prompts=PromptConfig(**data.pop("prompts", {})),
             train=TrainConfig(**data.pop("train", {})),
+            multitask=TaskConfig(**data.pop("multitask", {})),
+            tasks=tuple(data.pop("tasks", ("sequential",))),
+            task_weights=tuple(data.pop("task_weights", ())),
             **data,
         )
 
 
-def _catalog_corpus(catalog: Catalog, templates: TemplateSet) -> list[str]:
-    """Text a scratch tokenizer learns from: every template and every item text."""
-    texts = [t.source for t in templates.templates] + [t.target for t in templates.templates]
+def _catalog_corpus(
+    catalog: Catalog, templates: TemplateSet, families: tuple[str, ...] = _BASE_FAMILIES
+) -> list[str]:
+    """Text a scratch tokenizer learns from: the templates of ``families`` and every item
+    text. (A sequential-only model sees exactly the text it always has.)"""
+    chosen = [t for t in templates.templates if t.family in families]
+    texts = [t.source for t in chosen] + [t.target for t in chosen]
     for item in catalog.values():
         texts.extend(v for v in (item.name, item.category, item.description) if v)
         texts.extend(item.names.values())
     return texts
 
 
-class LMRecommender(Recommender):
-    """A T5-family model fine-tuned on sequential-recommendation prompts (P5)."""
+class LMRecommender(TaskAnswers, Recommender):
+    """A T5-family model fine-tuned on P5 prompts: sequential recommendation, and with
+    ``LMConfig.tasks`` also rating, explanation, review and direct recommendation."""
 
     name = "lm"
 
@@ -96,15 +144,32 @@ class LMRecommender(Recommender):
         self.catalog: Catalog | None = None
         self.trie: ItemTrie | None = None
         self.train_result: TrainResult | None = None
+        self.users: UserIndex | None = None
 
     # ------------------------------------------------------------------ training
-    def fit(self, split: Split) -> Self:
+    def fit(self, split: Split, interactions: InteractionSplit | None = None) -> Self:
+        """Train on a leave-one-out split. Rating, explanation and review tasks train on
+        ``interactions`` (default: the seeded random 80/10/10 split of the same events,
+        ``split_interactions(split, config.multitask.split_seed)``)."""
         cfg = self.config
         self.catalog = split.catalog
         self.index = build_index(split, cfg.index)
-        corpus = _catalog_corpus(split.catalog, self.templates)
+        multitask = cfg.tasks != ("sequential",)
+        families = _BASE_FAMILIES
+        id_tokens = self.index.vocabulary()
+        extra_text: list[str] = []
+        self.users = None
+        if multitask:
+            if interactions is None:
+                interactions = split_interactions(split, cfg.multitask.split_seed)
+            data = TaskData.build(split, interactions, cfg.prompts)
+            self.users = UserIndex.build(u for u, events in split.train.items() if events)
+            families += tuple(f for t in cfg.tasks for f in TASK_FAMILIES[t])
+            id_tokens = id_tokens + self.users.vocabulary()
+            extra_text = data.corpus()
+        corpus = _catalog_corpus(split.catalog, self.templates, families) + extra_text
         self.model, self.tokenizer = prepare_model(
-            cfg.model, corpus, self.index.vocabulary(), seed=cfg.train.seed
+            cfg.model, corpus, id_tokens, seed=cfg.train.seed
         )
         self.trie = ItemTrie.from_index(self.index, self.tokenizer)
         logger.info(
@@ -114,10 +179,27 @@ class LMRecommender(Recommender):
             len(self.index),
         )
         pairs = sequential_pairs(split, cfg.prompts.max_targets_per_user)
-        if not pairs:
+        if not pairs and "sequential" in cfg.tasks:
             raise ValueError(f"{split.name}: no training pairs (every history is shorter than 2)")
 
+        ctx = (
+            TaskContext(self.index, self.users, self.catalog, cfg.multitask, cfg.prompts.language)
+            if multitask
+            else None
+        )
+
         def examples_for_epoch(epoch: int):
+            if multitask:
+                return multitask_examples(
+                    data,
+                    ctx,
+                    self.templates,
+                    cfg.tasks,
+                    cfg.weights,
+                    cfg.train.seed,
+                    epoch,
+                    cfg.multitask.max_examples_per_task,
+                )
             rng = random.Random(cfg.train.seed * 7919 + epoch)
             return sequential_examples(pairs, self.index, self.templates, cfg.prompts, rng)
 
@@ -141,7 +223,7 @@ class LMRecommender(Recommender):
             self.model,
             self.tokenizer,
             examples_for_epoch,
-            validate if valid_users else None,
+            validate if valid_users and "sequential" in cfg.tasks else None,
             cfg.train,
         )
         self.model.eval()
@@ -224,6 +306,8 @@ class LMRecommender(Recommender):
         self.tokenizer.save_pretrained(out)
         self.index.save(out / INDEX_FILE)
         self.templates.save(out / TEMPLATES_FILE)
+        if self.users is not None:
+            self.users.save(out / USERS_FILE)
         with open(out / CATALOG_FILE, "w", encoding="utf-8") as f:
             for item in self.catalog.values():
                 row = {k: v for k, v in asdict(item).items() if v not in (None, {})}
@@ -252,6 +336,8 @@ class LMRecommender(Recommender):
         with open(src / CATALOG_FILE, encoding="utf-8") as f:
             rec.catalog = Catalog(Item(**json.loads(line)) for line in f if line.strip())
         rec.trie = ItemTrie.from_index(rec.index, rec.tokenizer)
+        if (src / USERS_FILE).exists():
+            rec.users = UserIndex.load(src / USERS_FILE)
         if meta.get("train_result"):
             rec.train_result = TrainResult(
                 epochs_run=meta["train_result"]["epochs_run"],
@@ -264,7 +350,16 @@ class LMRecommender(Recommender):
     def with_config(self, **changes) -> LMRecommender:
         """The same trained model with inference settings changed (template, beams, ...)."""
         clone = type(self)(replace(self.config, **changes))
-        for attr in ("model", "tokenizer", "index", "templates", "catalog", "trie", "train_result"):
+        for attr in (
+            "model",
+            "tokenizer",
+            "index",
+            "templates",
+            "catalog",
+            "trie",
+            "train_result",
+            "users",
+        ):
             setattr(clone, attr, getattr(self, attr))
         return clone
 

@@ -1,38 +1,14 @@
-"""Task logic: one small function per task family turns split data into (prompt, answer) pairs."""
+"""The sequential family: a user's item history in time order -> the next item."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from lmrec.data.split import Split
 from lmrec.indexing import ItemIndex
 from lmrec.prompts.templates import Template, TemplateSet
-
-
-@dataclass(frozen=True)
-class PromptConfig:
-    """How prompts are written.
-
-    language: language of the templates (and of item names in name-based prompts).
-    max_history: most recent items kept in a prompt; older ones are cut.
-    max_targets_per_user: training targets per user and epoch (the most recent positions of
-        the training history); 0 uses every position.
-    """
-
-    language: str = "en"
-    max_history: int = 20
-    max_targets_per_user: int = 0
-
-
-@dataclass(frozen=True)
-class Example:
-    source: str
-    target: str
-    family: str
-    template: str
-    weight: float = 1.0
+from lmrec.tasks.base import Example, PromptConfig
 
 
 def history_text(items: Sequence[str], index: ItemIndex, max_history: int) -> str:

@@ -1,0 +1,448 @@
+"""The named-items recommender: item *names* in, the next item's *name* out, in any language.
+
+The prompt lists the names of the items a user bought and the names of candidate items (template
+family ``"named"``: ``{history_names}``, ``{candidate_names}`` -> ``{target_name}``), in
+``NamedConfig.language``. Decoding walks an :class:`~lmrec.generate.ItemTrie` over each item's
+tokenized name (ending with ``</s>``, which makes the names prefix-free), so every answer is the
+exact name of a real item, in the catalogue's own spelling, and never free text.
+
+Candidates in the prompt:
+
+- a catalogue of at most ``max_prompt_candidates`` items (40, as in the T5-P5 sports set) is
+  listed whole, in catalogue order, in every prompt;
+- a larger one does not fit in a prompt (DESIGN.md, "Whole inventory in the prompt"). Training
+  prompts then list the target and ``num_candidates - 1`` items drawn at random (seeded,
+  shuffled). At inference the candidate list is the caller's choice (``candidates=``, e.g. from
+  a retrieval stage), or else a seeded random sample of the catalogue. The answer is always one
+  of the listed candidates: decoding is restricted to them.
+
+The model is a T5 built from scratch (``scratch:tiny|small|base``) with a tokenizer trained on
+the templates and item names of the chosen language (so Arabic script is covered: no ``<unk>``),
+or any local sequence-to-sequence checkpoint. A fitted model is one directory (:meth:`save`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple, Self
+
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from lmrec.data.schema import Catalog, Item
+from lmrec.data.split import Split
+from lmrec.generate import ItemTrie, constrained_beam_search
+from lmrec.metrics.ranking import ndcg_at_k
+from lmrec.model import count_parameters, prepare_model, unknown_token_rate
+from lmrec.prompts.templates import Template, TemplateSet, load_templates
+from lmrec.recommender import Recommender, Scored
+from lmrec.tasks import Example, sequential_pairs
+from lmrec.text.names import catalog_names, match_names, parse_item_list
+from lmrec.train import TrainConfig, TrainResult, train_model
+
+__all__ = ["NamedConfig", "NamedItemsRecommender", "NamedRecommendation"]
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "lmrec_named.json"
+TEMPLATES_FILE = "templates.json"
+CATALOG_FILE = "catalog.jsonl"
+FORMAT_VERSION = 1
+FAMILY = "named"
+_CORPUS_PROMPTS = 5000  # training prompts a scratch tokenizer learns from (see _corpus)
+# How a written list separates names, per language (as the T5-P5 files write them).
+_SEPARATORS = {"ar": "، ", "fa": "، ", "ur": "، "}
+
+
+@dataclass(frozen=True)
+class NamedConfig:
+    """Everything that defines a named-items recommender.
+
+    model: ``scratch:tiny|small|base`` (a T5 built from a config, tokenizer trained on the
+        templates and names of ``language``) or a local seq2seq model directory.
+    language: language of the templates and of the item names (``Item.name_in``).
+    max_history: most recent purchased names kept in a prompt.
+    max_targets_per_user: training targets per user (most recent positions); 0 = all.
+    max_prompt_candidates: a catalogue this small is listed whole in every prompt.
+    num_candidates: size of a sampled candidate list (larger catalogues).
+    candidate_seed: seeds the sampled candidate lists (training and inference).
+    template: template id used when recommending (default: the language's first seen one).
+    num_beams: beam width (at least k; default k).
+    inference_batch_size: prompts decoded together.
+    valid_exclude_seen: exclude history items when measuring validation NDCG@10.
+    train: fine-tuning settings (prompts list many names: 512 source tokens by default).
+    """
+
+    model: str = "scratch:tiny"
+    language: str = "en"
+    max_history: int = 10
+    max_targets_per_user: int = 0
+    max_prompt_candidates: int = 40
+    num_candidates: int = 20
+    candidate_seed: int = 0
+    template: str | None = None
+    num_beams: int | None = None
+    inference_batch_size: int = 64
+    valid_exclude_seen: bool = True
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_source_length=512))
+
+    def __post_init__(self) -> None:
+        if self.num_candidates < 1 or self.max_prompt_candidates < 1:
+            raise ValueError("num_candidates and max_prompt_candidates must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NamedConfig:
+        data = dict(data)
+        return cls(train=TrainConfig(**data.pop("train", {})), **data)
+
+
+class NamedRecommendation(NamedTuple):
+    """A recommended item with its name in the model's language and its log-probability."""
+
+    item: str
+    name: str
+    score: float
+
+
+class NamedItemsRecommender(Recommender):
+    """P5's named-items task: purchased names + candidate names -> the next item's name."""
+
+    name = "named"
+
+    def __init__(self, config: NamedConfig | None = None):
+        self.config = config or NamedConfig()
+        self.model = None
+        self.tokenizer = None
+        self.templates: TemplateSet = load_templates()
+        self.catalog: Catalog | None = None
+        self.trie: ItemTrie | None = None
+        self.train_result: TrainResult | None = None
+
+    # ------------------------------------------------------------------ names and prompts
+    def item_name(self, item: str) -> str:
+        """The item's name in the model's language (its main name or id where it has none)."""
+        assert self.catalog is not None
+        return self.catalog.name(item, self.config.language)
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Item id -> name in the model's language, in catalogue order."""
+        assert self.catalog is not None
+        return {i: self.item_name(i) for i in self.catalog}
+
+    @property
+    def lists_whole_catalog(self) -> bool:
+        """Whether every prompt lists the whole catalogue (else a candidate list)."""
+        assert self.catalog is not None
+        return len(self.catalog) <= self.config.max_prompt_candidates
+
+    def _join(self, items: Sequence[str]) -> str:
+        separator = _SEPARATORS.get(self.config.language, ", ")
+        return separator.join(self.item_name(i) for i in items)
+
+    def template_for(self, template_id: str | None = None) -> Template:
+        chosen = template_id or self.config.template
+        if chosen:
+            return self.templates.get(chosen)
+        return self.templates.select(FAMILY, self.config.language)[0]
+
+    def prompt(self, history: Sequence[str], candidates: Sequence[str], template: Template) -> str:
+        """The prompt for a history (item ids, oldest first; unknown ids are skipped)."""
+        assert self.catalog is not None
+        known = [i for i in history if i in self.catalog]
+        if self.config.max_history > 0:
+            known = known[-self.config.max_history :]
+        values = {
+            "history_names": self._join(known),
+            "candidate_names": self._join(candidates),
+            "target_name": "",
+        }
+        return template.render(values)[0]
+
+    def sample_candidates(self, rng: random.Random, target: str | None = None) -> list[str]:
+        """The candidate list of a prompt: the whole catalogue when small; else ``target``
+        (if given) plus random items, ``num_candidates`` in all, shuffled."""
+        assert self.catalog is not None
+        items = list(self.catalog)
+        if self.lists_whole_catalog:
+            return items
+        size = min(self.config.num_candidates, len(items))
+        pool = [i for i in items if i != target]
+        chosen = rng.sample(pool, size - 1 if target is not None else size)
+        if target is not None:
+            chosen.append(target)
+        rng.shuffle(chosen)
+        return chosen
+
+    def _inference_candidates(self, history: Sequence[str]) -> list[str]:
+        # Seeded by the history itself, so the same history always gets the same sample.
+        rng = random.Random(f"{self.config.candidate_seed}:{'|'.join(history)}")
+        return self.sample_candidates(rng)
+
+    # ------------------------------------------------------------------ training
+    def _build_trie(self) -> ItemTrie:
+        """A trie over every item's tokenized name (with ``</s>``); two items whose names
+        tokenize alike cannot be told apart, which is a clear error."""
+        assert self.tokenizer is not None
+        eos = self.tokenizer.eos_token_id
+        sequences: dict[str, list[int]] = {}
+        owner: dict[tuple[int, ...], str] = {}
+        for item, name in self.names.items():
+            ids = list(self.tokenizer(name).input_ids)
+            if not ids or ids[-1] != eos:
+                ids.append(eos)
+            key = tuple(ids)
+            if key in owner:
+                raise ValueError(
+                    f"items {owner[key]!r} and {item!r} have the same name in "
+                    f"{self.config.language!r} ({name!r}): names must be distinct"
+                )
+            owner[key] = item
+            sequences[item] = ids
+        return ItemTrie(sequences)
+
+    def _corpus(self, examples: Sequence[Example] = ()) -> list[str]:
+        """Text a scratch tokenizer learns from: the templates and names of the language, and
+        training prompts. The unigram trainer counts how often a piece occurs, so with each
+        name written once it keeps Arabic words as single letters (~10 tokens a name); the
+        prompts, where names recur, teach it whole words (~3 tokens a name)."""
+        chosen = [t for t in self.templates.templates if t.family == FAMILY]
+        chosen = [t for t in chosen if t.language == self.config.language] or chosen
+        texts = [t.source for t in chosen] + list(self.names.values())
+        return texts + [e.source for e in examples[:_CORPUS_PROMPTS]]
+
+    def _check_prompt_length(self) -> None:
+        """Refuse a set-up whose prompts would be truncated (the candidates would be cut)."""
+        assert self.tokenizer is not None
+        lengths = {
+            i: len(self.tokenizer(n, add_special_tokens=False).input_ids)
+            for i, n in self.names.items()
+        }
+        longest = sorted(self.names, key=lambda i: -lengths[i])
+        n_cands = len(longest) if self.lists_whole_catalog else self.config.num_candidates
+        worst = max(
+            (
+                self.prompt(longest[: self.config.max_history], longest[:n_cands], t)
+                for t in self.templates.select(FAMILY, self.config.language, unseen=None)
+            ),
+            key=lambda p: len(self.tokenizer(p).input_ids),
+        )
+        size = len(self.tokenizer(worst).input_ids)
+        limit = self.config.train.max_source_length
+        if size > limit:
+            raise ValueError(
+                f"the longest prompt has {size} tokens, over max_source_length={limit}: "
+                f"lower max_prompt_candidates / num_candidates / max_history"
+            )
+        logger.info("longest named prompt: %d tokens (limit %d)", size, limit)
+
+    def examples(self, pairs: Sequence[tuple[Sequence[str], str]], epoch: int) -> list[Example]:
+        """One training example per (history, next item) pair, seen templates only."""
+        rng = random.Random(self.config.train.seed * 7919 + epoch)
+        cand_rng = random.Random(self.config.candidate_seed * 104_729 + epoch)
+        seen = self.templates.select(FAMILY, self.config.language, unseen=False)
+        out = []
+        for history, target in pairs:
+            template = rng.choice(seen)
+            candidates = self.sample_candidates(cand_rng, target)
+            source = self.prompt(history, candidates, template)
+            out.append(Example(source, self.item_name(target), FAMILY, template.id))
+        return out
+
+    def fit(self, split: Split) -> Self:
+        """Train on a split's training histories (validation NDCG@10 picks the best epoch)."""
+        cfg = self.config
+        self.catalog = split.catalog
+        pairs = sequential_pairs(split, cfg.max_targets_per_user)
+        if not pairs and cfg.train.epochs > 0:
+            raise ValueError(f"{split.name}: no training pairs (every history is shorter than 2)")
+        first = self.examples(pairs, 0)
+        self.model, self.tokenizer = prepare_model(
+            cfg.model, self._corpus(first), [], cfg.train.seed
+        )
+        self.trie = self._build_trie()
+        self._check_prompt_length()
+        logger.info(
+            "named model %s (%s): %d parameters, %d items, unknown-token rate %.3f",
+            cfg.model,
+            cfg.language,
+            count_parameters(self.model),
+            len(self.catalog),
+            self.unknown_token_rate(),
+        )
+        valid_users = [u for u in split.valid if split.train.get(u)]
+        if cfg.train.max_valid_users and len(valid_users) > cfg.train.max_valid_users:
+            valid_users = random.Random(cfg.train.seed).sample(
+                valid_users, cfg.train.max_valid_users
+            )
+
+        def validate(model) -> float:
+            self.model = model
+            rng = random.Random(cfg.candidate_seed)
+            histories = [split.train_items(u) for u in valid_users]
+            targets = [split.valid[u].item for u in valid_users]
+            candidates = [self.sample_candidates(rng, t) for t in targets]
+            ranked = self.recommend(
+                histories, k=10, exclude_seen=cfg.valid_exclude_seen, candidates=candidates
+            )
+            pairs_ = zip(ranked, targets, strict=True)
+            scores = [ndcg_at_k([s.item for s in r], t, 10) for r, t in pairs_]
+            return sum(scores) / len(scores) if scores else 0.0
+
+        self.train_result = train_model(
+            self.model,
+            self.tokenizer,
+            lambda epoch: first if epoch == 0 else self.examples(pairs, epoch),
+            validate if valid_users else None,
+            cfg.train,
+        )
+        self.model.eval()
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _require_fitted(self) -> None:
+        if self.model is None or self.trie is None or self.catalog is None:
+            raise RuntimeError("the named-items model is not trained or loaded yet")
+
+    def recommend(
+        self,
+        histories: Sequence[Sequence[str]],
+        k: int = 10,
+        exclude_seen: bool = True,
+        candidates: Sequence[Sequence[str]] | None = None,
+        template: str | None = None,
+    ) -> list[list[Scored]]:
+        """Top-k items per history (item ids, oldest first), decoded through the name trie.
+
+        ``candidates`` gives each history's candidate list (listed in the prompt; the answers
+        are restricted to it). Without it: the whole catalogue when it is small, else a seeded
+        random sample of ``num_candidates`` items (see the module docstring).
+        """
+        self._require_fitted()
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if candidates is not None and len(candidates) != len(histories):
+            raise ValueError("one candidate list per history is needed")
+        chosen = self.template_for(template)
+        everything = set(self.catalog)
+        prompts, excluded = [], []
+        for row, history in enumerate(histories):
+            if candidates is not None:
+                cands = [c for c in dict.fromkeys(candidates[row]) if c in self.catalog]
+            else:
+                cands = self._inference_candidates(history)
+            prompts.append(self.prompt(history, cands, chosen))
+            # Restrict decoding to the candidates by excluding everything else.
+            banned = everything - set(cands)
+            if exclude_seen:
+                banned |= set(history) & everything
+            excluded.append(sorted(banned))
+        results: list[list[Scored]] = []
+        size = self.config.inference_batch_size
+        for start in range(0, len(prompts), size):
+            end = start + size
+            chunk_excluded = excluded[start:end]
+            allowed = [len(everything) - len(e) for e in chunk_excluded]
+            if max(allowed) == 0:
+                results.extend([] for _ in chunk_excluded)
+                continue
+            ranked = constrained_beam_search(
+                self.model,
+                self.tokenizer,
+                self.trie,
+                prompts[start:end],
+                k=min(k, len(everything)),
+                num_beams=self.config.num_beams,
+                exclude=chunk_excluded,
+                max_source_length=self.config.train.max_source_length,
+            )
+            results.extend([Scored(i, s) for i, s in r[:k]] for r in ranked)
+        return results
+
+    def parse_history(self, text: str) -> list[str]:
+        """Item ids of a written list of names (in the model's language; "،", "," and the
+        Arabic "و" separate them); pieces that match no item are dropped."""
+        self._require_fitted()
+        language = self.config.language
+        known = catalog_names(self.catalog, language)
+        pieces = parse_item_list(text, known, language)
+        return [i for i in match_names(pieces, known, language=language).ids if i is not None]
+
+    def recommend_names(
+        self,
+        history: str | Sequence[str],
+        k: int = 5,
+        exclude_seen: bool = True,
+        candidates: Sequence[str] | None = None,
+    ) -> list[NamedRecommendation]:
+        """Names in, names out: ``history`` is a written list (``"أ، ب"``) or a list of names in
+        the model's language; the answer gives each item's exact catalogue name."""
+        self._require_fitted()
+        text = history if isinstance(history, str) else ", ".join(history)
+        items = self.parse_history(text)
+        cand_ids = None
+        if candidates is not None:
+            cand_ids = [self.parse_history(c) for c in candidates]
+            cand_ids = [[i for ids in cand_ids for i in ids]]
+        (ranked,) = self.recommend([items], k=k, exclude_seen=exclude_seen, candidates=cand_ids)
+        return [NamedRecommendation(s.item, self.item_name(s.item), s.score) for s in ranked]
+
+    def unknown_token_rate(self) -> float:
+        """Share of ``<unk>`` tokens over the catalogue's names (0 for a data-trained one)."""
+        self._require_fitted()
+        return unknown_token_rate(self.tokenizer, self.names.values())
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """One directory: safetensors weights + config (plain transformers can load it), the
+        tokenizer, templates, catalogue and the named-items config."""
+        self._require_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        self.templates.save(out / TEMPLATES_FILE)
+        with open(out / CATALOG_FILE, "w", encoding="utf-8") as f:
+            for item in self.catalog.values():
+                row = {k: v for k, v in asdict(item).items() if v not in (None, {})}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "train_result": self.train_result.as_dict() if self.train_result else None,
+        }
+        (out / CONFIG_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        src = Path(path)
+        meta_path = src / CONFIG_FILE
+        if not meta_path.exists():
+            raise FileNotFoundError(
+                f"{src} is not a named-items model directory (no {CONFIG_FILE})"
+            )
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        rec = cls(NamedConfig.from_dict(meta["config"]))
+        rec.model = AutoModelForSeq2SeqLM.from_pretrained(src)
+        rec.model.eval()
+        rec.tokenizer = AutoTokenizer.from_pretrained(src)
+        rec.templates = load_templates(src / TEMPLATES_FILE)
+        with open(src / CATALOG_FILE, encoding="utf-8") as f:
+            rec.catalog = Catalog(Item(**json.loads(line)) for line in f if line.strip())
+        rec.trie = rec._build_trie()
+        if meta.get("train_result"):
+            done = meta["train_result"]
+            rec.train_result = TrainResult(
+                epochs_run=done["epochs_run"],
+                best_epoch=done["best_epoch"],
+                best_valid_ndcg10=done["best_valid_ndcg10"],
+                seconds=done["seconds"],
+            )
+        return rec

@@ -1,0 +1,29 @@
+"""Shared fixtures: a tiny untrained model of the built-in bilingual shop, saved once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from lm_fixtures import tiny_config
+
+from lmrec.data import leave_one_out_split, make_sportshop
+from lmrec.lm import LMRecommender
+
+API_KEY = "test-write-key"
+READ_KEY = "test-read-key"
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    split = leave_one_out_split(make_sportshop(n_users=50).select(first_only=True))
+    out = tmp_path_factory.mktemp("serve_model")
+    LMRecommender(tiny_config(epochs=0)).fit(split).save(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def catalog(model_dir: Path):
+    return LMRecommender.load(model_dir).catalog
