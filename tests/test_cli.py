@@ -206,3 +206,38 @@ def test_demo_runs_small(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "language model top-5" in out and "popularity top-5" in out
     assert "| lm |" in out and "| popularity |" in out
+
+
+def test_recommend_hybrid_mode(trained, shop_files, capsys):
+    code = main(
+        [
+            "recommend",
+            "--model",
+            str(trained),
+            "--mode",
+            "hybrid",
+            "--data",
+            str(shop_files / "events.csv"),
+            "--catalog",
+            str(shop_files / "items.csv"),
+            "--candidates",
+            "5",
+            "--weight",
+            "0.5",
+            "--history",
+            "SOC-01",
+            "-k",
+            "3",
+            "--json",
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "LM weight 0.5" in captured.err
+    recs = json.loads(captured.out)[0]["recommendations"]
+    assert len(recs) == 3 and "SOC-01" not in {r["item"] for r in recs}
+
+
+def test_hybrid_mode_needs_data(trained):
+    with pytest.raises(SystemExit, match="--mode hybrid needs --data"):
+        main(["recommend", "--model", str(trained), "--mode", "hybrid", "--history", "SOC-01"])

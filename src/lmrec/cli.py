@@ -25,7 +25,7 @@ from lmrec.data.sportshop import make_sportshop
 
 logger = logging.getLogger("lmrec")
 
-BASELINES = ("popularity", "itemknn")
+BASELINES = ("popularity", "itemknn", "als")
 
 
 # ---------------------------------------------------------------------------- data options
@@ -199,9 +199,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             labels.append(user)
     if not histories:
         raise SystemExit("error: give --history ITEM,ITEM,... or --user ID (with --data)")
-    results = rec.recommend(
-        histories, k=args.k, exclude_seen=not args.include_seen, language=args.language
-    )
+    recommender = rec
+    if args.mode == "hybrid":
+        recommender = _hybrid(args, rec)
+    # --language only picks the names shown: prompts keep the model's training language.
+    results = recommender.recommend(histories, k=args.k, exclude_seen=not args.include_seen)
     lang = args.language
     if args.json:
         payload = [
@@ -228,6 +230,22 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hybrid(args: argparse.Namespace, lm):
+    from lmrec.hybrid import HybridConfig, HybridRecommender
+
+    if not args.data:
+        raise SystemExit("error: --mode hybrid needs --data: the retriever is fitted on its log")
+    split = leave_one_out_split(load_dataset(args))
+    retriever = _make_baseline(args.retriever).fit(split)
+    config = HybridConfig(candidates=args.candidates, weight=args.weight)
+    hybrid = HybridRecommender(retriever, lm, config).fit(split)
+    print(
+        f"hybrid: {args.retriever} top-{args.candidates} candidates, LM weight {hybrid.weight}",
+        file=sys.stderr,
+    )
+    return hybrid
+
+
 def _make_baseline(name: str):
     from lmrec.baselines import ItemKNNRecommender, PopularityRecommender
 
@@ -235,6 +253,10 @@ def _make_baseline(name: str):
         return PopularityRecommender()
     if name == "itemknn":
         return ItemKNNRecommender()
+    if name == "als":
+        from lmrec.baselines import ALSRecommender
+
+        return ALSRecommender()
     raise SystemExit(f"error: unknown baseline {name!r} (known: {', '.join(BASELINES)})")
 
 
@@ -434,6 +456,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-seen", action="store_true", help="allow items of the history")
     p.add_argument("--language", default=None, help="language of item names shown (en, ar)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--mode",
+        default="lm",
+        choices=["lm", "hybrid"],
+        help="lm: trie beam search; hybrid: a retriever's candidates re-ranked by "
+        "retriever + LM scores (needs --data)",
+    )
+    p.add_argument(
+        "--retriever",
+        default="itemknn",
+        choices=["itemknn", "als"],
+        help="retrieval stage of --mode hybrid, fitted on --data's training split",
+    )
+    p.add_argument("--candidates", type=int, default=50, help="retrieved candidates (hybrid)")
+    p.add_argument(
+        "--weight",
+        type=float,
+        default=None,
+        help="LM share of the fused score (hybrid; default: tuned on validation)",
+    )
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("evaluate", help="leave-one-out all-item ranking metrics")
