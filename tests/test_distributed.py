@@ -133,3 +133,23 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), f"{name} differs after resume"
+
+
+@pytest.mark.slow
+def test_cli_train_under_torchrun_saves_once(tmp_path):
+    torchrun = shutil.which("torchrun", path=str(BIN)) or shutil.which("torchrun")
+    command = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "lmrec.cli",
+        "--quiet",
+        *_train_command(tmp_path / "ddp")[4:],
+    ]
+    command[command.index("--epochs") + 1] = "1"
+    done = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("model saved to") == 1, done.stdout
+    assert done.stdout.count("leave-one-out split") == 1
+    assert (tmp_path / "ddp" / "model.safetensors").exists()

@@ -145,13 +145,13 @@ def _lm_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
-
     from lmrec.lm import LMRecommender, set_threads
+    from lmrec.train import process_state
 
     set_threads(args.threads)
     # Under torchrun / accelerate launch every process runs this; only the first one talks.
-    main_process = PartialState().is_main_process
+    # (process_state, not a bare PartialState: on the CPU that one silently runs single.)
+    main_process = process_state().is_main_process
     dataset = load_dataset(args)
     split = leave_one_out_split(dataset)
     if main_process:
