@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from lmrec.data.random_split import InteractionSplit, split_interactions
-from lmrec.data.schema import Catalog, Item
+from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
@@ -308,10 +308,7 @@ class LMRecommender(TaskAnswers, Recommender):
         self.templates.save(out / TEMPLATES_FILE)
         if self.users is not None:
             self.users.save(out / USERS_FILE)
-        with open(out / CATALOG_FILE, "w", encoding="utf-8") as f:
-            for item in self.catalog.values():
-                row = {k: v for k, v in asdict(item).items() if v not in (None, {})}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.catalog.save_jsonl(out / CATALOG_FILE)
         meta = {
             "format_version": FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -333,8 +330,7 @@ class LMRecommender(TaskAnswers, Recommender):
         rec.tokenizer = AutoTokenizer.from_pretrained(src)
         rec.index = ItemIndex.load(src / INDEX_FILE)
         rec.templates = load_templates(src / TEMPLATES_FILE)
-        with open(src / CATALOG_FILE, encoding="utf-8") as f:
-            rec.catalog = Catalog(Item(**json.loads(line)) for line in f if line.strip())
+        rec.catalog = Catalog.load_jsonl(src / CATALOG_FILE)
         rec.trie = ItemTrie.from_index(rec.index, rec.tokenizer)
         if (src / USERS_FILE).exists():
             rec.users = UserIndex.load(src / USERS_FILE)

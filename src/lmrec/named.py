@@ -33,7 +33,7 @@ from typing import NamedTuple, Self
 
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from lmrec.data.schema import Catalog, Item
+from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search
 from lmrec.metrics.ranking import ndcg_at_k
@@ -409,10 +409,7 @@ class NamedItemsRecommender(Recommender):
         self.model.save_pretrained(out)
         self.tokenizer.save_pretrained(out)
         self.templates.save(out / TEMPLATES_FILE)
-        with open(out / CATALOG_FILE, "w", encoding="utf-8") as f:
-            for item in self.catalog.values():
-                row = {k: v for k, v in asdict(item).items() if v not in (None, {})}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.catalog.save_jsonl(out / CATALOG_FILE)
         meta = {
             "format_version": FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -434,8 +431,7 @@ class NamedItemsRecommender(Recommender):
         rec.model.eval()
         rec.tokenizer = AutoTokenizer.from_pretrained(src)
         rec.templates = load_templates(src / TEMPLATES_FILE)
-        with open(src / CATALOG_FILE, encoding="utf-8") as f:
-            rec.catalog = Catalog(Item(**json.loads(line)) for line in f if line.strip())
+        rec.catalog = Catalog.load_jsonl(src / CATALOG_FILE)
         rec.trie = rec._build_trie()
         if meta.get("train_result"):
             done = meta["train_result"]

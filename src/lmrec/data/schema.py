@@ -7,9 +7,11 @@ tokens through an item index, never the other way round.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +129,18 @@ class Catalog(Mapping[str, Item]):
     def with_items(self, items: Iterable[Item]) -> Catalog:
         """A new catalogue with ``items`` added (e.g. cold-start items after training)."""
         return Catalog([*self._items.values(), *items])
+
+    def save_jsonl(self, path: str | Path) -> None:
+        """One JSON object per item (empty fields left out), UTF-8, names in every script."""
+        with open(path, "w", encoding="utf-8") as f:
+            for item in self._items.values():
+                row = {k: v for k, v in asdict(item).items() if v not in (None, {})}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load_jsonl(cls, path: str | Path) -> Catalog:
+        with open(path, encoding="utf-8") as f:
+            return cls(Item(**json.loads(line)) for line in f if line.strip())
 
     @classmethod
     def from_ids(cls, ids: Iterable[str]) -> Catalog:
