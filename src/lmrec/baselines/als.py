@@ -3,22 +3,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.baselines._files import read_arrays, read_config, write_model
 from lmrec.baselines.popularity import _check_k, _popularity_ranking
 from lmrec.data.split import Split
 from lmrec.recommender import Recommender, Scored
 
 __all__ = ["ALSRecommender"]
-
-_CONFIG_FILE = "config.json"
-_ARRAYS_FILE = "arrays.npz"
 
 
 class ALSRecommender(Recommender):
@@ -184,10 +181,7 @@ class ALSRecommender(Recommender):
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (settings, item ids) and ``arrays.npz`` (factors, counts)."""
         self._check_ready(1)
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {
-            "type": type(self).__name__,
+        config = {
             "factors": self.factors,
             "regularization": self.regularization,
             "alpha": self.alpha,
@@ -198,9 +192,10 @@ class ALSRecommender(Recommender):
             "threads": self.threads,
             "items": self._items,
         }
-        (directory / _CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False))
-        np.savez(
-            directory / _ARRAYS_FILE,
+        write_model(
+            path,
+            type(self).__name__,
+            config,
             item_factors=self._item_factors,
             counts=self._counts,
             order=self._order,
@@ -209,17 +204,14 @@ class ALSRecommender(Recommender):
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save` (``implicit`` is not needed to recommend)."""
-        directory = Path(path)
-        config = json.loads((directory / _CONFIG_FILE).read_text())
-        if config.get("type") != cls.__name__:
-            raise ValueError(f"{directory} holds a {config.get('type')!r}, not a {cls.__name__}")
-        settings = {key: config[key] for key in config if key not in ("type", "items")}
+        config = read_config(path, cls.__name__)
+        settings = {key: config[key] for key in config if key != "items"}
         model = cls(**settings)
         model._items = list(config["items"])
         model._index = {item: i for i, item in enumerate(model._items)}
-        with np.load(directory / _ARRAYS_FILE, allow_pickle=False) as arrays:
-            model._set_item_factors(arrays["item_factors"])
-            model._set_popularity(arrays["counts"], arrays["order"])
+        arrays = read_arrays(path)
+        model._set_item_factors(arrays["item_factors"])
+        model._set_popularity(arrays["counts"], arrays["order"])
         model._fitted = True
         return model
 

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from lmrec.baselines._files import read_arrays, read_config, write_model
 from lmrec.baselines.popularity import _check_k, _popularity_ranking
 from lmrec.data.split import Split
 from lmrec.recommender import Recommender, Scored
 
 __all__ = ["ItemKNNRecommender"]
 
-_CONFIG_FILE = "config.json"
-_ARRAYS_FILE = "arrays.npz"
 # Score at most this many (history x item) cells at once, to bound memory on large catalogues.
 _CELLS_PER_CHUNK = 1 << 22
 
@@ -125,19 +123,17 @@ class ItemKNNRecommender(Recommender):
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (settings, item ids) and ``arrays.npz`` (similarities, counts)."""
         self._check_ready(1)
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {
-            "type": type(self).__name__,
+        config = {
             "neighbors": self.neighbors,
             "shrink": self.shrink,
             "recency_decay": self.recency_decay,
             "items": self._items,
         }
-        (directory / _CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False))
         similarity = self._similarity
-        np.savez(
-            directory / _ARRAYS_FILE,
+        write_model(
+            path,
+            type(self).__name__,
+            config,
             similarity_data=similarity.data,
             similarity_indices=similarity.indices,
             similarity_indptr=similarity.indptr,
@@ -148,10 +144,7 @@ class ItemKNNRecommender(Recommender):
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`."""
-        directory = Path(path)
-        config = json.loads((directory / _CONFIG_FILE).read_text())
-        if config.get("type") != cls.__name__:
-            raise ValueError(f"{directory} holds a {config.get('type')!r}, not a {cls.__name__}")
+        config = read_config(path, cls.__name__)
         model = cls(
             neighbors=config["neighbors"],
             shrink=config["shrink"],
@@ -160,16 +153,12 @@ class ItemKNNRecommender(Recommender):
         model._items = list(config["items"])
         model._index = {item: i for i, item in enumerate(model._items)}
         n_items = len(model._items)
-        with np.load(directory / _ARRAYS_FILE, allow_pickle=False) as arrays:
-            model._similarity = sp.csr_matrix(
-                (
-                    arrays["similarity_data"],
-                    arrays["similarity_indices"],
-                    arrays["similarity_indptr"],
-                ),
-                shape=(n_items, n_items),
-            )
-            model._set_popularity(arrays["counts"], arrays["order"])
+        arrays = read_arrays(path)
+        model._similarity = sp.csr_matrix(
+            (arrays["similarity_data"], arrays["similarity_indices"], arrays["similarity_indptr"]),
+            shape=(n_items, n_items),
+        )
+        model._set_popularity(arrays["counts"], arrays["order"])
         model._fitted = True
         return model
 

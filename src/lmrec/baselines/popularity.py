@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
+from lmrec.baselines._files import read_arrays, read_config, write_model
 from lmrec.data.split import Split
 from lmrec.recommender import Recommender, Scored
 
 __all__ = ["PopularityRecommender"]
-
-_CONFIG_FILE = "config.json"
-_ARRAYS_FILE = "arrays.npz"
 
 
 class PopularityRecommender(Recommender):
@@ -68,24 +65,23 @@ class PopularityRecommender(Recommender):
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (item ids) and ``arrays.npz`` (counts, ranking) to ``path``."""
         self._check_ready(1)
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {"type": type(self).__name__, "items": self._items}
-        (directory / _CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False))
-        np.savez(directory / _ARRAYS_FILE, counts=self._counts, order=self._order)
+        write_model(
+            path,
+            type(self).__name__,
+            {"items": self._items},
+            counts=self._counts,
+            order=self._order,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`."""
-        directory = Path(path)
-        config = json.loads((directory / _CONFIG_FILE).read_text())
-        if config.get("type") != cls.__name__:
-            raise ValueError(f"{directory} holds a {config.get('type')!r}, not a {cls.__name__}")
+        config = read_config(path, cls.__name__)
         model = cls()
         model._items = list(config["items"])
-        with np.load(directory / _ARRAYS_FILE, allow_pickle=False) as arrays:
-            model._counts = arrays["counts"]
-            model._order = arrays["order"]
+        arrays = read_arrays(path)
+        model._counts = arrays["counts"]
+        model._order = arrays["order"]
         model._fitted = True
         return model
 
