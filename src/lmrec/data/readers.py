@@ -311,15 +311,18 @@ def _jsonl_records(path: Path, report: LoadReport, strict: bool) -> Iterator[tup
                 _reject(location, error, report, strict)
 
 
-def _parquet_records(path: Path, required: Iterable[str]) -> Iterator[tuple[str, _Record]]:
-    """Parquet rows, batch by batch; the location is ``path:row N`` (N counts from 1)."""
+def _parquet_records(
+    path: Path, required: Iterable[str], batch_size: int = 65_536
+) -> Iterator[tuple[str, _Record]]:
+    """Parquet rows, ``batch_size`` rows decoded at a time; the location is ``path:row N``
+    (N counts from 1)."""
     # Imported here: pyarrow takes a while to import and only Parquet files need it.
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
     _check_columns(path, list(parquet.schema_arrow.names), required)
     number = 0
-    for batch in parquet.iter_batches():
+    for batch in parquet.iter_batches(batch_size=batch_size):
         for record in batch.to_pylist():
             number += 1
             yield f"{path}:row {number}", record
