@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
-from transformers.modeling_outputs import BaseModelOutput
 
-from lmrec.generate import _encode
+from lmrec.causal import answer_ids, is_causal, prompt_ids
+from lmrec.generate import _steps
 
 
 @torch.no_grad()
@@ -25,24 +25,17 @@ def score_options(
     if not prompts:
         return torch.zeros(0, len(options))
     model.eval()
-    hidden_out, mask = _encode(model, tokenizer, prompts, max_source_length)
-    hidden = hidden_out.last_hidden_state
-    labels = tokenizer(list(options), padding=True, return_tensors="pt").input_ids
-    labels[labels == tokenizer.pad_token_id] = -100
+    if is_causal(model):
+        seqs = [answer_ids(tokenizer, o) for o in options]
+    else:
+        seqs = [tokenizer(o).input_ids for o in options]
+    labels = torch.full((len(seqs), max(len(s) for s in seqs)), -100, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        labels[i, : len(s)] = torch.tensor(s)
     n, m = len(prompts), len(options)
-    start = model.config.decoder_start_token_id
-    decoder_in = torch.full_like(labels, model.config.pad_token_id)
-    decoder_in[:, 0] = start
-    decoder_in[:, 1:] = labels[:, :-1].clamp(min=0)
-    out = model(
-        encoder_outputs=BaseModelOutput(last_hidden_state=hidden.repeat_interleave(m, dim=0)),
-        attention_mask=mask.repeat_interleave(m, dim=0),
-        decoder_input_ids=decoder_in.repeat(n, 1).to(hidden.device),
-        use_cache=False,
-    )
-    logp = torch.log_softmax(out.logits.float(), dim=-1).cpu()
+    steps = _steps(model, tokenizer, prompts, max_source_length)
     tiled = labels.repeat(n, 1)
-    token_logp = logp.gather(-1, tiled.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    token_logp = steps.sequence_logprobs(torch.arange(n).repeat_interleave(m), tiled)
     return (token_logp * (tiled >= 0)).sum(-1).reshape(n, m)
 
 
@@ -61,19 +54,30 @@ def generate_texts(
     if not prompts:
         return []
     model.eval()
-    enc = tokenizer(
-        list(prompts),
-        padding=True,
-        truncation=True,
-        max_length=max_source_length,
-        return_tensors="pt",
-    ).to(model.device)
+    if is_causal(model):
+        # Left-padded ``prompt </s>``; the answer is what comes after the prompt.
+        ids = [prompt_ids(tokenizer, p, max_source_length) for p in prompts]
+        width = max(len(i) for i in ids)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids])
+        mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids])
+    else:
+        enc = tokenizer(
+            list(prompts),
+            padding=True,
+            truncation=True,
+            max_length=max_source_length,
+            return_tensors="pt",
+        )
+        input_ids, mask = enc.input_ids, enc.attention_mask
     out = model.generate(
-        input_ids=enc.input_ids,
-        attention_mask=enc.attention_mask,
+        input_ids=input_ids.to(model.device),
+        attention_mask=mask.to(model.device),
         max_new_tokens=max_new_tokens,
         num_beams=num_beams,
         do_sample=False,
         suppress_tokens=list(banned_tokens) or None,
     )
+    if is_causal(model):
+        out = out[:, input_ids.shape[1] :]
     return [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]

@@ -1,0 +1,39 @@
+"""How a prompt and its answer become one token sequence for a decoder-only (causal) model.
+
+An encoder-decoder reads the prompt with its encoder and writes the answer with its decoder. A
+decoder-only model reads ``prompt </s> answer </s>`` left to right; training puts the loss on
+the answer tokens only, and generation feeds ``prompt </s>`` and continues from there. Training
+(:mod:`lmrec.train`) and decoding (:mod:`lmrec.generate`) both use these functions, so the two
+always agree on where the prompt ends.
+"""
+
+from __future__ import annotations
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def is_causal(model: PreTrainedModel) -> bool:
+    """True for a decoder-only model (GPT-2, LLaMA, ...), False for an encoder-decoder."""
+    return not getattr(model.config, "is_encoder_decoder", False)
+
+
+def separator_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The token that ends the prompt and each answer: the tokenizer's end-of-sequence."""
+    if tokenizer.eos_token_id is None:
+        raise ValueError("a decoder-only model needs a tokenizer with an end-of-sequence token")
+    return tokenizer.eos_token_id
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, max_len: int) -> list[int]:
+    """``prompt </s>``: at most ``max_len`` tokens, the prompt's start cut if it is too long
+    (the end of a history is the part that matters most)."""
+    ids = tokenizer(prompt, add_special_tokens=False).input_ids
+    keep = max(max_len - 1, 0)
+    ids = ids[len(ids) - keep :] if len(ids) > keep else ids
+    return [*ids, separator_id(tokenizer)]
+
+
+def answer_ids(tokenizer: PreTrainedTokenizerBase, answer: str, max_len: int = 64) -> list[int]:
+    """``answer </s>``: the tokens that carry the loss."""
+    ids = tokenizer(answer, add_special_tokens=False).input_ids[: max(max_len - 1, 0)]
+    return [*ids, separator_id(tokenizer)]

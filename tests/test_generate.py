@@ -1,0 +1,136 @@
+"""The item trie and the searches over it, checked against exhaustive scoring.
+
+With at least as many beams as items, beam search never prunes, so its top-k must be exactly
+the items ranked by their teacher-forced log-likelihood (``score_candidates``). That holds for
+encoder-decoder and decoder-only models, for codes of unequal length and with exclusions.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
+
+from lmrec.causal import prompt_ids
+from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.model import build_tokenizer
+
+CODES = {
+    "a": [7, 3],
+    "b": [7, 4],
+    "c": [9],
+    "d": [5, 3, 8],
+    "e": [5, 3, 6],
+    "f": [5, 4],
+}
+PROMPTS = ["the user bought a and then b", "c", "a user who likes d and e a lot"]
+
+
+def test_trie_arrays_are_exact():
+    trie = ItemTrie(CODES)
+    # Level 1: 5, 7, 9; level 2: (5,3), (5,4), (7,3), (7,4); level 3: (5,3,6), (5,3,8).
+    assert trie.num_nodes == 10
+    assert trie.ptr.tolist() == [0, 3, 5, 7, 7, 9, 9, 9, 9, 9, 9]
+    assert trie.edge_token.tolist() == [5, 7, 9, 3, 4, 3, 4, 6, 8]
+    assert trie.edge_child.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [trie.items[i] if i >= 0 else None for i in trie.item_of.tolist()] == [
+        None, None, None, "c", None, "f", "a", "b", "e", "d",
+    ]  # fmt: skip
+    assert trie.leaves.tolist() == [6, 3, 2, 1, 2, 1, 1, 1, 1, 1]
+    assert trie.paths[trie.row_of["d"]].tolist() == [1, 4, 9]
+    assert trie.tokens("e") == [5, 3, 6]
+    assert trie.child(torch.tensor([0, 0, 4, 4, -1]), torch.tensor([5, 6, 8, 99, 5])).tolist() == [
+        1, -1, 9, -1, -1,
+    ]  # fmt: skip
+    owner, tokens, children = trie.expand(torch.tensor([4, -1, 0, 3]))
+    assert owner.tolist() == [0, 0, 2, 2, 2]
+    assert tokens.tolist() == [6, 8, 5, 7, 9]
+    assert children.tolist() == [8, 9, 1, 2, 3]
+
+
+def test_blocked_nodes_are_those_with_every_item_excluded():
+    trie = ItemTrie(CODES)
+    blocked = trie.blocked_nodes([["d", "e", "zzz"], ["a"], []])
+    n = trie.num_nodes
+    # Example 0: d, e exclude nodes 8, 9 and their parent 4 (both its items), not node 1.
+    # Example 1: a excludes node 6 only.
+    assert blocked.tolist() == [4, 8, 9, n + 6]
+
+
+@pytest.mark.parametrize(
+    "codes, message",
+    [
+        ({"x": [1, 2], "y": [1]}, "prefix"),
+        ({"x": [1, 2], "y": [1, 2]}, "same code"),
+        ({"x": []}, "empty code"),
+    ],
+)
+def test_bad_codes_are_clear_errors(codes, message):
+    with pytest.raises(ValueError, match=message):
+        ItemTrie(codes)
+
+
+def test_unknown_item_is_a_clear_error():
+    with pytest.raises(KeyError, match="unknown item 'zzz'"):
+        ItemTrie(CODES).tokens("zzz")
+
+
+def _tokenizer():
+    return build_tokenizer(PROMPTS * 3, vocab_size=150)
+
+
+def _t5(vocab: int, tokenizer):
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=vocab, d_model=32, d_ff=64, d_kv=8, num_layers=1, num_heads=4,
+        decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return T5ForConditionalGeneration(config).eval()
+
+
+def _gpt(vocab: int, tokenizer):
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=vocab, n_embd=32, n_layer=1, n_head=4, n_positions=128,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.mark.parametrize("build", [_t5, _gpt], ids=["t5", "gpt2"])
+def test_wide_beam_search_equals_exhaustive_scoring(build):
+    tokenizer = _tokenizer()
+    model = build(len(tokenizer), tokenizer)
+    trie = ItemTrie(CODES)
+    items = sorted(CODES)
+    exclude = [["a"], [], ["d", "e", "f"]]
+    scores = score_candidates(model, tokenizer, trie, PROMPTS, [items] * len(PROMPTS))
+    ranked = constrained_beam_search(
+        model, tokenizer, trie, PROMPTS, k=4, num_beams=len(items), exclude=exclude
+    )
+    for row, (found, allowed) in enumerate(zip(ranked, exclude, strict=True)):
+        expected = sorted(
+            ((i, s) for i, s in zip(items, scores[row], strict=True) if i not in allowed),
+            key=lambda pair: -pair[1],
+        )[:4]
+        assert [i for i, _ in found] == [i for i, _ in expected]
+        for (_, got), (_, want) in zip(found, expected, strict=True):
+            assert got == pytest.approx(want, abs=1e-4)
+
+
+def test_everything_excluded_gives_nothing():
+    tokenizer = _tokenizer()
+    model = _t5(len(tokenizer), tokenizer)
+    ranked = constrained_beam_search(
+        model, tokenizer, ItemTrie(CODES), PROMPTS[:1], k=3, exclude=[sorted(CODES)]
+    )
+    assert ranked == [[]]
+
+
+def test_causal_prompt_keeps_the_end_of_a_long_prompt():
+    tokenizer = _tokenizer()
+    full = prompt_ids(tokenizer, PROMPTS[0], 512)
+    assert full[-1] == tokenizer.eos_token_id
+    assert prompt_ids(tokenizer, PROMPTS[0], 4) == full[-4:]
