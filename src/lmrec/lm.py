@@ -21,7 +21,7 @@ from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
 from lmrec.lm_tasks import RatingAnswer, TaskAnswers
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import count_parameters, prepare_model
+from lmrec.model import count_parameters, is_scratch, prepare_model
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommender import Recommender, Scored
 from lmrec.tasks import (
@@ -36,6 +36,14 @@ from lmrec.tasks import (
     sequential_examples,
     sequential_pairs,
     sequential_prompt,
+)
+from lmrec.tasks.events import (
+    EventConfig,
+    marker_words,
+    typed_examples,
+    typed_pairs,
+    typed_prompt,
+    without_item,
 )
 from lmrec.train import TrainConfig, TrainResult, train_model
 
@@ -71,6 +79,8 @@ class LMConfig:
         review, direct. Only "sequential" trains exactly the sequential-only model.
     task_weights: loss weight of each task's examples, one per task (empty = all 1.0).
     multitask: settings of the non-sequential tasks (examples per epoch, split seed, ...).
+    events: event types in sequential prompts and training (typed histories, per-type loss
+        weights, target types); off by default. Sequential-only models for now.
     """
 
     model: str = "scratch:small"
@@ -84,9 +94,12 @@ class LMConfig:
     tasks: tuple[str, ...] = ("sequential",)
     task_weights: tuple[float, ...] = ()
     multitask: TaskConfig = field(default_factory=TaskConfig)
+    events: EventConfig = field(default_factory=EventConfig)
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
+        if self.events.active and tasks != ("sequential",):
+            raise ValueError("event options (LMConfig.events) apply to sequential-only models")
         if self.task_weights and len(self.task_weights) != len(tasks):
             raise ValueError(f"{len(self.task_weights)} task weights for {len(tasks)} tasks")
         if any(w < 0 for w in self.task_weights):
@@ -110,6 +123,7 @@ class LMConfig:
             prompts=PromptConfig(**data.pop("prompts", {})),
             train=TrainConfig(**data.pop("train", {})),
             multitask=TaskConfig(**data.pop("multitask", {})),
+            events=EventConfig(**data.pop("events", {})),
             tasks=tuple(data.pop("tasks", ("sequential",))),
             task_weights=tuple(data.pop("task_weights", ())),
             **data,
@@ -167,6 +181,8 @@ class LMRecommender(TaskAnswers, Recommender):
             families += tuple(f for t in cfg.tasks for f in TASK_FAMILIES[t])
             id_tokens = id_tokens + self.users.vocabulary()
             extra_text = data.corpus()
+        if cfg.events.typed and is_scratch(cfg.model):
+            id_tokens = id_tokens + marker_words(self.templates)
         corpus = _catalog_corpus(split.catalog, self.templates, families) + extra_text
         self.model, self.tokenizer = prepare_model(
             cfg.model, corpus, id_tokens, seed=cfg.train.seed
@@ -178,7 +194,10 @@ class LMRecommender(TaskAnswers, Recommender):
             count_parameters(self.model),
             len(self.index),
         )
-        pairs = sequential_pairs(split, cfg.prompts.max_targets_per_user)
+        if cfg.events.active:
+            pairs = typed_pairs(split, cfg.events, cfg.prompts.max_targets_per_user)
+        else:
+            pairs = sequential_pairs(split, cfg.prompts.max_targets_per_user)
         if not pairs and "sequential" in cfg.tasks:
             raise ValueError(f"{split.name}: no training pairs (every history is shorter than 2)")
 
@@ -201,6 +220,10 @@ class LMRecommender(TaskAnswers, Recommender):
                     cfg.multitask.max_examples_per_task,
                 )
             rng = random.Random(cfg.train.seed * 7919 + epoch)
+            if cfg.events.active:
+                return typed_examples(
+                    pairs, self.index, self.templates, cfg.prompts, cfg.events, rng
+                )
             return sequential_examples(pairs, self.index, self.templates, cfg.prompts, rng)
 
         valid_users = [u for u in split.valid if split.train.get(u)]
@@ -211,8 +234,17 @@ class LMRecommender(TaskAnswers, Recommender):
 
         def validate(model) -> float:
             self.model = model
-            histories = [split.train_items(u) for u in valid_users]
-            ranked = self.recommend(histories, k=10, exclude_seen=cfg.valid_exclude_seen)
+            known = [split.train[u] for u in valid_users]
+            if cfg.events.unseen_targets:
+                known = [
+                    without_item(h, split.valid[u].item)
+                    for h, u in zip(known, valid_users, strict=True)
+                ]
+            histories = [[x.item for x in h] for h in known]
+            events = [[x.event for x in h] for h in known] if cfg.events.typed else None
+            ranked = self.recommend(
+                histories, k=10, exclude_seen=cfg.valid_exclude_seen, events=events
+            )
             scores = [
                 ndcg_at_k([s.item for s in r], split.valid[u].item, 10)
                 for u, r in zip(valid_users, ranked, strict=True)
@@ -240,12 +272,23 @@ class LMRecommender(TaskAnswers, Recommender):
             return self.templates.get(chosen)
         return self.templates.select("sequential", language or self.config.prompts.language)[0]
 
-    def prompts(self, histories: Sequence[Sequence[str]], template: Template) -> list[str]:
+    def prompts(
+        self,
+        histories: Sequence[Sequence[str]],
+        template: Template,
+        events: Sequence[Sequence[str]] | None = None,
+    ) -> list[str]:
+        """Sequential prompts; with ``config.events.typed`` each history event carries its type
+        (``events``, one type per history item; none given reads every event as a purchase)."""
         assert self.index is not None
-        return [
-            sequential_prompt(h, self.index, template, self.config.prompts.max_history)
-            for h in histories
-        ]
+        max_history = self.config.prompts.max_history
+        if self.config.events.typed:
+            types = events if events is not None else [None] * len(histories)
+            return [
+                typed_prompt(h, e, self.index, template, self.templates, max_history)
+                for h, e in zip(histories, types, strict=True)
+            ]
+        return [sequential_prompt(h, self.index, template, max_history) for h in histories]
 
     def recommend(
         self,
@@ -254,8 +297,10 @@ class LMRecommender(TaskAnswers, Recommender):
         exclude_seen: bool = True,
         template: str | None = None,
         language: str | None = None,
+        events: Sequence[Sequence[str]] | None = None,
     ) -> list[list[Scored]]:
-        """Top-k catalogue items per history (item ids, oldest first), by trie beam search."""
+        """Top-k catalogue items per history (item ids, oldest first), by trie beam search.
+        ``events`` gives each history item's event type (used when the model is typed)."""
         self._require_fitted()
         chosen = self.template_for(template, language)
         k = min(k, len(self.index))
@@ -263,12 +308,13 @@ class LMRecommender(TaskAnswers, Recommender):
         size = self.config.inference_batch_size
         for start in range(0, len(histories), size):
             chunk = histories[start : start + size]
+            kinds = events[start : start + size] if events is not None else None
             exclude = [list(h) for h in chunk] if exclude_seen else None
             ranked = constrained_beam_search(
                 self.model,
                 self.tokenizer,
                 self.trie,
-                self.prompts(chunk, chosen),
+                self.prompts(chunk, chosen, kinds),
                 k=k,
                 num_beams=self.config.num_beams,
                 exclude=exclude,
@@ -282,6 +328,7 @@ class LMRecommender(TaskAnswers, Recommender):
         histories: Sequence[Sequence[str]],
         candidates: Sequence[Sequence[str]],
         template: str | None = None,
+        events: Sequence[Sequence[str]] | None = None,
     ) -> list[list[float]]:
         """Log-likelihood of each candidate item for each history, in one batched pass."""
         self._require_fitted()
@@ -290,7 +337,7 @@ class LMRecommender(TaskAnswers, Recommender):
             self.model,
             self.tokenizer,
             self.trie,
-            self.prompts(histories, chosen),
+            self.prompts(histories, chosen, events),
             candidates,
             max_source_length=self.config.train.max_source_length,
         )
