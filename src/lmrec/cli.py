@@ -114,6 +114,7 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
 def _lm_config(args: argparse.Namespace):
     from lmrec.indexing import IndexConfig
     from lmrec.lm import LMConfig
+    from lmrec.lora import LoraSettings
     from lmrec.tasks import PromptConfig
     from lmrec.train import TrainConfig
 
@@ -140,6 +141,8 @@ def _lm_config(args: argparse.Namespace):
             progress=not args.quiet,
         ),
         num_beams=args.beams,
+        lora=None if args.lora is None else LoraSettings.parse(args.lora),
+        quantization="8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None,
         **task_settings(args),
     )
 
@@ -375,7 +378,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--model",
         default="scratch:small",
         help="scratch:tiny|small|base (a T5 built from a config, tokenizer trained on "
-        "the data), a hub name such as t5-small, or a local model directory",
+        "the data), scratch:gpt-tiny|gpt-small|llama-tiny|llama-small (decoder-only), a hub "
+        "name such as t5-small or gpt2, or a local model directory",
     )
     g.add_argument("--index", default="sequential", help="item id strategy: random, sequential")
     g.add_argument(
@@ -416,6 +420,23 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="validation users sampled per epoch (0 = all)",
     )
     t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument(
+        "--lora",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="r=8,alpha=16,dropout=0.05,targets=q,v",
+        help="train a LoRA adapter and the id tokens' embeddings instead of every weight; "
+        "settings left out take these defaults, targets the architecture's attention "
+        "projections (q,v for T5; c_attn for GPT-2; q_proj,v_proj for LLaMA)",
+    )
+    quant = t.add_mutually_exclusive_group()
+    quant.add_argument(
+        "--load-in-8bit", action="store_true", help="load a hub checkpoint in 8 bits (CUDA only)"
+    )
+    quant.add_argument(
+        "--load-in-4bit", action="store_true", help="load a hub checkpoint in 4 bits (CUDA only)"
+    )
     t.add_argument(
         "--checkpoint-steps",
         type=int,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Self
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoTokenizer
 
 from lmrec.data.random_split import InteractionSplit, split_interactions
 from lmrec.data.schema import Catalog
@@ -20,8 +20,18 @@ from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
 from lmrec.lm_tasks import RatingAnswer, TaskAnswers
+from lmrec.lora import (
+    ADAPTER_DIR,
+    Adapter,
+    LoraSettings,
+    apply_lora,
+    load_adapter,
+    merge_lora,
+    save_adapter,
+    trainable_parameters,
+)
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import count_parameters, is_scratch, prepare_model
+from lmrec.model import auto_model_class, count_parameters, is_scratch, prepare_model
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommender import Recommender, Scored
 from lmrec.tasks import (
@@ -66,7 +76,9 @@ class LMConfig:
     """Everything that defines a language-model recommender.
 
     model: ``scratch:tiny|small|base`` (a T5 built from a config, tokenizer trained on the
-        data), a hub name such as ``t5-small``, or a local model directory.
+        data), ``scratch:gpt-tiny|gpt-small|llama-tiny|llama-small`` (decoder-only, likewise),
+        a hub name such as ``t5-small`` or ``gpt2``, or a local model directory. Encoder-decoder
+        or decoder-only follows the checkpoint's config (``is_encoder_decoder``).
     index: how items become id tokens.
     prompts: how prompts are written.
     train: fine-tuning settings.
@@ -79,6 +91,11 @@ class LMConfig:
         review, direct. Only "sequential" trains exactly the sequential-only model.
     task_weights: loss weight of each task's examples, one per task (empty = all 1.0).
     multitask: settings of the non-sequential tasks (examples per epoch, split seed, ...).
+    lora: train a LoRA adapter (and the id tokens' embedding rows) instead of every weight;
+        None = full fine-tuning. The adapter is merged into the saved weights and also saved
+        on its own (``lmrec.lora``).
+    quantization: load a pretrained checkpoint in "8bit" or "4bit" (bitsandbytes, CUDA GPUs
+        only; for LoRA on a frozen quantised base); None = full precision.
     events: event types in sequential prompts and training (typed histories, per-type loss
         weights, target types); off by default. Sequential-only models for now.
     """
@@ -94,6 +111,8 @@ class LMConfig:
     tasks: tuple[str, ...] = ("sequential",)
     task_weights: tuple[float, ...] = ()
     multitask: TaskConfig = field(default_factory=TaskConfig)
+    lora: LoraSettings | None = None
+    quantization: str | None = None
     events: EventConfig = field(default_factory=EventConfig)
 
     def __post_init__(self) -> None:
@@ -118,11 +137,13 @@ class LMConfig:
     @classmethod
     def from_dict(cls, data: dict) -> LMConfig:
         data = dict(data)
+        lora = data.pop("lora", None)
         return cls(
             index=IndexConfig(**data.pop("index", {})),
             prompts=PromptConfig(**data.pop("prompts", {})),
             train=TrainConfig(**data.pop("train", {})),
             multitask=TaskConfig(**data.pop("multitask", {})),
+            lora=LoraSettings(**lora) if lora else None,
             events=EventConfig(**data.pop("events", {})),
             tasks=tuple(data.pop("tasks", ("sequential",))),
             task_weights=tuple(data.pop("task_weights", ())),
@@ -144,7 +165,8 @@ def _catalog_corpus(
 
 
 class LMRecommender(TaskAnswers, Recommender):
-    """A T5-family model fine-tuned on P5 prompts: sequential recommendation, and with
+    """A language model (T5-style encoder-decoder, or decoder-only such as GPT-2 or LLaMA)
+    fine-tuned on P5 prompts: sequential recommendation, and with
     ``LMConfig.tasks`` also rating, explanation, review and direct recommendation."""
 
     name = "lm"
@@ -159,6 +181,7 @@ class LMRecommender(TaskAnswers, Recommender):
         self.trie: ItemTrie | None = None
         self.train_result: TrainResult | None = None
         self.users: UserIndex | None = None
+        self.adapter: Adapter | None = None
 
     # ------------------------------------------------------------------ training
     def fit(self, split: Split, interactions: InteractionSplit | None = None) -> Self:
@@ -185,13 +208,18 @@ class LMRecommender(TaskAnswers, Recommender):
             id_tokens = id_tokens + marker_words(self.templates)
         corpus = _catalog_corpus(split.catalog, self.templates, families) + extra_text
         self.model, self.tokenizer = prepare_model(
-            cfg.model, corpus, id_tokens, seed=cfg.train.seed
+            cfg.model, corpus, id_tokens, seed=cfg.train.seed, quantization=cfg.quantization
         )
+        self.adapter = None
+        if cfg.lora is not None:
+            ids = self.tokenizer.convert_tokens_to_ids(list(id_tokens))
+            self.model = apply_lora(self.model, cfg.lora, ids)
         self.trie = ItemTrie.from_index(self.index, self.tokenizer)
         logger.info(
-            "model %s: %d parameters, %d items in the index",
+            "model %s: %d parameters (%d trained), %d items in the index",
             cfg.model,
             count_parameters(self.model),
+            trainable_parameters(self.model),
             len(self.index),
         )
         if cfg.events.active:
@@ -258,6 +286,8 @@ class LMRecommender(TaskAnswers, Recommender):
             validate if valid_users and "sequential" in cfg.tasks else None,
             cfg.train,
         )
+        if cfg.lora is not None:
+            self.model, self.adapter = merge_lora(self.model, cfg.model)
         self.model.eval()
         return self
 
@@ -345,7 +375,8 @@ class LMRecommender(TaskAnswers, Recommender):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """One directory: safetensors weights + config (plain transformers can load it),
-        tokenizer, item index, templates, catalogue and the lmrec config."""
+        tokenizer, item index, templates, catalogue and the lmrec config; after LoRA training
+        the weights have the adapter merged in, and ``adapter/`` holds the adapter itself."""
         self._require_fitted()
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
@@ -356,6 +387,8 @@ class LMRecommender(TaskAnswers, Recommender):
         if self.users is not None:
             self.users.save(out / USERS_FILE)
         self.catalog.save_jsonl(out / CATALOG_FILE)
+        if self.adapter is not None:
+            save_adapter(self.adapter, out / ADAPTER_DIR)
         meta = {
             "format_version": FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -372,7 +405,7 @@ class LMRecommender(TaskAnswers, Recommender):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         config = LMConfig.from_dict(meta["config"])
         rec = cls(config)
-        rec.model = AutoModelForSeq2SeqLM.from_pretrained(src)
+        rec.model = auto_model_class(str(src)).from_pretrained(src)
         rec.model.eval()
         rec.tokenizer = AutoTokenizer.from_pretrained(src)
         rec.index = ItemIndex.load(src / INDEX_FILE)
@@ -381,6 +414,8 @@ class LMRecommender(TaskAnswers, Recommender):
         rec.trie = ItemTrie.from_index(rec.index, rec.tokenizer)
         if (src / USERS_FILE).exists():
             rec.users = UserIndex.load(src / USERS_FILE)
+        if (src / ADAPTER_DIR).exists():
+            rec.adapter = load_adapter(src / ADAPTER_DIR)
         if meta.get("train_result"):
             rec.train_result = TrainResult(
                 epochs_run=meta["train_result"]["epochs_run"],
@@ -402,6 +437,7 @@ class LMRecommender(TaskAnswers, Recommender):
             "trie",
             "train_result",
             "users",
+            "adapter",
         ):
             setattr(clone, attr, getattr(self, attr))
         return clone

@@ -1,5 +1,6 @@
-"""Load a sequence-to-sequence model from a hub name or a local directory, or build one from a
-config with a tokenizer trained on the data; add item id tokens; save it all as one directory.
+"""Load a language model (encoder-decoder like T5, or decoder-only like GPT-2 and LLaMA) from a
+hub name or a local directory, or build one from a config with a tokenizer trained on the data;
+add item id tokens; save it all as one directory.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ from tokenizers import (
     trainers,
 )
 from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
     PreTrainedModel,
     PreTrainedTokenizerFast,
     T5Config,
@@ -37,7 +44,13 @@ SCRATCH_PREFIX = "scratch:"
 
 @dataclass(frozen=True)
 class ScratchPreset:
-    """Shape of a T5 built from a config. ``small`` follows TIGER (4+4 layers, d_model 128)."""
+    """Shape of a model built from a config. ``small`` follows TIGER (4+4 layers, d_model 128).
+
+    architecture: "t5" (encoder-decoder; ``num_layers`` each side), "gpt2" or "llama"
+        (decoder-only; ``num_layers`` in all).
+    d_kv: size of one attention head (T5 and LLaMA; GPT-2 uses ``d_model / num_heads``).
+    vocab_size: size of the tokenizer trained on the data (before item id tokens).
+    """
 
     d_model: int
     d_ff: int
@@ -45,6 +58,7 @@ class ScratchPreset:
     num_heads: int
     d_kv: int
     vocab_size: int
+    architecture: str = "t5"
 
 
 SCRATCH_PRESETS: dict[str, ScratchPreset] = {
@@ -56,6 +70,44 @@ SCRATCH_PRESETS: dict[str, ScratchPreset] = {
     ),
     "base": ScratchPreset(
         d_model=256, d_ff=1024, num_layers=4, num_heads=4, d_kv=64, vocab_size=4000
+    ),
+    # Decoder-only. *-small has the 8 layers that scratch:small's T5 has in its encoder and
+    # decoder together, so about its parameter count; *-tiny is for tests.
+    "gpt-tiny": ScratchPreset(
+        d_model=64,
+        d_ff=256,
+        num_layers=2,
+        num_heads=4,
+        d_kv=16,
+        vocab_size=1000,
+        architecture="gpt2",
+    ),
+    "gpt-small": ScratchPreset(
+        d_model=128,
+        d_ff=512,
+        num_layers=8,
+        num_heads=4,
+        d_kv=32,
+        vocab_size=2000,
+        architecture="gpt2",
+    ),
+    "llama-tiny": ScratchPreset(
+        d_model=64,
+        d_ff=256,
+        num_layers=2,
+        num_heads=4,
+        d_kv=16,
+        vocab_size=1000,
+        architecture="llama",
+    ),
+    "llama-small": ScratchPreset(
+        d_model=128,
+        d_ff=512,
+        num_layers=8,
+        num_heads=4,
+        d_kv=32,
+        vocab_size=2000,
+        architecture="llama",
     ),
 }
 
@@ -128,11 +180,7 @@ def add_id_tokens(tokenizer: PreTrainedTokenizerFast, tokens: Sequence[str]) -> 
     return tokenizer.add_tokens(added)
 
 
-def build_scratch_model(
-    spec: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0
-) -> PreTrainedModel:
-    """A randomly initialised T5 of a preset shape, sized to the tokenizer."""
-    preset = scratch_preset(spec)
+def _t5(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
     config = T5Config(
         vocab_size=len(tokenizer),
         d_model=preset.d_model,
@@ -147,35 +195,126 @@ def build_scratch_model(
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
     )
-    torch.manual_seed(seed)
     return T5ForConditionalGeneration(config)
 
 
-def load_pretrained(name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    """Any ``AutoModelForSeq2SeqLM`` checkpoint, from a hub name (where a hub is reachable)
-    or a local directory."""
+def _gpt2(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=preset.d_model,
+        n_inner=preset.d_ff,
+        n_layer=preset.num_layers,
+        n_head=preset.num_heads,
+        # </s> separates prompt and answer (lmrec.causal); there is no separate start token.
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    return GPT2LMHeadModel(config)
+
+
+def _llama(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=preset.d_model,
+        intermediate_size=preset.d_ff,
+        num_hidden_layers=preset.num_layers,
+        num_attention_heads=preset.num_heads,
+        num_key_value_heads=preset.num_heads,
+        head_dim=preset.d_kv,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config)
+
+
+_ARCHITECTURES = {"t5": _t5, "gpt2": _gpt2, "llama": _llama}
+
+
+def build_scratch_model(
+    spec: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0
+) -> PreTrainedModel:
+    """A randomly initialised model of a preset shape and architecture, sized to the tokenizer."""
+    preset = scratch_preset(spec)
+    torch.manual_seed(seed)
+    return _ARCHITECTURES[preset.architecture](preset, tokenizer)
+
+
+def auto_model_class(name_or_path: str) -> type:
+    """``AutoModelForSeq2SeqLM`` or ``AutoModelForCausalLM``, as the checkpoint's config says."""
+    config = AutoConfig.from_pretrained(name_or_path)
+    return AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+
+
+QUANTIZATIONS = ("8bit", "4bit")
+
+
+def _quantization_config(quantization: str | None):
+    """bitsandbytes settings for loading a checkpoint in 8 or 4 bits (None: full precision).
+    bitsandbytes quantises on CUDA GPUs only, so elsewhere this refuses with a clear message."""
+    if quantization is None:
+        return None
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r} (known: {QUANTIZATIONS})")
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"--load-in-{quantization} needs a CUDA GPU (bitsandbytes quantises on GPUs only) "
+            "and none is available here; drop the option to train in full precision"
+        )
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+    )
+
+
+def load_pretrained(
+    name_or_path: str, quantization: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """Any ``AutoModelForSeq2SeqLM`` or ``AutoModelForCausalLM`` checkpoint (the config's
+    ``is_encoder_decoder`` decides), from a hub name (where a hub is reachable) or a local
+    directory; ``quantization`` "8bit"/"4bit" loads it through bitsandbytes (GPU only)."""
+    quantization_config = _quantization_config(quantization)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path)
+        auto = auto_model_class(name_or_path)
+        model = auto.from_pretrained(name_or_path, quantization_config=quantization_config)
     except OSError as err:
         raise OSError(
             f"could not load model {name_or_path!r}: not a local model directory and not "
             f"downloadable here ({err.__class__.__name__}). Use a local path, or "
             f"'scratch:small' to build a model from a config."
         ) from err
+    if tokenizer.pad_token is None:
+        # GPT-2 and LLaMA tokenizers have no padding token. Padding is masked out of attention
+        # and loss anyway, so end-of-sequence can stand in for it.
+        tokenizer.pad_token = tokenizer.eos_token
+        model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
 
 
 def prepare_model(
-    spec: str, corpus: Iterable[str], id_tokens: Sequence[str], seed: int = 0
+    spec: str,
+    corpus: Iterable[str],
+    id_tokens: Sequence[str],
+    seed: int = 0,
+    quantization: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """The model and tokenizer for training: built from scratch or loaded, with id tokens added
     and embeddings resized to match."""
     if is_scratch(spec):
+        if quantization:
+            raise ValueError("quantised loading is for pretrained checkpoints, not scratch models")
         tokenizer = build_tokenizer(corpus, scratch_preset(spec).vocab_size)
         add_id_tokens(tokenizer, id_tokens)
         return build_scratch_model(spec, tokenizer, seed), tokenizer
-    model, tokenizer = load_pretrained(spec)
+    model, tokenizer = load_pretrained(spec, quantization)
     if add_id_tokens(tokenizer, id_tokens):
         model.resize_token_embeddings(len(tokenizer))
     return model, tokenizer

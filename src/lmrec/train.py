@@ -19,6 +19,7 @@ from accelerate import Accelerator, PartialState
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from lmrec.causal import answer_ids, is_causal, prompt_ids
 from lmrec.tasks import Example
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,10 @@ def _collate(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
     max_len: int,
+    causal: bool = False,
 ) -> dict[str, torch.Tensor]:
+    if causal:
+        return _collate_causal(tokenizer, examples, max_len)
     enc = tokenizer(
         [e.source for e in examples],
         padding=True,
@@ -137,10 +141,44 @@ def _collate(
     }
 
 
+def _collate_causal(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_len: int
+) -> dict[str, torch.Tensor]:
+    """One sequence per example for a decoder-only model: ``prompt </s> answer </s>``
+    (:mod:`lmrec.causal`), right-padded; labels are the answer tokens in place, -100 on the
+    prompt and padding (:func:`weighted_loss` shifts them)."""
+    rows = []
+    for e in examples:
+        prompt = prompt_ids(tokenizer, e.source, max_len)
+        answer = answer_ids(tokenizer, e.target)
+        rows.append((prompt + answer, [-100] * len(prompt) + answer))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, (ids, labs) in enumerate(rows):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(ids)] = torch.tensor(labs)
+        attention_mask[row, : len(ids)] = 1
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "labels": labels,
+        "weights": torch.tensor([e.weight for e in examples], dtype=torch.float),
+    }
+
+
 def weighted_loss(
-    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, causal: bool = False
 ) -> torch.Tensor:
-    """Mean token cross-entropy per example, then the weight-averaged mean over examples."""
+    """Mean token cross-entropy per example, then the weight-averaged mean over examples.
+
+    ``causal``: labels sit at the positions of the tokens themselves (:func:`_collate_causal`),
+    and a decoder-only model's logits at position t predict token t+1, so ``logits[:, :-1]``
+    are scored against ``labels[:, 1:]``. (An encoder-decoder's decoder is fed the labels
+    shifted right, so its logits and labels already line up.)"""
+    if causal:
+        logits, labels = logits[:, :-1], labels[:, 1:]
     token_loss = torch.nn.functional.cross_entropy(
         logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
     )
@@ -170,6 +208,7 @@ def train_model(
     # step_scheduler_with_optimizer=False: Accelerate would otherwise advance the schedule
     # once per process at each step, as if every process saw a different step's data.
     accelerator = Accelerator(cpu=_cpu_only(), step_scheduler_with_optimizer=False)
+    causal = is_causal(model)
     world, rank = accelerator.num_processes, accelerator.process_index
     torch.manual_seed(config.seed)
     first = examples_for_epoch(0)
@@ -212,15 +251,22 @@ def train_model(
         )
         for step in range(state.step, len(batches)):
             local = batches[step][rank::world]
-            batch = _collate(tokenizer, [examples[i] for i in local], config.max_source_length)
+            batch = _collate(
+                tokenizer, [examples[i] for i in local], config.max_source_length, causal
+            )
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             weights = batch.pop("weights")
-            out = model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                labels=batch["labels"],
-            )
-            loss = weighted_loss(out.logits, batch["labels"], weights)
+            if causal:
+                # One sequence holds prompt and answer; no labels, so no second (HF) loss.
+                out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            else:
+                # The labels give the decoder its (right-shifted) input.
+                out = model(
+                    input_ids=batch["input_ids"],
+                    attention_mask=batch["attention_mask"],
+                    labels=batch["labels"],
+                )
+            loss = weighted_loss(out.logits, batch["labels"], weights, causal)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -229,8 +275,9 @@ def train_model(
             state.loss_sum += loss.detach().item()
             state.step = step + 1
             result.examples_seen += len(local)
-            result.tokens_seen += int(batch["attention_mask"].sum()) + int(
-                (batch["labels"] != -100).sum()
+            # A causal sequence holds its answer; an encoder-decoder's answer is extra.
+            result.tokens_seen += int(batch["attention_mask"].sum()) + (
+                0 if causal else int((batch["labels"] != -100).sum())
             )
             bar.update(1)
             if step % 20 == 0:
