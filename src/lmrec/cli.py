@@ -143,7 +143,20 @@ def _lm_config(args: argparse.Namespace):
         num_beams=args.beams,
         lora=None if args.lora is None else LoraSettings.parse(args.lora),
         quantization="8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None,
+        events=_event_config(args),
         **task_settings(args),
+    )
+
+
+def _event_config(args: argparse.Namespace):
+    from lmrec.tasks.events import EventConfig, parse_event_weights
+
+    targets = [t.strip() for t in (args.event_targets or "").split(",") if t.strip()]
+    return EventConfig(
+        typed=args.typed_history,
+        weights=parse_event_weights(args.event_weights or ""),
+        targets=tuple(targets),
+        unseen_targets=args.unseen_targets,
     )
 
 
@@ -401,6 +414,23 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="training targets per user (most recent positions; 0 = all)",
+    )
+    g.add_argument(
+        "--typed-history",
+        action="store_true",
+        help="write each history event with its type ('viewed <item_3> bought <item_7>')",
+    )
+    g.add_argument(
+        "--event-weights",
+        help="loss weight by target event type, e.g. view=0.2,cart=0.5 (others 1.0)",
+    )
+    g.add_argument(
+        "--event-targets", help="event types that become training targets, e.g. purchase"
+    )
+    g.add_argument(
+        "--unseen-targets",
+        action="store_true",
+        help="drop each target item's earlier events from its training history",
     )
     g.add_argument("--beams", type=int, default=None, help="beam width (default: k)")
     t = p.add_argument_group("training")

@@ -126,3 +126,20 @@ def test_typed_model_prompts_and_round_trip(tmp_path):
     again = loaded.recommend([history], k=3, events=[kinds])[0]
     assert [s.item for s in again] == [s.item for s in ranked]
     assert [s.score for s in again] == pytest.approx([s.score for s in ranked], abs=1e-5)
+
+
+def test_train_command_sets_event_options(tmp_path):
+    from lmrec.cli import main
+
+    out = tmp_path / "model"
+    args = ["--quiet", "train", "--data", "builtin", "--users", "30", "--model", "scratch:tiny"]
+    args += ["--epochs", "0", "--out", str(out), "--typed-history", "--unseen-targets"]
+    args += ["--event-weights", "view=0.2,cart=0.5", "--event-targets", "cart,purchase"]
+    assert main(args) == 0
+    events = LMRecommender.load(out).config.events
+    assert events == EventConfig(
+        typed=True,
+        weights={"view": 0.2, "cart": 0.5},
+        targets=("cart", "purchase"),
+        unseen_targets=True,
+    )
