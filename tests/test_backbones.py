@@ -9,7 +9,12 @@ import pytest
 import torch
 from peft import PeftModel
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    AutoModelForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 from lmrec.causal import is_causal
 from lmrec.cli import main
@@ -207,3 +212,52 @@ def test_saved_decoder_only_model_loads_in_plain_transformers(shop, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
     assert model.config.model_type == "gpt2"
     assert model.config.pad_token_id == rec.tokenizer.pad_token_id
+
+
+def test_lora_trains_the_output_rows_of_id_tokens_when_embeddings_are_untied():
+    config = LlamaConfig(
+        vocab_size=len(WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(0)
+    lora = apply_lora(LlamaForCausalLM(config), LoraSettings(r=2), token_ids=[5, 6, 7])
+    # q_proj and v_proj: r * (32 + 32) each; the 3 id rows in the input and output embeddings
+    assert trainable_parameters(lora) == 2 * 2 * (32 + 32) + 2 * 3 * 32
+    ids = torch.tensor([[3, 4, 5, 1, 6]])
+    lora(input_ids=ids).logits[0, -1, 7].backward()
+    optimizer = torch.optim.SGD([p for p in lora.parameters() if p.requires_grad], lr=1.0)
+    before = lora.get_base_model().lm_head(torch.ones(32)).detach()
+    optimizer.step()
+    merged = lora.merge_and_unload()
+    after = merged.lm_head(torch.ones(32)).detach()
+    changed = (after != before).nonzero().flatten().tolist()
+    assert changed == [7]  # only the trained id token's output row moved (others had no grad)
+
+
+def test_a_local_decoder_only_checkpoint_without_pad_token_fine_tunes_with_lora(tmp_path):
+    """A checkpoint directory like GPT-2's (its tokenizer has no padding token) goes through
+    the same path as a hub name: loaded by its config's class, id tokens added, LoRA, saved."""
+    base = tmp_path / "base"
+    tok = word_tokenizer()
+    tok.pad_token = None
+    tok.add_tokens([w for w in "a b c thing user bought".split()])
+    build_scratch_model("scratch:gpt-tiny", tok, seed=0).save_pretrained(base)
+    tok.save_pretrained(base)
+    out = tmp_path / "m"
+    code = main(
+        ["--quiet", "train", "--data", "builtin", "--users", "30", "--model", str(base)]
+        + ["--epochs", "1", "--max-targets-per-user", "1", "--lora", "r=2,targets=c_attn"]
+        + ["--out", str(out)]
+    )
+    assert code == 0
+    rec = LMRecommender.load(out)
+    assert rec.config.lora == LoraSettings(r=2, targets=("c_attn",))
+    assert rec.tokenizer.pad_token_id == rec.tokenizer.eos_token_id
+    assert rec.adapter.config.base_model_name_or_path == str(base)
+    (ranked,) = rec.recommend([list(rec.catalog)[:3]], k=4)
+    assert len(ranked) == 4 and all(s.item in rec.catalog for s in ranked)
