@@ -180,8 +180,13 @@ class ItemTrie:
 
 
 class _Seq2SeqSteps:
-    """Next-token log-probabilities of an encoder-decoder: the prompt is encoded once and its
-    output reused for every beam and step."""
+    """Next-token log-probabilities of an encoder-decoder, one decoder step at a time.
+
+    The prompt is encoded once; the decoder keeps a key/value cache, so each step feeds only
+    the newest token. The cross-attention keys and values are computed once per prompt and
+    copied to its beams when they first fan out; after that, beams only move within their own
+    prompt, so only the self-attention cache is reordered.
+    """
 
     def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
         device = model.device
@@ -194,20 +199,39 @@ class _Seq2SeqSteps:
         self.hidden = encoder(input_ids=enc.input_ids.to(device), attention_mask=self.mask)
         self.hidden = self.hidden.last_hidden_state
         self.start = model.config.decoder_start_token_id
+        self.cache = None
+        self.rows = torch.arange(len(prompts))
+        self.row_hidden, self.row_mask = self.hidden, self.mask
 
-    def logprobs(self, rows: torch.Tensor, prefixes: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities of the token after each prefix; ``rows[i]`` is the prompt of
-        prefix ``i``, ``prefixes`` the tokens chosen so far (possibly none)."""
-        rows = rows.to(self.hidden.device)
-        start = torch.full((len(rows), 1), self.start, dtype=torch.long, device=rows.device)
-        decoder_in = torch.cat([start, prefixes.to(rows.device)], dim=1)
+    def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self.model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=self.hidden.index_select(0, rows)),
-            attention_mask=self.mask.index_select(0, rows),
-            decoder_input_ids=decoder_in,
-            use_cache=False,
+            encoder_outputs=BaseModelOutput(last_hidden_state=self.row_hidden),
+            attention_mask=self.row_mask,
+            decoder_input_ids=tokens.unsqueeze(1).to(self.hidden.device),
+            cache=self.cache,
+            use_cache=True,
         )
-        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+        self.cache = out.cache
+        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
+
+    def first(self) -> torch.Tensor:
+        """Log-probabilities of the first answer token, one row per prompt."""
+        return self._decode(torch.full((len(self.rows),), self.start, dtype=torch.long))
+
+    def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Extend row ``parents[i]`` of the previous step by ``tokens[i]``; log-probabilities
+        of the token after each extended row."""
+        rows = self.rows[parents]
+        beam_idx = parents.to(self.hidden.device)
+        if torch.equal(rows, self.rows):
+            self.cache.self_attention_cache.reorder_cache(beam_idx)
+        else:
+            self.cache.reorder_cache(beam_idx)
+            device_rows = rows.to(self.hidden.device)
+            self.row_hidden = self.hidden.index_select(0, device_rows)
+            self.row_mask = self.mask.index_select(0, device_rows)
+        self.rows = rows
+        return self._decode(tokens)
 
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Per-token log-probability of each target row (padded with -100) after its prompt."""
@@ -227,13 +251,16 @@ class _Seq2SeqSteps:
 
 class _CausalSteps:
     """Next-token log-probabilities of a decoder-only model reading ``prompt </s> prefix``
-    (right-padded: with causal attention, padding after a row's last token changes nothing)."""
+    (right-padded: with causal attention, padding after a row's last token changes nothing).
+    Each step re-reads the whole sequence (no cache): simple, and cheap for short prompts."""
 
     def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
         self.model = model
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.prompts = [torch.tensor(prompt_ids(tokenizer, p, max_len)) for p in prompts]
         self.lengths = torch.tensor([len(p) for p in self.prompts])
+        self.rows = torch.arange(len(prompts))
+        self.prefix = torch.zeros(len(prompts), 0, dtype=torch.long)
 
     def _forward(self, rows: torch.Tensor, extra: torch.Tensor) -> tuple[torch.Tensor, ...]:
         lengths = self.lengths[rows]
@@ -251,10 +278,18 @@ class _CausalSteps:
         )
         return out.logits.float().cpu(), lengths
 
-    def logprobs(self, rows: torch.Tensor, prefixes: torch.Tensor) -> torch.Tensor:
-        logits, lengths = self._forward(rows, prefixes)
-        last = lengths + prefixes.shape[1] - 1
-        return torch.log_softmax(logits[torch.arange(len(rows)), last], dim=-1)
+    def _last(self) -> torch.Tensor:
+        logits, lengths = self._forward(self.rows, self.prefix)
+        last = lengths + self.prefix.shape[1] - 1
+        return torch.log_softmax(logits[torch.arange(len(self.rows)), last], dim=-1)
+
+    def first(self) -> torch.Tensor:
+        return self._last()
+
+    def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        self.rows = self.rows[parents]
+        self.prefix = torch.cat([self.prefix[parents], tokens.unsqueeze(1)], dim=1)
+        return self._last()
 
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits, lengths = self._forward(rows, targets)
@@ -300,12 +335,12 @@ def constrained_beam_search(
     # Each example starts with one live beam at the trie root.
     nodes = torch.zeros(batch, 1, dtype=torch.long)
     scores = torch.zeros(batch, 1)
-    prefixes = torch.zeros(batch, 1, 0, dtype=torch.long)
-    for _step in range(trie.depth):
+    parents = chosen = None
+    for step in range(trie.depth):
         beams = nodes.shape[1]
         flat = nodes.reshape(-1)
         rows = torch.arange(batch).repeat_interleave(beams)
-        logp = steps.logprobs(rows, prefixes.reshape(batch * beams, -1)).cpu()
+        logp = steps.first() if step == 0 else steps.next(parents, chosen.reshape(-1))
         vocab = logp.shape[-1]
         allowed = torch.full_like(logp, float("-inf"))
         done = (flat >= 0) & (trie.item_of[flat.clamp(min=0)] >= 0)
@@ -323,25 +358,19 @@ def constrained_beam_search(
         top_scores, top_idx = total.topk(keep, dim=-1)
         beam_idx = top_idx // vocab
         chosen = top_idx % vocab
-        parents = nodes.gather(1, beam_idx)
-        parent_done = (parents >= 0) & (trie.item_of[parents.clamp(min=0)] >= 0)
-        nodes = torch.where(parent_done, parents, trie.child(parents, chosen))
-        nodes = torch.where(torch.isfinite(top_scores) & (parents >= 0), nodes, -1)
+        parent_nodes = nodes.gather(1, beam_idx)
+        parent_done = (parent_nodes >= 0) & (trie.item_of[parent_nodes.clamp(min=0)] >= 0)
+        nodes = torch.where(parent_done, parent_nodes, trie.child(parent_nodes, chosen))
+        nodes = torch.where(torch.isfinite(top_scores) & (parent_nodes >= 0), nodes, -1)
         scores = top_scores
-        gathered = prefixes.gather(1, beam_idx.unsqueeze(-1).expand(-1, -1, prefixes.shape[-1]))
-        prefixes = torch.cat([gathered, chosen.unsqueeze(-1)], dim=-1)
+        parents = (torch.arange(batch).unsqueeze(1) * beams + beam_idx).reshape(-1)
 
-    items = trie.item_of[nodes.clamp(min=0)]
-    finished = (nodes >= 0) & (items >= 0)
-    results = []
-    for b in range(batch):
-        ranked = [
-            (trie.items[int(items[b, j])], float(scores[b, j]))
-            for j in range(nodes.shape[1])
-            if finished[b, j]
-        ]
-        results.append(ranked[:k])
-    return results
+    items = torch.where(nodes >= 0, trie.item_of[nodes.clamp(min=0)], -1).tolist()
+    values = scores.tolist()
+    return [
+        [(trie.items[i], v) for i, v in zip(row, vals, strict=True) if i >= 0][:k]
+        for row, vals in zip(items, values, strict=True)
+    ]
 
 
 @torch.no_grad()
