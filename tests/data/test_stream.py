@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lmrec.data import Catalog, DataFormatError, LoadReport, read_interactions
+from lmrec.data import Catalog, DataFormatError, Item, LoadReport, read_catalog, read_interactions
 from lmrec.data.split import Split
 from lmrec.data.stream import (
     catalog_index,
@@ -211,6 +211,14 @@ def test_catalog_pass_keeps_first_seen_item_order(tmp_path: Path) -> None:
         "<item_2>",
         "<item_3>",
     ]
+
+
+def test_catalogue_file_read_alone_gives_the_streams_index(tmp_path: Path) -> None:
+    path = tmp_path / "items.csv"
+    path.write_text("item,name,category\ni2,Ball,sport\ni1,,\n", encoding="utf-8")
+    catalog = read_catalog(path)
+    assert list(catalog.values()) == [Item("i2", "Ball", "sport"), Item("i1")]
+    assert catalog_index(catalog).render("i1") == "<item_1>"
 
 
 def test_settings_a_stream_cannot_honour_are_refused(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "ColumnMap",
     "DataFormatError",
     "ItemColumnMap",
+    "read_catalog",
     "read_interactions",
     "read_recbole",
     "read_sequences",
@@ -144,6 +145,19 @@ def read_interactions(
         reports.append(item_report)
         interactions = _only_known(interactions, catalog, path, Path(catalog_path), report, strict)
     return _dataset(interactions, catalog, name or _stem(path), reports)
+
+
+def read_catalog(
+    path: StrPath, columns: ItemColumnMap | None = None, strict: bool = True
+) -> Catalog:
+    """Read a catalogue file alone (``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``), as
+    :func:`read_interactions` reads its ``catalog_path`` (e.g. for a log that is streamed)."""
+    path = Path(path)
+    columns = columns or ItemColumnMap()
+    report = LoadReport(str(path))
+    catalog = _read_catalog(_records(path, (columns.id,), report, strict), columns, report, strict)
+    report.log()
+    return catalog
 
 
 def read_recbole(
