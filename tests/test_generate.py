@@ -134,3 +134,23 @@ def test_causal_prompt_keeps_the_end_of_a_long_prompt():
     full = prompt_ids(tokenizer, PROMPTS[0], 512)
     assert full[-1] == tokenizer.eos_token_id
     assert prompt_ids(tokenizer, PROMPTS[0], 4) == full[-4:]
+
+
+def test_candidate_scores_equal_a_plain_teacher_forced_pass():
+    tokenizer = _tokenizer()
+    model = _t5(len(tokenizer), tokenizer)
+    trie = ItemTrie(CODES)
+    got = score_candidates(model, tokenizer, trie, PROMPTS[:2], [["d", "c"], ["a"]])
+    expected = []
+    for prompt, items in zip(PROMPTS[:2], [["d", "c"], ["a"]], strict=True):
+        enc = tokenizer([prompt], return_tensors="pt")
+        row = []
+        for item in items:
+            code = CODES[item]
+            decoder_in = torch.tensor([[tokenizer.pad_token_id, *code[:-1]]])
+            with torch.no_grad():
+                logits = model(**enc, decoder_input_ids=decoder_in).logits[0]
+            logp = torch.log_softmax(logits, dim=-1)
+            row.append(float(sum(logp[t, token] for t, token in enumerate(code))))
+        expected.append(row)
+    assert got == [pytest.approx(r, abs=1e-5) for r in expected]

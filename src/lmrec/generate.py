@@ -234,19 +234,28 @@ class _Seq2SeqSteps:
         return self._decode(tokens)
 
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Per-token log-probability of each target row (padded with -100) after its prompt."""
-        rows = rows.to(self.hidden.device)
-        decoder_in = torch.full_like(targets, self.model.config.pad_token_id)
-        decoder_in[:, 0] = self.start
-        decoder_in[:, 1:] = targets[:, :-1].clamp(min=0)
-        out = self.model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=self.hidden.index_select(0, rows)),
-            attention_mask=self.mask.index_select(0, rows),
-            decoder_input_ids=decoder_in.to(rows.device),
-            use_cache=False,
+        """Per-token log-probability of each target row (padded with -100) after its prompt
+        ``rows[i]``, teacher-forced: the first token from one cached step per prompt, the rest
+        in one pass over all rows that reuses each prompt's cross-attention keys and values."""
+        first = self.first()[rows]
+        out = first.gather(-1, targets[:, :1].clamp(min=0))
+        if targets.shape[1] == 1:
+            return out
+        self.cache.reorder_cache(rows.to(self.hidden.device))
+        device_rows = rows.to(self.hidden.device)
+        result = self.model(
+            encoder_outputs=BaseModelOutput(
+                last_hidden_state=self.hidden.index_select(0, device_rows)
+            ),
+            attention_mask=self.mask.index_select(0, device_rows),
+            decoder_input_ids=targets[:, :-1].clamp(min=0).to(self.hidden.device),
+            cache=self.cache,
+            use_cache=True,
         )
-        logp = torch.log_softmax(out.logits.float(), dim=-1).cpu()
-        return logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        self.cache = None
+        logp = torch.log_softmax(result.logits.float(), dim=-1).cpu()
+        rest = logp.gather(-1, targets[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return torch.cat([out, rest], dim=1)
 
 
 class _CausalSteps:
