@@ -11,7 +11,7 @@ import torch
 from lmrec.generate import score_candidates
 from lmrec.generate_text import generate_texts, score_options
 from lmrec.prompts.templates import Template
-from lmrec.tasks.base import NO, RATING_VALUES, YES, TaskContext, UserIndex
+from lmrec.tasks.base import RATING_VALUES, TaskContext, UserIndex, yes_no
 from lmrec.tasks.direct import CHOICE_FAMILY, YESNO_FAMILY, choice_prompt, yesno_prompt
 from lmrec.tasks.explanation import FAMILY as EXPLANATION_FAMILY
 from lmrec.tasks.explanation import explanation_prompt
@@ -111,7 +111,13 @@ class TaskAnswers:
         ctx = self.task_context()
         chosen = self._pick(YESNO_FAMILY, template, len(items))
         prompts = [yesno_prompt(u, i, ctx, t) for u, i, t in zip(users, items, chosen, strict=True)]
-        return torch.softmax(self._options(prompts, (YES, NO)), dim=-1)[:, 0].tolist()
+        result = [0.0] * len(prompts)
+        for language in {t.language for t in chosen}:
+            rows = [r for r, t in enumerate(chosen) if t.language == language]
+            scores = self._options([prompts[r] for r in rows], yes_no(language))
+            for r, p in zip(rows, torch.softmax(scores, dim=-1)[:, 0].tolist(), strict=True):
+                result[r] = p
+        return result
 
     def choose(
         self,

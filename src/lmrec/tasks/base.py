@@ -15,6 +15,13 @@ from lmrec.indexing import ItemIndex
 UNKNOWN_USER = "<user_unk>"
 RATING_VALUES = ("1", "2", "3", "4", "5")
 YES, NO = "yes", "no"
+# The answers of the yes/no prompts in each template language (English where none is listed).
+ANSWERS: dict[str, tuple[str, str]] = {"en": (YES, NO), "ar": ("نعم", "لا")}
+
+
+def yes_no(language: str) -> tuple[str, str]:
+    """The words for yes and no that a template in ``language`` expects as answers."""
+    return ANSWERS.get(language, (YES, NO))
 
 
 @dataclass(frozen=True)

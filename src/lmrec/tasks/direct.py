@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 
 from lmrec.prompts.templates import Template, TemplateSet
-from lmrec.tasks.base import NO, YES, Example, TaskContext
+from lmrec.tasks.base import Example, TaskContext, yes_no
 
 YESNO_FAMILY = "direct_yesno"
 CHOICE_FAMILY = "direct_choice"
@@ -68,8 +68,9 @@ def direct_examples(
             continue
         seen = histories.get(user, set())
         negatives = sample_negatives(items, seen | {item}, cfg.direct_negatives, rng)
-        for candidate, answer in [(item, YES), *((n, NO) for n in negatives)]:
+        for candidate, liked in [(item, True), *((n, False) for n in negatives)]:
             template = rng.choice(yesno)
+            answer = yes_no(template.language)[0 if liked else 1]
             values = {"user": ctx.user(user, rng), **ctx.item(candidate), "answer": answer}
             examples.append(Example(*template.render(values), YESNO_FAMILY, template.id))
         candidates = [item, *sample_negatives(items, seen | {item}, cfg.direct_candidates - 1, rng)]
