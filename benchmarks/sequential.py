@@ -280,7 +280,8 @@ def main() -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="subsample: 400 users per data set, 3 LM epochs, 10 SASRec epochs",
+        help="subsample: 300 users per data set, 10 targets per user, 3 LM epochs, 10 SASRec "
+        "epochs (aim: under 10 minutes on 2 CPU cores)",
     )
     p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="LM item-id strategies")
@@ -304,7 +305,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
-        args.users = args.users or 400
+        args.users = args.users or 300
+        args.max_targets_per_user = min(args.max_targets_per_user, 10)
         args.lm_epochs = min(args.lm_epochs, 3)
         args.sasrec_epochs = min(args.sasrec_epochs, 10)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
