@@ -3,6 +3,7 @@ randomly initialised T5 fed by a streamed log."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import torch
 from lm_fixtures import tiny_config
 
+from lmrec.cli import main
 from lmrec.data import Catalog
 from lmrec.data.stream import catalog_index, stream_sequential_examples
 from lmrec.lm import LMRecommender, _catalog_corpus
@@ -99,6 +101,27 @@ def test_fit_on_stream_refuses_what_a_stream_cannot_train(tmp_path: Path) -> Non
     config = replace(tiny_config(), tasks=("sequential", "rating"))
     with pytest.raises(ValueError, match="sequential task only"):
         fit_on_stream(LMRecommender(config), log, catalog)
+
+
+def test_cli_trains_from_a_stream_and_the_model_recommends(tmp_path: Path, capsys) -> None:
+    log = _cycle_log(tmp_path / "log.csv")
+    out = tmp_path / "model"
+    command = ["--quiet", "train", "--stream", "--data", str(log), "--model", "scratch:tiny"]
+    assert main([*command, "--epochs", "1", "--batch-size", "8", "--out", str(out)]) == 0
+    assert "trained on a stream of 32 examples per epoch" in capsys.readouterr().out
+    assert main(["recommend", "--model", str(out), "--history", "i0,i1", "--json", "-k", "3"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    items = [r["item"] for r in shown["recommendations"]]
+    assert len(items) == 3 and set(items) <= {"i2", "i3", "i4", "i5"}  # history excluded
+
+
+def test_cli_stream_stops_at_time_going_backwards(tmp_path: Path, capsys) -> None:
+    log = _cycle_log(tmp_path / "log.csv")
+    with log.open("a", encoding="utf-8") as f:
+        f.write("u0,i1,2\n")  # u0's last event was at 4
+    command = ["train", "--stream", "--data", str(log), "--model", "scratch:tiny"]
+    assert main([*command, "--out", str(tmp_path / "m")]) == 2
+    assert f"{log}:42: timestamp goes backwards" in capsys.readouterr().err
 
 
 @pytest.mark.slow

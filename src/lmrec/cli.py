@@ -18,7 +18,13 @@ from lmrec.cli_tasks import (
     run_task_evaluation,
     task_settings,
 )
-from lmrec.data.readers import ColumnMap, read_interactions, read_recbole, read_sequences
+from lmrec.data.readers import (
+    ColumnMap,
+    read_catalog,
+    read_interactions,
+    read_recbole,
+    read_sequences,
+)
 from lmrec.data.schema import Dataset, EventType
 from lmrec.data.split import leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
@@ -165,6 +171,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from lmrec.train import process_state
 
     set_threads(args.threads)
+    if args.stream:
+        return _train_stream(args)
     # Under torchrun / accelerate launch every process runs this; only the first one talks.
     # (process_state, not a bare PartialState: on the CPU that one silently runs single.)
     main_process = process_state().is_main_process
@@ -182,6 +190,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(
         f"trained in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s), best validation "
         f"NDCG@10 {r.best_valid_ndcg10:.4f} at epoch {r.best_epoch}; model saved to {args.out}"
+    )
+    return 0
+
+
+def _train_stream(args: argparse.Namespace) -> int:
+    from lmrec.data.stream import stream_catalog
+    from lmrec.lm import LMRecommender
+    from lmrec.train_stream import fit_on_stream
+
+    if args.format not in ("auto", "table") or args.events or args.first_only:
+        raise SystemExit("error: --stream reads a table log as it is (no --events, --first-only)")
+    columns = _parse_columns(args.columns)
+    catalog = read_catalog(args.catalog) if args.catalog else stream_catalog(args.data, columns)
+    rec = fit_on_stream(LMRecommender(_lm_config(args)), args.data, catalog, columns)
+    rec.save(args.out)
+    r = rec.train_result
+    print(
+        f"trained on a stream of {r.examples_seen // max(1, r.epochs_run)} examples per epoch "
+        f"in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s); model saved to {args.out}"
     )
     return 0
 
@@ -496,6 +523,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     add_train_task_options(p)
     p.add_argument("--out", required=True, help="directory for the trained model")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read a CSV/JSONL/Parquet log in chunks, sorted by time (per user at least), and "
+        "make prompts on the fly: memory grows with users, not events; sequential task only, "
+        "no validation; item ids from --catalog, else from a first pass over the log",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("recommend", help="top-k items for a history or for users of a log")
