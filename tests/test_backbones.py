@@ -26,7 +26,7 @@ from lmrec.lm import LMConfig, LMRecommender
 from lmrec.lora import LoraSettings, apply_lora, trainable_parameters
 from lmrec.model import build_scratch_model, count_parameters, load_pretrained
 from lmrec.tasks import Example, PromptConfig
-from lmrec.train import TrainConfig, _collate, weighted_loss
+from lmrec.train import TrainConfig, _collate, batch_loss, weighted_loss
 
 WORDS = ["<pad>", "</s>", "<unk>", "user", "bought", "<item_1>", "<item_2>", "<item_3>"]
 
@@ -91,6 +91,24 @@ def test_causal_loss_equals_the_models_own_loss():
         out = model(input_ids=batch["input_ids"], labels=batch["labels"])
         ours = weighted_loss(out.logits, batch["labels"], batch["weights"], causal=True)
     assert ours.item() == pytest.approx(out.loss.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("spec", ["scratch:gpt-tiny", "scratch:llama-tiny"])
+def test_causal_loss_from_trimmed_logits_equals_the_full_computation(spec):
+    tok = word_tokenizer()
+    model = build_scratch_model(spec, tok, seed=0).eval()
+    examples = [
+        Example("user bought <item_1> <item_2> <item_1>", "<item_3>", "s", "t", 1.0),
+        Example("bought <item_1>", "<item_2> <item_3>", "s", "t", 0.5),
+    ]
+    batch = _collate(tok, examples, 16, causal=True)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        full = weighted_loss(logits, batch["labels"], batch["weights"], causal=True)
+        trimmed = batch_loss(model, batch, causal=True, trim_logits=True)
+        untrimmed = batch_loss(model, batch, causal=True, trim_logits=False)
+    assert untrimmed.item() == full.item()
+    assert trimmed.item() == pytest.approx(full.item(), abs=1e-6)
 
 
 # ---------------------------------------------------------------- LoRA

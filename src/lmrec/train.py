@@ -5,6 +5,7 @@ stopping, the best weights kept, checkpoints to resume from. Runs unchanged unde
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import random
@@ -187,6 +188,40 @@ def weighted_loss(
     return (per_example * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
+def batch_loss(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    causal: bool = False,
+    trim_logits: bool = False,
+) -> torch.Tensor:
+    """The weighted loss of one batch from :func:`_collate`.
+
+    ``trim_logits`` (decoder-only models whose forward takes ``logits_to_keep``): logits only
+    from the position that predicts the first answer token on. The prompt's vocabulary-wide
+    logits would otherwise be a large share of a step's time and memory, all thrown away."""
+    labels, weights = batch["labels"], batch["weights"]
+    if not causal:
+        # The labels give the decoder its (right-shifted) input.
+        out = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels
+        )
+        return weighted_loss(out.logits, labels, weights)
+    extra = {}
+    if trim_logits:
+        answer = (labels != -100).any(0).nonzero()
+        first = int(answer[0]) if len(answer) else labels.shape[1] - 1
+        extra["logits_to_keep"] = labels.shape[1] - first + 1
+    # No labels: the model would compute a second (unweighted) loss.
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra)
+    # The logits kept are the last positions: align the labels with them, then shift.
+    return weighted_loss(out.logits, labels[:, -out.logits.shape[1] :], weights, causal=True)
+
+
+def _takes_logits_to_keep(model: torch.nn.Module) -> bool:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
 def train_model(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -209,6 +244,7 @@ def train_model(
     # once per process at each step, as if every process saw a different step's data.
     accelerator = Accelerator(cpu=_cpu_only(), step_scheduler_with_optimizer=False)
     causal = is_causal(model)
+    trim_logits = causal and _takes_logits_to_keep(model)
     world, rank = accelerator.num_processes, accelerator.process_index
     torch.manual_seed(config.seed)
     first = examples_for_epoch(0)
@@ -255,18 +291,7 @@ def train_model(
                 tokenizer, [examples[i] for i in local], config.max_source_length, causal
             )
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            weights = batch.pop("weights")
-            if causal:
-                # One sequence holds prompt and answer; no labels, so no second (HF) loss.
-                out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            else:
-                # The labels give the decoder its (right-shifted) input.
-                out = model(
-                    input_ids=batch["input_ids"],
-                    attention_mask=batch["attention_mask"],
-                    labels=batch["labels"],
-                )
-            loss = weighted_loss(out.logits, batch["labels"], weights, causal)
+            loss = batch_loss(model, batch, causal, trim_logits)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
