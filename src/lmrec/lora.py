@@ -19,6 +19,17 @@ from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dic
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
+__all__ = [
+    "ADAPTER_DIR",
+    "Adapter",
+    "LoraSettings",
+    "apply_lora",
+    "load_adapter",
+    "merge_lora",
+    "save_adapter",
+    "trainable_parameters",
+]
+
 ADAPTER_DIR = "adapter"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
