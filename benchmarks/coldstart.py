@@ -1,0 +1,276 @@
+"""Issue 5: can an item added to the catalogue after training be recommended? HR@10 on the test
+events that hit items held out of training entirely, against random and popularity baselines.
+
+Protocol:
+- Data: the built-in shop (each user's first contact with each item, so a history is distinct
+  items in order) and ML-100K (all users; item text = title, genres, release year).
+- 10% of the items that occur in the log (seeded sample) are held out of training entirely:
+  their events are removed from every training history and they are not in the trained
+  model's catalogue, so the model has no id for them. After training they are added with
+  their text only (``ColdStartRecommender.add_items``).
+- Leave-one-out on the full log: each user's last event is the test target and every earlier
+  event is its history (held-out items included: the cold-start model reads one as its nearest
+  known neighbour; the language model alone drops it). Training uses every event but each
+  user's last two, minus the held-out items' events; the second-last event, when not held
+  out, is the validation target for early stopping.
+- All items are ranked (known and held-out together), the history excluded. HR@10 and NDCG@10
+  on the test events whose target is a held-out item ("cold"), and on all test events ("all",
+  so that what cold items gain is weighed against what known items lose).
+
+Recommenders:
+- random: a seeded random order of the unseen items.
+- popularity: items by training count. A held-out item has no count (no event was seen), so
+  held-out items come after every known item, in random order among themselves.
+- neighbour popularity: popularity where a held-out item gets the similarity-weighted count of
+  its content neighbours (the same neighbours as below): the content route without the LM.
+- LM: the scratch:tiny language model alone (it cannot name a held-out item).
+- LM + cold start: each held-out item scored by its content neighbours' LM probabilities
+  (``lmrec.coldstart``), merged into the LM's ranking.
+The content routes are run with 1 and with 5 neighbours ("nb") per held-out item.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/coldstart.py           # the full run
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/coldstart.py --quick   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import shlex
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from lmrec.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
+from lmrec.data import make_sportshop, read_recbole
+from lmrec.data.schema import Catalog, Dataset
+from lmrec.data.split import Split
+from lmrec.indexing import IndexConfig
+from lmrec.indexing_semantic import minilm_available
+from lmrec.lm import LMConfig, LMRecommender
+from lmrec.metrics.ranking import hit_rate_at_k, ndcg_at_k
+from lmrec.tasks import PromptConfig
+from lmrec.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
+OUT = ROOT / "benchmarks" / "results"
+HELD_OUT = 0.10
+
+Ranker = Callable[[Sequence[Sequence[str]]], list[list[str]]]
+
+
+def cold_split(dataset: Dataset, seed: int) -> tuple[Split, set[str], list[tuple[list[str], str]]]:
+    """The training split (held-out items removed), the held-out items, and the test cases
+    (history, target) of every user with at least three events."""
+    used = sorted({x.item for x in dataset.interactions})
+    rng = random.Random(seed)
+    cold = set(rng.sample(used, max(1, round(HELD_OUT * len(used)))))
+    train, valid, cases = {}, {}, []
+    for user, events in dataset.histories().items():
+        if len(events) < 3:
+            continue
+        train[user] = [x for x in events[:-2] if x.item not in cold]
+        if events[-2].item not in cold:
+            valid[user] = events[-2]
+        cases.append(([x.item for x in events[:-1]], events[-1].item))
+    catalog = Catalog(item for i, item in dataset.catalog.items() if i not in cold)
+    split = Split(train, valid, {}, catalog, name=dataset.name)
+    return split, cold, cases
+
+
+def _metrics(ranked: list[list[str]], cases: list[tuple[list[str], str]]) -> dict[str, float]:
+    n = max(1, len(cases))
+    pairs = list(zip(ranked, cases, strict=True))
+    return {
+        "HR@10": sum(hit_rate_at_k(r, t, 10) for r, (_, t) in pairs) / n,
+        "NDCG@10": sum(ndcg_at_k(r, t, 10) for r, (_, t) in pairs) / n,
+    }
+
+
+def by_score(scores: dict[str, float], seed: int) -> Ranker:
+    """Rank by a fixed score per item, ties in a seeded random order, history excluded."""
+    items = list(scores)
+    random.Random(seed).shuffle(items)
+    order = sorted(items, key=lambda i: -scores[i])  # stable: ties keep the shuffled order
+
+    def rank(histories):
+        return [[i for i in order if i not in set(h)][:10] for h in histories]
+
+    return rank
+
+
+def run_dataset(
+    dataset: Dataset,
+    base: LMConfig,
+    cold_config: ColdStartConfig,
+    neighbour_counts: Sequence[int],
+    seed: int,
+) -> dict:
+    split, cold, cases = cold_split(dataset, seed)
+    print(f"{dataset.describe()}; {len(cold)} items held out; {len(cases)} test events", flush=True)
+    hits = [c for c in cases if c[1] in cold]
+    all_items = list(dataset.catalog)
+    counts = Counter(x.item for h in split.train.values() for x in h)
+    known = [i for i in split.catalog if counts[i] > 0] or list(split.catalog)
+    rng = random.Random(seed)
+    rankers: dict[str, Ranker] = {
+        "random": lambda hs: [
+            rng.sample([i for i in all_items if i not in set(h)], 10) for h in hs
+        ],
+        "popularity": by_score({i: float(counts[i]) for i in all_items}, seed),
+    }
+    for m in neighbour_counts:
+        config = replace(cold_config, neighbours=m)
+        neighbours = content_neighbours(dataset.catalog, known, sorted(cold), config)
+        shared = {
+            i: sum(w * counts[n] for n, w in neighbours[i]) if i in cold else float(counts[i])
+            for i in all_items
+        }
+        rankers[f"neighbour popularity ({m} nb)"] = by_score(shared, seed)
+    started = time.perf_counter()
+    lm = LMRecommender(base).fit(split)
+    fit_seconds = time.perf_counter() - started
+    rankers["LM"] = lambda hs: [[s.item for s in r] for r in lm.recommend(hs, k=10)]
+    for m in neighbour_counts:
+        rec = ColdStartRecommender(lm, replace(cold_config, neighbours=m))
+        rec.add_items(dataset.catalog[i] for i in sorted(cold))
+        rankers[f"LM + cold start ({m} nb)"] = lambda hs, rec=rec: [
+            [s.item for s in r] for r in rec.recommend(hs, k=10)
+        ]
+    rows = []
+    for name, rank in rankers.items():
+        started = time.perf_counter()
+        ranked = rank([h for h, _ in cases])
+        seconds = time.perf_counter() - started
+        cold_ranked = [r for r, c in zip(ranked, cases, strict=True) if c[1] in cold]
+        row = {
+            "recommender": name,
+            "cold": _metrics(cold_ranked, hits),
+            "all": _metrics(ranked, cases),
+            "rank_seconds": seconds,
+        }
+        print(name, row, flush=True)
+        rows.append(row)
+    return {
+        "data": dataset.describe(),
+        "held_out_items": len(cold),
+        "test_events": len(cases),
+        "cold_test_events": len(hits),
+        "lm_fit_seconds": fit_seconds,
+        "lm_epochs_run": lm.train_result.epochs_run,
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smoke run: few users, 1 epoch")
+    p.add_argument("--shop-users", type=int, default=1000)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--max-targets-per-user", type=int, default=8)
+    p.add_argument("--neighbours", default="1,5", help="neighbour counts compared")
+    p.add_argument("--embedding", default="auto", help="minilm, tfidf or auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    base = LMConfig(
+        model="scratch:tiny",
+        index=IndexConfig(strategy="sequential", style="single"),
+        prompts=PromptConfig(max_history=20, max_targets_per_user=args.max_targets_per_user),
+        train=TrainConfig(
+            epochs=1 if args.quick else args.epochs,
+            batch_size=64,
+            learning_rate=3e-3,
+            patience=2,
+            max_valid_users=200,
+            seed=args.seed,
+            progress=False,
+        ),
+    )
+    counts = [int(n) for n in args.neighbours.split(",")]
+    cold_config = ColdStartConfig(embedding=args.embedding)
+    embedding = args.embedding
+    if embedding == "auto":
+        embedding = "minilm" if minilm_available() else "tfidf"
+    started = time.perf_counter()
+    shop = make_sportshop(100 if args.quick else args.shop_users, seed=args.seed)
+    ml = read_recbole(ML100K)
+    if args.quick:
+        keep = set(sorted(ml.users)[:100])
+        ml = Dataset([x for x in ml.interactions if x.user in keep], ml.catalog, name=ml.name)
+    results = [
+        run_dataset(shop.select(first_only=True), base, cold_config, counts, args.seed),
+        run_dataset(ml, base, cold_config, counts, args.seed),
+    ]
+    command = "OMP_NUM_THREADS=1 .venv/bin/python " + " ".join(
+        shlex.quote(a) for a in ["benchmarks/coldstart.py", *sys.argv[1:]]
+    )
+    result = {
+        "command": command,
+        "question": "HR@10 on test events that hit items held out of training entirely",
+        "protocol": " ".join(__doc__.split("Protocol:", 1)[1].split("Recommenders:")[0].split()),
+        "recommenders": " ".join(__doc__.split("Recommenders:", 1)[1].split("    OMP")[0].split()),
+        "embedding": embedding,
+        "neighbours": counts,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
+        "config": base.to_dict(),
+        "seconds": time.perf_counter() - started,
+        "datasets": results,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    stem = "coldstart" + ("-quick" if args.quick else "")
+    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    (OUT / f"{stem}.md").write_text(to_markdown(result))
+    print(to_markdown(result))
+
+
+def to_markdown(result: dict) -> str:
+    lines = [
+        "# Cold-start items: recommending items held out of training entirely",
+        "",
+        f"Command: `{result['command']}` ({result['seconds'] / 60:.1f} min, {result['machine']}).",
+        "",
+        f"Protocol: {result['protocol']}",
+        "",
+        f"Recommenders: {result['recommenders']}",
+        "",
+        f"Content neighbours ('nb'): {result['neighbours']} per held-out item, "
+        f"{result['embedding']} embeddings of name/category/description. "
+        "Model: scratch:tiny T5, sequential ids, "
+        f"at most {result['config']['train']['epochs']} epochs.",
+        "",
+    ]
+    for d in result["datasets"]:
+        lines += [
+            f"## {d['data']}",
+            "",
+            f"{d['held_out_items']} items held out; {d['cold_test_events']} of "
+            f"{d['test_events']} test events hit them. LM trained in {d['lm_fit_seconds']:.0f}s "
+            f"({d['lm_epochs_run']} epochs).",
+            "",
+            "| recommender | cold HR@10 | cold NDCG@10 | all HR@10 | all NDCG@10 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in d["rows"]:
+            c, a = row["cold"], row["all"]
+            lines.append(
+                f"| {row['recommender']} | {c['HR@10']:.4f} | {c['NDCG@10']:.4f} | "
+                f"{a['HR@10']:.4f} | {a['NDCG@10']:.4f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
