@@ -99,6 +99,21 @@ def test_chunk_size_changes_nothing(tmp_path: Path, fmt: str) -> None:
     assert runs[0] == runs[1] == runs[2]
 
 
+def test_parquet_row_groups_change_nothing(tmp_path: Path) -> None:
+    """Rows are read one row group at a time; row numbers run on across groups."""
+    users, items, times = (list(column) for column in zip(*ROWS, strict=True))
+    times = [str(t) for t in times]
+    times[6] = "yesterday"  # row 7, in the third group of three rows
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"user": users, "item": items, "timestamp": times}), path, 3)
+    assert pq.ParquetFile(path).num_row_groups == 3
+    assert list(stream_sequential_pairs(path, INDEX, 2, chunk_size=2, strict=False)) == PAIRS[
+        :3
+    ] + [(["i3", "i2"], "i4")]
+    with pytest.raises(DataFormatError, match=r"log\.parquet:row 7: bad timestamp"):
+        list(stream_sequential_pairs(path, INDEX, max_history=2, chunk_size=2))
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_interactions_come_in_chunks_equal_to_the_eager_reader(tmp_path: Path, fmt: str) -> None:
     path = _write_log(tmp_path / f"log.{fmt}", ROWS)
