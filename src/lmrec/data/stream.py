@@ -17,6 +17,10 @@ does not grow with the file:
 The log must be in time order, at least within each user (sorted by time, or by user then
 time). A user's event earlier than their previous one raises :class:`DataFormatError`: sorting
 would need the whole log in memory, which is what this module avoids.
+
+Every event after a user's first becomes a training target, and nothing is held out: stream the
+training part of a log (e.g. the events before a cut-off time), never one that holds the test
+events. :func:`lmrec.train_stream.fit_on_stream` (``lmrec train --stream``) trains on a stream.
 """
 
 from __future__ import annotations
