@@ -291,7 +291,8 @@ and streamed as {r["large_formats"]} only, to keep the run near 15 minutes of CP
 |---|---|---|---|---|---|---|---|---|
 {rows}
 
-RSS of each stream run as it read the log, in MB, at each tenth of its events:
+RSS of each stream run as it read the log, in MB, after each tenth of its events and at the end
+(the windows of {r["users"]:,} users fill up over the first million events, then nothing grows):
 
 {_curves(r)}
 
