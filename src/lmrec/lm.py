@@ -56,6 +56,14 @@ from lmrec.tasks.events import (
     without_item,
 )
 from lmrec.train import TrainConfig, TrainResult, train_model
+from lmrec.wholeword import (
+    WHOLE_WORD_FILE,
+    install_whole_word,
+    load_whole_word,
+    save_whole_word,
+    whole_word_of,
+    without_whole_word,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +106,9 @@ class LMConfig:
         only; for LoRA on a frozen quantised base); None = full precision.
     events: event types in sequential prompts and training (typed histories, per-type loss
         weights, target types); off by default. Sequential-only models for now.
+    whole_word: add P5's whole-word embedding to the prompt's input embedding (each token also
+        embeds the number of the word or item id it belongs to; ``lmrec.wholeword``). Meant for
+        ``subtokens`` ids; not with LoRA.
     """
 
     model: str = "scratch:small"
@@ -114,9 +125,12 @@ class LMConfig:
     lora: LoraSettings | None = None
     quantization: str | None = None
     events: EventConfig = field(default_factory=EventConfig)
+    whole_word: bool = False
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
+        if self.whole_word and self.lora is not None:
+            raise ValueError("whole-word embeddings are not supported with LoRA")
         if self.events.active and tasks != ("sequential",):
             raise ValueError("event options (LMConfig.events) apply to sequential-only models")
         if self.task_weights and len(self.task_weights) != len(tasks):
@@ -211,6 +225,13 @@ class LMRecommender(TaskAnswers, Recommender):
             cfg.model, corpus, id_tokens, seed=cfg.train.seed, quantization=cfg.quantization
         )
         self.adapter = None
+        if cfg.whole_word:
+            install_whole_word(
+                self.model,
+                self.tokenizer,
+                (self.index.code(i) for i in self.index.items),
+                cfg.train.seed,
+            )
         if cfg.lora is not None:
             ids = self.tokenizer.convert_tokens_to_ids(list(id_tokens))
             self.model = apply_lora(self.model, cfg.lora, ids)
@@ -376,11 +397,15 @@ class LMRecommender(TaskAnswers, Recommender):
     def save(self, path: str | Path) -> None:
         """One directory: safetensors weights + config (plain transformers can load it),
         tokenizer, item index, templates, catalogue and the lmrec config; after LoRA training
-        the weights have the adapter merged in, and ``adapter/`` holds the adapter itself."""
+        the weights have the adapter merged in, and ``adapter/`` holds the adapter itself; with
+        ``whole_word`` the whole-word table is ``whole_word.safetensors``."""
         self._require_fitted()
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
+        with without_whole_word(self.model):
+            self.model.save_pretrained(out)
+        if whole_word_of(self.model) is not None:
+            save_whole_word(self.model, out / WHOLE_WORD_FILE)
         self.tokenizer.save_pretrained(out)
         self.index.save(out / INDEX_FILE)
         self.templates.save(out / TEMPLATES_FILE)
@@ -398,6 +423,9 @@ class LMRecommender(TaskAnswers, Recommender):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
+        """A directory written by :meth:`save`. With ``whole_word`` the whole-word embedding is
+        re-installed and its table loaded from ``whole_word.safetensors`` (plain transformers
+        loads the directory without it)."""
         src = Path(path)
         meta_path = src / CONFIG_FILE
         if not meta_path.exists():
@@ -412,6 +440,14 @@ class LMRecommender(TaskAnswers, Recommender):
         rec.templates = load_templates(src / TEMPLATES_FILE)
         rec.catalog = Catalog.load_jsonl(src / CATALOG_FILE)
         rec.trie = ItemTrie.from_index(rec.index, rec.tokenizer)
+        if config.whole_word:
+            install_whole_word(
+                rec.model,
+                rec.tokenizer,
+                (rec.index.code(i) for i in rec.index.items),
+                config.train.seed,
+            )
+            load_whole_word(rec.model, src / WHOLE_WORD_FILE)
         if (src / USERS_FILE).exists():
             rec.users = UserIndex.load(src / USERS_FILE)
         if (src / ADAPTER_DIR).exists():
