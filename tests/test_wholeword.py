@@ -132,3 +132,16 @@ def test_not_with_lora():
 
     with pytest.raises(ValueError, match="not supported with LoRA"):
         _config(lora=LoraSettings())
+
+
+def test_cli_train_whole_word(tmp_path):
+    from lmrec.cli import main
+
+    out = tmp_path / "model"
+    args = ["--quiet", "train", "--data", "builtin", "--users", "30", "--model", "scratch:tiny"]
+    args += ["--id-style", "subtokens", "--whole-word", "--epochs", "1", "--out", str(out)]
+    assert main(args) == 0
+    assert (out / "whole_word.safetensors").exists()
+    rec = LMRecommender.load(out)
+    assert rec.config.whole_word
+    assert isinstance(whole_word_of(rec.model), WholeWordEmbedding)

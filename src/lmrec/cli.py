@@ -150,6 +150,7 @@ def _lm_config(args: argparse.Namespace):
         lora=None if args.lora is None else LoraSettings.parse(args.lora),
         quantization="8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None,
         events=_event_config(args),
+        whole_word=args.whole_word,
         **task_settings(args),
     )
 
@@ -433,6 +434,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="codebook size per level for --id-style subtokens (0 = automatic)",
+    )
+    g.add_argument(
+        "--whole-word",
+        action="store_true",
+        help="add P5's whole-word embedding (which sub-tokens form one id) to the prompt",
     )
     g.add_argument("--language", default="en", help="template language (en, ar)")
     g.add_argument("--max-history", type=int, default=20, help="most recent items kept in a prompt")
