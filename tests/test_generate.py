@@ -154,3 +154,40 @@ def test_candidate_scores_equal_a_plain_teacher_forced_pass():
             row.append(float(sum(logp[t, token] for t, token in enumerate(code))))
         expected.append(row)
     assert got == [pytest.approx(r, abs=1e-5) for r in expected]
+
+
+def _llama(vocab: int, tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("build", [_gpt, _llama], ids=["gpt2", "llama"])
+def test_decoder_only_scores_equal_one_unpadded_pass_per_candidate(build):
+    """Left padding, position ids and the copied cache change nothing: each candidate's score
+    equals reading ``prompt </s> code`` alone, unpadded, without a cache."""
+    tokenizer = _tokenizer()
+    model = build(len(tokenizer), tokenizer)
+    trie = ItemTrie(CODES)
+    cands = [["d", "c"], ["a", "f"], ["e"]]
+    got = score_candidates(model, tokenizer, trie, PROMPTS, cands)
+    for prompt, items, scores in zip(PROMPTS, cands, got, strict=True):
+        head = prompt_ids(tokenizer, prompt, 512)
+        for item, score in zip(items, scores, strict=True):
+            code = CODES[item]
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([head + code])).logits[0]
+            logp = torch.log_softmax(logits, dim=-1)
+            want = sum(float(logp[len(head) - 1 + t, tok]) for t, tok in enumerate(code))
+            assert score == pytest.approx(want, abs=1e-4)
+
+
+def test_llama_wide_beam_search_equals_exhaustive_scoring():
+    test_wide_beam_search_equals_exhaustive_scoring(_llama)

@@ -259,53 +259,71 @@ class _Seq2SeqSteps:
 
 
 class _CausalSteps:
-    """Next-token log-probabilities of a decoder-only model reading ``prompt </s> prefix``
-    (right-padded: with causal attention, padding after a row's last token changes nothing).
-    Each step re-reads the whole sequence (no cache): simple, and cheap for short prompts."""
+    """Next-token log-probabilities of a decoder-only model reading ``prompt </s> prefix``.
+
+    Prompts are left-padded (explicit position ids keep every prompt starting at position 0)
+    and read once; the key/value cache is copied to the beams when they fan out, and each
+    step feeds only the newest token.
+    """
 
     def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
         self.model = model
-        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self.prompts = [torch.tensor(prompt_ids(tokenizer, p, max_len)) for p in prompts]
-        self.lengths = torch.tensor([len(p) for p in self.prompts])
-        self.rows = torch.arange(len(prompts))
-        self.prefix = torch.zeros(len(prompts), 0, dtype=torch.long)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = [prompt_ids(tokenizer, p, max_len) for p in prompts]
+        width = max(len(i) for i in ids)
+        self.input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids])
+        self.prompt_mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids])
+        self.cache = None
+        self.mask = self.prompt_mask
+        self.next_position = self.prompt_mask.sum(1)
 
-    def _forward(self, rows: torch.Tensor, extra: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        lengths = self.lengths[rows]
-        width = int(lengths.max()) + extra.shape[1]
-        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
-        for i, r in enumerate(rows.tolist()):
-            ids[i, : lengths[i]] = self.prompts[r]
-        if extra.shape[1]:
-            at = lengths.unsqueeze(1) + torch.arange(extra.shape[1])
-            ids.scatter_(1, at, extra.clamp(min=0))
-        mask = torch.arange(width).unsqueeze(0) < (lengths + extra.shape[1]).unsqueeze(1)
+    def _run(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         device = self.model.device
         out = self.model(
-            input_ids=ids.to(device), attention_mask=mask.long().to(device), use_cache=False
+            input_ids=input_ids.to(device),
+            attention_mask=self.mask.to(device),
+            position_ids=positions.to(device),
+            cache=self.cache,
+            use_cache=True,
         )
-        return out.logits.float().cpu(), lengths
-
-    def _last(self) -> torch.Tensor:
-        logits, lengths = self._forward(self.rows, self.prefix)
-        last = lengths + self.prefix.shape[1] - 1
-        return torch.log_softmax(logits[torch.arange(len(self.rows)), last], dim=-1)
+        self.cache = out.cache
+        return out.logits.float().cpu()
 
     def first(self) -> torch.Tensor:
-        return self._last()
+        """Log-probabilities of the first answer token, one row per prompt."""
+        self.cache = None
+        self.mask = self.prompt_mask
+        self.next_position = self.prompt_mask.sum(1)
+        positions = (self.prompt_mask.cumsum(1) - 1).clamp(min=0)
+        logits = self._run(self.input_ids, positions)
+        return torch.log_softmax(logits[:, -1], dim=-1)
+
+    def _extend(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Move the cache to rows ``parents`` and feed ``tokens`` (one row each) after them."""
+        self.cache.reorder_cache(parents.to(self.model.device))
+        start = self.next_position[parents]
+        steps = tokens.shape[1]
+        self.mask = torch.cat([self.mask[parents], torch.ones(len(parents), steps).long()], 1)
+        self.next_position = start + steps
+        return self._run(tokens, start.unsqueeze(1) + torch.arange(steps))
 
     def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        self.rows = self.rows[parents]
-        self.prefix = torch.cat([self.prefix[parents], tokens.unsqueeze(1)], dim=1)
-        return self._last()
+        """Extend row ``parents[i]`` of the previous step by ``tokens[i]``; log-probabilities
+        of the token after each extended row."""
+        logits = self._extend(parents, tokens.unsqueeze(1))
+        return torch.log_softmax(logits[:, -1], dim=-1)
 
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits, lengths = self._forward(rows, targets)
-        at = lengths.unsqueeze(1) - 1 + torch.arange(targets.shape[1])
-        picked = logits.gather(1, at.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
-        logp = torch.log_softmax(picked, dim=-1)
-        return logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        """Per-token log-probability of each target row (padded with -100) after its prompt:
+        the prompts are read once, then every target in one pass over the copied cache."""
+        first = self.first()[rows]
+        out = first.gather(-1, targets[:, :1].clamp(min=0))
+        if targets.shape[1] == 1:
+            return out
+        logits = self._extend(rows, targets[:, :-1].clamp(min=0))
+        logp = torch.log_softmax(logits, dim=-1)
+        rest = logp.gather(-1, targets[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return torch.cat([out, rest], dim=1)
 
 
 def _steps(model, tokenizer, prompts: Sequence[str], max_len: int):
