@@ -224,14 +224,29 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     rec = LMRecommender.load(args.model)
     histories: list[list[str]] = []
+    events: list[list[str]] = []
     labels: list[str] = []
     if args.history is not None:
         history = _parse_history(args.history)
         unknown = [i for i in history if i not in rec.catalog]
         if unknown:
             raise SystemExit(f"error: unknown item(s) {unknown}: not in the model's catalogue")
+        given = args.history_events
+        kinds = _parse_history(given) if given else ["purchase"] * len(history)
+        if len(kinds) != len(history):
+            raise SystemExit(
+                f"error: {len(kinds)} --history-events for {len(history)} --history items"
+            )
+        for kind in kinds:
+            try:
+                EventType.parse(kind)
+            except ValueError as err:
+                raise SystemExit(f"error: --history-events: {err}") from None
         histories.append(history)
+        events.append(kinds)
         labels.append("(history)")
+    elif args.history_events:
+        raise SystemExit("error: --history-events goes with --history (--user reads --data's)")
     if args.user:
         if not args.data:
             raise SystemExit("error: --user needs --data to read that user's history")
@@ -240,6 +255,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             if user not in full:
                 raise SystemExit(f"error: unknown user {user!r}: not in {args.data}")
             histories.append([x.item for x in full[user]])
+            events.append([str(x.event) for x in full[user]])
             labels.append(user)
     if not histories:
         raise SystemExit("error: give --history ITEM,ITEM,... or --user ID (with --data)")
@@ -247,7 +263,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.mode == "hybrid":
         recommender = _hybrid(args, rec)
     # --language only picks the names shown: prompts keep the model's training language.
-    results = recommender.recommend(histories, k=args.k, exclude_seen=not args.include_seen)
+    # A model trained on typed histories reads each item's event type (a view, a purchase...).
+    typed = args.mode != "hybrid" and rec.config.events.typed
+    extra = {"events": events} if typed else {}
+    results = recommender.recommend(
+        histories, k=args.k, exclude_seen=not args.include_seen, **extra
+    )
     lang = args.language
     if args.json:
         payload = [
@@ -541,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recommend", help="top-k items for a history or for users of a log")
     p.add_argument("--model", required=True, help="a directory written by 'lmrec train'")
     p.add_argument("--history", help="comma-separated item ids, oldest first")
+    p.add_argument(
+        "--history-events",
+        help="event type of each --history item (view,bookmark,cart,purchase; default purchase); "
+        "read by models trained with --typed-history",
+    )
     p.add_argument("--user", action="append", help="a user id of --data (repeatable)")
     _add_data_options(p, required=False)
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")

@@ -143,3 +143,25 @@ def test_train_command_sets_event_options(tmp_path):
         targets=("cart", "purchase"),
         unseen_targets=True,
     )
+
+
+def test_recommend_command_passes_history_event_types(tmp_path, capsys):
+    import json
+
+    from lmrec.cli import main
+
+    out = tmp_path / "model"
+    args = ["--quiet", "train", "--data", "builtin", "--users", "30", "--model", "scratch:tiny"]
+    assert main([*args, "--epochs", "0", "--out", str(out), "--typed-history"]) == 0
+    rec = LMRecommender.load(out)
+    history = list(rec.catalog)[:2]
+    capsys.readouterr()
+    command = ["--quiet", "recommend", "--model", str(out), "--history", ",".join(history)]
+    assert main([*command, "--history-events", "view,cart", "-k", "3", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)[0]["recommendations"]
+    want = rec.recommend([history], k=3, events=[["view", "cart"]])[0]
+    assert [(r["item"], r["score"]) for r in shown] == [(s.item, round(s.score, 6)) for s in want]
+    with pytest.raises(SystemExit, match="1 --history-events for 2 --history items"):
+        main([*command, "--history-events", "view"])
+    with pytest.raises(SystemExit, match="unknown event type 'zap'"):
+        main([*command, "--history-events", "view,zap"])
