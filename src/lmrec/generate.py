@@ -105,6 +105,12 @@ class ItemTrie:
         self.edge_token = torch.from_numpy(e_token)
         self.edge_child = torch.from_numpy(e_child)
         self.edge_key = torch.from_numpy(e_parent * self.vocab_bound + e_token)
+        parent_of = np.full(count, -1, dtype=np.int64)
+        parent_of[e_child] = e_parent
+        token_of = np.full(count, -1, dtype=np.int64)
+        token_of[e_child] = e_token
+        self.parent_of = torch.from_numpy(parent_of)
+        self.token_of = torch.from_numpy(token_of)
         self.item_of = torch.from_numpy(item_of)
         self.leaves = torch.from_numpy(leaves)
         self.paths = torch.from_numpy(paths)
@@ -137,7 +143,7 @@ class ItemTrie:
         """Memory held by the trie's arrays (the item-name list and dict not counted)."""
         arrays = [self.codes, self.lengths]
         tensors = [self.ptr, self.edge_token, self.edge_child, self.edge_key, self.item_of]
-        tensors += [self.leaves, self.paths]
+        tensors += [self.leaves, self.paths, self.parent_of, self.token_of]
         return sum(a.nbytes for a in arrays) + sum(t.numel() * t.element_size() for t in tensors)
 
     def blocked_nodes(self, exclude: Sequence[Sequence[str]]) -> torch.Tensor:
@@ -357,6 +363,10 @@ def constrained_beam_search(
     model.eval()
     steps = _steps(model, tokenizer, prompts, max_source_length)
     blocked = trie.blocked_nodes(exclude) if exclude else torch.zeros(0, dtype=torch.long)
+    # Each blocked node as (example, the node it hangs from, the token that leads to it).
+    blocked_example = blocked // max(trie.num_nodes, 1)
+    blocked_parent = trie.parent_of[blocked % max(trie.num_nodes, 1)]
+    blocked_token = trie.token_of[blocked % max(trie.num_nodes, 1)]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     # Each example starts with one live beam at the trie root.
@@ -366,20 +376,24 @@ def constrained_beam_search(
     for step in range(trie.depth):
         beams = nodes.shape[1]
         flat = nodes.reshape(-1)
-        rows = torch.arange(batch).repeat_interleave(beams)
         logp = steps.first() if step == 0 else steps.next(parents, chosen.reshape(-1))
         vocab = logp.shape[-1]
-        allowed = torch.full_like(logp, float("-inf"))
         done = (flat >= 0) & (trie.item_of[flat.clamp(min=0)] >= 0)
+        # The tokens each distinct node allows, built once per node and copied to its beams.
+        walking = torch.where(done, -1, flat)
+        distinct, which = walking.unique(return_inverse=True)
+        owner, tokens, _ = trie.expand(distinct)
+        per_node = torch.full((len(distinct), vocab), float("-inf"))
+        per_node[owner, tokens] = 0.0
+        allowed = per_node[which]
         # A beam whose item is complete (codes of unequal length) carries on unchanged.
         logp[done, pad] = 0.0
         allowed[done, pad] = 0.0
-        owner, tokens, children = trie.expand(torch.where(done, -1, flat))
         if len(blocked):
-            keys = rows[owner] * trie.num_nodes + children
-            keep = ~torch.isin(keys, blocked)
-            owner, tokens = owner[keep], tokens[keep]
-        allowed[owner, tokens] = 0.0
+            # No beam may step into a node whose every item its example excludes.
+            hit = nodes[blocked_example] == blocked_parent.unsqueeze(1)
+            entry, beam = hit.nonzero(as_tuple=True)
+            allowed[blocked_example[entry] * beams + beam, blocked_token[entry]] = float("-inf")
         total = (scores.reshape(-1, 1) + logp + allowed).reshape(batch, beams * vocab)
         keep = min(width, beams * vocab)
         top_scores, top_idx = total.topk(keep, dim=-1)
