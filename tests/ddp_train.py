@@ -6,6 +6,7 @@ tests/test_distributed.py under torchrun (2 processes) and plain python (1 proce
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -41,9 +42,20 @@ def main(out: Path, batch_size: int) -> None:
     def examples(epoch: int):
         return sequential_examples(pairs, index, templates, PromptConfig(), random.Random(epoch))
 
+    # Validation over 48 "users" whose score is their number plus 100 per epoch, so the last
+    # epoch is the best and the gathered mean is known exactly: 23.5 + 100 * epoch.
+    scored: list[list[int]] = []
+
+    def validate(_model, shard: slice) -> list[float]:
+        users = list(range(48))[shard]
+        scored.append(users)
+        return [u + 100.0 * len(scored) for u in users]
+
     config = TrainConfig(epochs=2, batch_size=batch_size, learning_rate=3e-3, progress=False)
-    train_model(model, tokenizer, examples, None, config)
+    result = train_model(model, tokenizer, examples, validate, config)
     out.mkdir(parents=True, exist_ok=True)
+    report = {"scored": scored, "best": result.best_valid_ndcg10, "epoch": result.best_epoch}
+    (out / f"rank{state.process_index}.json").write_text(json.dumps(report))
     weights = {k: v.contiguous() for k, v in model.state_dict().items()}
     weights.pop("encoder.embed_tokens.weight", None)  # tied to shared.weight
     weights.pop("decoder.embed_tokens.weight", None)

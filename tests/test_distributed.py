@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -52,6 +53,15 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
         timeout=300,
     )
     assert one.returncode == 0, one.stderr[-3000:]
+    # Validation: each process scored its own half of the users, every epoch, and all of
+    # them (and the single process) gathered the same mean.
+    reports = [json.loads((tmp_path / "two" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    alone = json.loads((tmp_path / "one" / "rank0.json").read_text())
+    assert reports[0]["scored"] == [list(range(0, 48, 2))] * 2
+    assert reports[1]["scored"] == [list(range(1, 48, 2))] * 2
+    assert alone["scored"] == [list(range(48))] * 2
+    assert reports[0]["best"] == reports[1]["best"] == alone["best"] == 223.5
+    assert reports[0]["epoch"] == reports[1]["epoch"] == alone["epoch"] == 2
     rank0 = load_file(tmp_path / "two" / "rank0.safetensors")
     rank1 = load_file(tmp_path / "two" / "rank1.safetensors")
     single = load_file(tmp_path / "one" / "rank0.safetensors")

@@ -281,24 +281,24 @@ class LMRecommender(TaskAnswers, Recommender):
                 valid_users, cfg.train.max_valid_users
             )
 
-        def validate(model) -> float:
+        def validate(model, shard: slice) -> list[float]:
+            """NDCG@10 of each validation user in this process's share."""
             self.model = model
-            known = [split.train[u] for u in valid_users]
+            users = valid_users[shard]
+            known = [split.train[u] for u in users]
             if cfg.events.unseen_targets:
                 known = [
-                    without_item(h, split.valid[u].item)
-                    for h, u in zip(known, valid_users, strict=True)
+                    without_item(h, split.valid[u].item) for h, u in zip(known, users, strict=True)
                 ]
             histories = [[x.item for x in h] for h in known]
             events = [[x.event for x in h] for h in known] if cfg.events.typed else None
             ranked = self.recommend(
                 histories, k=10, exclude_seen=cfg.valid_exclude_seen, events=events
             )
-            scores = [
+            return [
                 ndcg_at_k([s.item for s in r], split.valid[u].item, 10)
-                for u, r in zip(valid_users, ranked, strict=True)
+                for u, r in zip(users, ranked, strict=True)
             ]
-            return sum(scores) / len(scores) if scores else 0.0
 
         self.train_result = train_model(
             self.model,

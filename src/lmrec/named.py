@@ -283,18 +283,21 @@ class NamedItemsRecommender(Recommender):
                 valid_users, cfg.train.max_valid_users
             )
 
-        def validate(model) -> float:
+        def validate(model, shard: slice) -> list[float]:
+            """NDCG@10 of each validation user in this process's share."""
             self.model = model
             rng = random.Random(cfg.candidate_seed)
-            histories = [split.train_items(u) for u in valid_users]
-            targets = [split.valid[u].item for u in valid_users]
-            candidates = [self.sample_candidates(rng, t) for t in targets]
+            # Candidates are drawn for every user in order, so a user's list is the same
+            # whichever process scores it.
+            candidates = [self.sample_candidates(rng, split.valid[u].item) for u in valid_users]
+            users = valid_users[shard]
+            histories = [split.train_items(u) for u in users]
+            targets = [split.valid[u].item for u in users]
             ranked = self.recommend(
-                histories, k=10, exclude_seen=cfg.valid_exclude_seen, candidates=candidates
+                histories, k=10, exclude_seen=cfg.valid_exclude_seen, candidates=candidates[shard]
             )
             pairs_ = zip(ranked, targets, strict=True)
-            scores = [ndcg_at_k([s.item for s in r], t, 10) for r, t in pairs_]
-            return sum(scores) / len(scores) if scores else 0.0
+            return [ndcg_at_k([s.item for s in r], t, 10) for r, t in pairs_]
 
         self.train_result = train_model(
             self.model,

@@ -226,14 +226,16 @@ def train_model(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     examples_for_epoch: Callable[[int], list[Example]],
-    validate: Callable[[PreTrainedModel], float] | None,
+    validate: Callable[[PreTrainedModel, slice], list[float]] | None,
     config: TrainConfig,
 ) -> TrainResult:
     """Train in place; on return ``model`` holds the weights of the best validation epoch.
 
     ``examples_for_epoch(epoch)`` supplies that epoch's examples (templates are redrawn each
-    epoch); ``validate(model)`` returns validation NDCG@10 and must give every process the
-    same answer (it is run on each, so early-stopping decisions agree).
+    epoch); ``validate(model, shard)`` returns the validation NDCG@10 of each validation user
+    in ``users[shard]``: every process scores its own share (``slice(rank, None,
+    processes)``) and the mean is gathered across processes, so all of them take the same
+    early-stopping decision.
 
     Under ``torchrun`` / ``accelerate launch`` each step forms one *global* batch of
     ``batch_size * processes`` examples and process ``r`` takes every ``processes``-th example
@@ -319,7 +321,8 @@ def train_model(
         result.epochs_run = epoch + 1
         record = {"epoch": epoch + 1, "loss": state.loss_sum / max(1, len(batches))}
         if validate is not None:
-            score = validate(accelerator.unwrap_model(model))
+            shard = slice(accelerator.process_index, None, accelerator.num_processes)
+            score = _gathered_mean(accelerator, validate(accelerator.unwrap_model(model), shard))
             record["valid_ndcg10"] = score
             if score > state.best_valid_ndcg10:
                 state.best_valid_ndcg10 = result.best_valid_ndcg10 = score
@@ -348,6 +351,14 @@ def train_model(
     if state.best is not None:
         unwrapped.load_state_dict(state.best)
     return result
+
+
+def _gathered_mean(accelerator: Accelerator, scores: Sequence[float]) -> float:
+    """The mean of every process's ``scores`` together (0.0 when there are none)."""
+    total = torch.tensor([float(sum(scores)), float(len(scores))], dtype=torch.float64)
+    if accelerator.num_processes > 1:
+        total = accelerator.reduce(total.to(accelerator.device), reduction="sum").cpu()
+    return float(total[0] / total[1]) if total[1] > 0 else 0.0
 
 
 def _cpu_only() -> bool:
