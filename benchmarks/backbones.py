@@ -15,7 +15,6 @@ benchmarks/results/backbones.json and backbones.md.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import platform
 import resource
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import psutil
 import torch
+from _results import write_results
 
 from lmrec.causal import is_causal
 from lmrec.data import leave_one_out_split, read_recbole
@@ -152,11 +152,7 @@ def main() -> None:
         "configs": [asdict(c) for c in configs],
         "rows": rows,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = args.name + ("-quick" if args.quick else "")
-    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (OUT / f"{stem}.md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_results(OUT, args.name + ("-quick" if args.quick else ""), result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

@@ -35,7 +35,6 @@ The content routes are run with 1 and with 5 neighbours ("nb") per held-out item
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import random
@@ -48,6 +47,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from _results import write_results
 
 from lmrec.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
 from lmrec.data import make_sportshop, read_recbole
@@ -228,11 +228,7 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
         "datasets": results,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "coldstart" + ("-quick" if args.quick else "")
-    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    (OUT / f"{stem}.md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_results(OUT, "coldstart" + ("-quick" if args.quick else ""), result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

@@ -31,7 +31,6 @@ whose history excludes the target item's earlier events, ``EventConfig.unseen_ta
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import random
@@ -43,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from _results import write_results
 
 from lmrec.data import read_recbole
 from lmrec.data.schema import Dataset, EventType, Interaction
@@ -235,11 +235,7 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
         "datasets": results,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "events" + ("-quick" if args.quick else "")
-    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    (OUT / f"{stem}.md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_results(OUT, "events" + ("-quick" if args.quick else ""), result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

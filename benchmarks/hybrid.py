@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_results
 from sequential import DATA, load, subsample
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -280,11 +281,8 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - started,
         "datasets": datasets,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (OUT / f"{args.name}.md").write_text(to_markdown(result))
+    write_results(OUT, args.name, result, to_markdown(result))
     plot(result, OUT / f"{args.name}.png")
-    print(to_markdown(result))
 
 
 if __name__ == "__main__":

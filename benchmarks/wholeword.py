@@ -13,7 +13,6 @@ user's history excluded. Writes benchmarks/results/wholeword[-quick].{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import shlex
@@ -23,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from _results import write_results
 
 from lmrec.data import leave_one_out_split, read_recbole
 from lmrec.evaluate import evaluate_ranking
@@ -124,11 +124,7 @@ def main() -> None:
         "config": base.to_dict(),
         "rows": rows,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = args.name + ("-quick" if args.quick else "")
-    (OUT / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (OUT / f"{stem}.md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_results(OUT, args.name + ("-quick" if args.quick else ""), result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:
