@@ -9,7 +9,7 @@ import json
 import logging
 import string
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from tokenizers import (
@@ -61,54 +61,21 @@ class ScratchPreset:
     architecture: str = "t5"
 
 
+_TINY = ScratchPreset(d_model=64, d_ff=256, num_layers=2, num_heads=4, d_kv=16, vocab_size=1000)
+_SMALL = ScratchPreset(d_model=128, d_ff=512, num_layers=4, num_heads=4, d_kv=32, vocab_size=2000)
+
 SCRATCH_PRESETS: dict[str, ScratchPreset] = {
-    "tiny": ScratchPreset(
-        d_model=64, d_ff=256, num_layers=2, num_heads=4, d_kv=16, vocab_size=1000
-    ),
-    "small": ScratchPreset(
-        d_model=128, d_ff=512, num_layers=4, num_heads=4, d_kv=32, vocab_size=2000
-    ),
+    "tiny": _TINY,
+    "small": _SMALL,
     "base": ScratchPreset(
         d_model=256, d_ff=1024, num_layers=4, num_heads=4, d_kv=64, vocab_size=4000
     ),
     # Decoder-only. *-small has the 8 layers that scratch:small's T5 has in its encoder and
     # decoder together, so about its parameter count; *-tiny is for tests.
-    "gpt-tiny": ScratchPreset(
-        d_model=64,
-        d_ff=256,
-        num_layers=2,
-        num_heads=4,
-        d_kv=16,
-        vocab_size=1000,
-        architecture="gpt2",
-    ),
-    "gpt-small": ScratchPreset(
-        d_model=128,
-        d_ff=512,
-        num_layers=8,
-        num_heads=4,
-        d_kv=32,
-        vocab_size=2000,
-        architecture="gpt2",
-    ),
-    "llama-tiny": ScratchPreset(
-        d_model=64,
-        d_ff=256,
-        num_layers=2,
-        num_heads=4,
-        d_kv=16,
-        vocab_size=1000,
-        architecture="llama",
-    ),
-    "llama-small": ScratchPreset(
-        d_model=128,
-        d_ff=512,
-        num_layers=8,
-        num_heads=4,
-        d_kv=32,
-        vocab_size=2000,
-        architecture="llama",
-    ),
+    "gpt-tiny": replace(_TINY, architecture="gpt2"),
+    "gpt-small": replace(_SMALL, num_layers=8, architecture="gpt2"),
+    "llama-tiny": replace(_TINY, architecture="llama"),
+    "llama-small": replace(_SMALL, num_layers=8, architecture="llama"),
 }
 
 # Characters every built tokenizer knows, so punctuation and digits never become <unk>
