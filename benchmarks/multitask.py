@@ -117,10 +117,11 @@ def to_markdown(result: dict) -> str:
         "BLEU-4 and ROUGE are on a 0-100 scale. `prompts` = seen (training templates, one drawn "
         "at random per case) or unseen (the held-out templates); baselines use no prompt.",
         "",
-        "This is a CPU-budget run (at most 25 minutes on 2 shared cores, both datasets): the "
-        "tiny scratch T5 sees a few tens of thousands of training examples in all, where P5 "
-        "trains for hours on GPUs. Read the LM rows as the pipeline working end to end under "
-        "one protocol with its baselines, not as what the method reaches with full training.",
+        f"This is a CPU-budget run ({result['seconds'] / 60:.0f} minutes on a shared 2-core "
+        "machine): the tiny scratch T5 sees at most a few hundred thousand training examples, "
+        "where P5 trains for hours on GPUs. Read the LM rows as the pipeline working end to end "
+        "under one protocol with its baselines, not as what the method reaches with full "
+        "training.",
         "",
     ]
     for name, run in result["datasets"].items():

@@ -149,3 +149,40 @@ def test_cli_ask(model, tmp_path, capsys):
         )
         == 0
     )
+
+
+def test_mixture_without_sequential_validates_on_held_out_loss(shop):
+    """No sequential task: the epoch kept is the one with the lowest loss on held-out examples
+    of the trained tasks, built from validation rows only."""
+    from lmrec.tasks import TaskContext, TaskData
+
+    dataset, split = shop
+    interactions = split_interactions(dataset)
+    config = replace(
+        tiny_config(epochs=3),
+        tasks=("rating", "review", "direct"),
+        multitask=TaskConfig(max_examples_per_task=40, direct_candidates=10),
+    )
+    rec = LMRecommender(config).fit(split, interactions)
+    result = rec.train_result
+    assert result.valid_metric == "-loss"
+    assert result.best_valid_ndcg10 != result.best_valid_ndcg10  # NaN: no NDCG was measured
+    scores = [r["valid_neg_loss"] for r in result.history]
+    assert len(scores) == 3 and all(s < 0 for s in scores)
+    assert result.best_epoch == 1 + scores.index(max(scores))
+    assert result.best_valid == max(scores)
+
+    data = TaskData.build(split, interactions, config.prompts)
+    held = data.validation(split, interactions)
+    test_keys = {(x.user, x.item, x.position) for x in split.test.values()}
+    train_keys = {(x.user, x.item, x.position) for x in data.rated}
+    valid_keys = {(x.user, x.item, x.position) for x in held.rated}
+    assert valid_keys and not valid_keys & train_keys and not valid_keys & test_keys
+    assert held.positives == [(u, split.valid[u].item) for u in split.valid if split.train.get(u)]
+
+    # The weights kept are the best epoch's: they score exactly its held-out loss again.
+    ctx = TaskContext(rec.index, rec.users, rec.catalog, config.multitask, "en")
+    validate = rec._loss_validation(split, interactions, data, ctx)
+    again = validate(rec.model, slice(None))
+    assert sum(again) / len(again) == pytest.approx(result.best_valid, abs=1e-5)
+    assert "best validation loss" in result.describe_best()

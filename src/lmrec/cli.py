@@ -189,8 +189,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     rec.save(args.out)
     r = rec.train_result
     print(
-        f"trained in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s), best validation "
-        f"NDCG@10 {r.best_valid_ndcg10:.4f} at epoch {r.best_epoch}; model saved to {args.out}"
+        f"trained in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s), "
+        f"{r.describe_best()}; model saved to {args.out}"
     )
     return 0
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Self
 
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedModel
 
 from lmrec.data.random_split import InteractionSplit, split_interactions
 from lmrec.data.schema import Catalog
@@ -55,7 +55,14 @@ from lmrec.tasks.events import (
     typed_prompt,
     without_item,
 )
-from lmrec.train import TrainConfig, TrainResult, train_model
+from lmrec.train import (
+    NDCG10,
+    NEG_LOSS,
+    TrainConfig,
+    TrainResult,
+    evaluation_losses,
+    train_model,
+)
 from lmrec.wholeword import (
     WHOLE_WORD_FILE,
     install_whole_word,
@@ -300,17 +307,47 @@ class LMRecommender(TaskAnswers, Recommender):
                 for u, r in zip(users, ranked, strict=True)
             ]
 
+        if "sequential" in cfg.tasks or not multitask:
+            checker, metric = (validate if valid_users else None), NDCG10
+        else:
+            checker, metric = self._loss_validation(split, interactions, data, ctx), NEG_LOSS
         self.train_result = train_model(
-            self.model,
-            self.tokenizer,
-            examples_for_epoch,
-            validate if valid_users and "sequential" in cfg.tasks else None,
-            cfg.train,
+            self.model, self.tokenizer, examples_for_epoch, checker, cfg.train, metric
         )
         if cfg.lora is not None:
             self.model, self.adapter = merge_lora(self.model, cfg.model)
         self.model.eval()
         return self
+
+    def _loss_validation(
+        self, split: Split, interactions: InteractionSplit, data: TaskData, ctx: TaskContext
+    ) -> Callable[[PreTrainedModel, slice], list[float]] | None:
+        """A mixture without the sequential task is validated by its loss on held-out examples
+        of its own tasks (:meth:`TaskData.validation`): one fixed set, drawn once (seeded), at
+        most ``max_valid_users`` examples per task; the score is minus each example's mean
+        answer-token loss. None when there is nothing held out."""
+        cfg = self.config
+        held_out = multitask_examples(
+            data.validation(split, interactions),
+            ctx,
+            self.templates,
+            cfg.tasks,
+            (1.0,) * len(cfg.tasks),
+            cfg.train.seed,
+            -1,
+            cfg.train.max_valid_users,
+        )
+        if not held_out:
+            return None
+        logger.info("validation: loss on %d held-out examples", len(held_out))
+
+        def validate(model, shard: slice) -> list[float]:
+            losses = evaluation_losses(
+                model, self.tokenizer, held_out[shard], cfg.train.max_source_length
+            )
+            return [-x for x in losses]
+
+        return validate
 
     # ------------------------------------------------------------------ inference
     def _require_fitted(self) -> None:
@@ -453,12 +490,7 @@ class LMRecommender(TaskAnswers, Recommender):
         if (src / ADAPTER_DIR).exists():
             rec.adapter = load_adapter(src / ADAPTER_DIR)
         if meta.get("train_result"):
-            rec.train_result = TrainResult(
-                epochs_run=meta["train_result"]["epochs_run"],
-                best_epoch=meta["train_result"]["best_epoch"],
-                best_valid_ndcg10=meta["train_result"]["best_valid_ndcg10"],
-                seconds=meta["train_result"]["seconds"],
-            )
+            rec.train_result = TrainResult.from_dict(meta["train_result"])
         return rec
 
     def with_config(self, **changes) -> LMRecommender:

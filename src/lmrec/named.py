@@ -437,11 +437,5 @@ class NamedItemsRecommender(Recommender):
         rec.catalog = Catalog.load_jsonl(src / CATALOG_FILE)
         rec.trie = rec._build_trie()
         if meta.get("train_result"):
-            done = meta["train_result"]
-            rec.train_result = TrainResult(
-                epochs_run=done["epochs_run"],
-                best_epoch=done["best_epoch"],
-                best_valid_ndcg10=done["best_valid_ndcg10"],
-                seconds=done["seconds"],
-            )
+            rec.train_result = TrainResult.from_dict(meta["train_result"])
         return rec

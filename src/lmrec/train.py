@@ -25,6 +25,10 @@ from lmrec.tasks import Example
 
 logger = logging.getLogger(__name__)
 
+NDCG10 = "NDCG@10"
+NEG_LOSS = "-loss"
+"""Validation metrics: per-user NDCG@10, or the negated per-example loss on held-out examples."""
+
 CHECKPOINT_DIR = "checkpoint"
 
 
@@ -65,15 +69,25 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What happened during training."""
+    """What happened during training.
+
+    ``best_valid`` is the best validation score, by ``valid_metric``: the validation NDCG@10
+    when the sequential task is trained, else the negated mean loss on held-out examples
+    (``"-loss"``: higher is better, like NDCG)."""
 
     epochs_run: int = 0
     best_epoch: int = 0
-    best_valid_ndcg10: float = float("-inf")
+    best_valid: float = float("-inf")
     seconds: float = 0.0
     examples_seen: int = 0
     tokens_seen: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    valid_metric: str = NDCG10
+
+    @property
+    def best_valid_ndcg10(self) -> float:
+        """The best validation NDCG@10 (NaN when validation used another metric)."""
+        return self.best_valid if self.valid_metric == NDCG10 else float("nan")
 
     @property
     def examples_per_second(self) -> float:
@@ -83,15 +97,37 @@ class TrainResult:
     def tokens_per_second(self) -> float:
         return self.tokens_seen / self.seconds if self.seconds else 0.0
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str]:
         return {
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
+            "valid_metric": self.valid_metric,
+            "best_valid": self.best_valid,
             "best_valid_ndcg10": self.best_valid_ndcg10,
             "seconds": self.seconds,
             "examples_per_second": self.examples_per_second,
             "tokens_per_second": self.tokens_per_second,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainResult:
+        """Read back :meth:`as_dict` (also files written before ``valid_metric`` existed)."""
+        return cls(
+            epochs_run=data["epochs_run"],
+            best_epoch=data["best_epoch"],
+            best_valid=data.get("best_valid", data.get("best_valid_ndcg10", float("-inf"))),
+            seconds=data["seconds"],
+            valid_metric=data.get("valid_metric", NDCG10),
+        )
+
+    def describe_best(self) -> str:
+        """e.g. ``"best validation NDCG@10 0.4123 at epoch 3"``."""
+        if self.best_epoch == 0:
+            return "no validation"
+        if self.valid_metric == NEG_LOSS:
+            return f"best validation loss {-self.best_valid:.4f} at epoch {self.best_epoch}"
+        score = f"{self.valid_metric} {self.best_valid:.4f}"
+        return f"best validation {score} at epoch {self.best_epoch}"
 
 
 def make_batches(
@@ -178,14 +214,56 @@ def weighted_loss(
     and a decoder-only model's logits at position t predict token t+1, so ``logits[:, :-1]``
     are scored against ``labels[:, 1:]``. (An encoder-decoder's decoder is fed the labels
     shifted right, so its logits and labels already line up.)"""
+    per_example = example_losses(logits, labels, causal)
+    return (per_example * weights).sum() / weights.sum().clamp(min=1e-8)
+
+
+def example_losses(
+    logits: torch.Tensor, labels: torch.Tensor, causal: bool = False
+) -> torch.Tensor:
+    """Each example's mean answer-token cross-entropy (see :func:`weighted_loss`)."""
     if causal:
         logits, labels = logits[:, :-1], labels[:, 1:]
     token_loss = torch.nn.functional.cross_entropy(
         logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
     )
     mask = (labels != -100).float()
-    per_example = (token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)
-    return (per_example * weights).sum() / weights.sum().clamp(min=1e-8)
+    return (token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+@torch.no_grad()
+def evaluation_losses(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    max_source_length: int,
+    batch_size: int = 64,
+) -> list[float]:
+    """Each example's mean answer-token cross-entropy under ``model`` (eval mode, no
+    gradients), in the order given: the held-out loss a validation set is scored by."""
+    causal = is_causal(model)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].source))
+    losses = [0.0] * len(examples)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = _collate(tokenizer, [examples[i] for i in chunk], max_source_length, causal)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        if causal:
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        else:
+            out = model(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                labels=batch["labels"],
+            )
+        values = example_losses(out.logits, batch["labels"], causal).tolist()
+        for i, value in zip(chunk, values, strict=True):
+            losses[i] = value
+    model.train(was_training)
+    return losses
 
 
 def batch_loss(
@@ -228,6 +306,7 @@ def train_model(
     examples_for_epoch: Callable[[int], list[Example]],
     validate: Callable[[PreTrainedModel, slice], list[float]] | None,
     config: TrainConfig,
+    valid_metric: str = NDCG10,
 ) -> TrainResult:
     """Train in place; on return ``model`` holds the weights of the best validation epoch.
 
@@ -235,7 +314,8 @@ def train_model(
     epoch); ``validate(model, shard)`` returns the validation NDCG@10 of each validation user
     in ``users[shard]``: every process scores its own share (``slice(rank, None,
     processes)``) and the mean is gathered across processes, so all of them take the same
-    early-stopping decision.
+    early-stopping decision. ``valid_metric`` names what ``validate`` returns (higher is
+    better): :data:`NDCG10` (per validation user) or :data:`NEG_LOSS` (per held-out example).
 
     Under ``torchrun`` / ``accelerate launch`` each step forms one *global* batch of
     ``batch_size * processes`` examples and process ``r`` takes every ``processes``-th example
@@ -260,13 +340,14 @@ def train_model(
         optimizer, int(config.warmup_ratio * total_steps), total_steps
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    result = TrainResult()
+    result = TrainResult(valid_metric=valid_metric)
+    valid_key = "valid_ndcg10" if valid_metric == NDCG10 else "valid_neg_loss"
     state = _LoopState()
     ckpt = Path(config.output_dir) / CHECKPOINT_DIR if config.output_dir else None
     if config.resume and ckpt is not None and (ckpt / "progress.json").exists():
         accelerator.load_state(str(ckpt))
         state = _LoopState.from_json((ckpt / "progress.json").read_text())
-        result.best_epoch, result.best_valid_ndcg10 = state.best_epoch, state.best_valid_ndcg10
+        result.best_epoch, result.best_valid = state.best_epoch, state.best_valid_ndcg10
         result.history = state.history
         if (ckpt / "best.pt").exists():
             state.best = torch.load(ckpt / "best.pt", weights_only=True)
@@ -323,9 +404,9 @@ def train_model(
         if validate is not None:
             shard = slice(accelerator.process_index, None, accelerator.num_processes)
             score = _gathered_mean(accelerator, validate(accelerator.unwrap_model(model), shard))
-            record["valid_ndcg10"] = score
+            record[valid_key] = score
             if score > state.best_valid_ndcg10:
-                state.best_valid_ndcg10 = result.best_valid_ndcg10 = score
+                state.best_valid_ndcg10 = result.best_valid = score
                 state.best_epoch = result.best_epoch = epoch + 1
                 state.best = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
                 state.stale = 0
@@ -336,11 +417,14 @@ def train_model(
         if accelerator.is_main_process:
             logger.info("epoch %d: %s", epoch + 1, record)
             if config.progress:
-                valid = record.get("valid_ndcg10")
-                tqdm.write(
-                    f"epoch {epoch + 1}: loss {record['loss']:.4f}"
-                    + (f", valid NDCG@10 {valid:.4f}" if valid is not None else "")
-                )
+                valid = record.get(valid_key)
+                if valid is None:
+                    shown = ""
+                elif valid_metric == NDCG10:
+                    shown = f", valid NDCG@10 {valid:.4f}"
+                else:
+                    shown = f", valid loss {-valid:.4f}"
+                tqdm.write(f"epoch {epoch + 1}: loss {record['loss']:.4f}{shown}")
         state.epoch, state.step, state.loss_sum = epoch + 1, 0, 0.0
         if ckpt is not None:
             _save_checkpoint(accelerator, ckpt, state)

@@ -90,6 +90,27 @@ class TaskData:
             histories={u: {x.item for x in events} for u, events in split.train.items()},
         )
 
+    def validation(self, split: Split, interactions: InteractionSplit) -> TaskData:
+        """The same tasks' held-out rows, to score a model by its loss on them: the random
+        split's validation interactions (rating, explanation, review), minus leave-one-out test
+        targets, and the leave-one-out validation targets (sequential: each user's training
+        history -> validation item; direct: each validation (user, item) as a positive).
+        Explanation targets are picked with the training aspects; nothing here is trained on."""
+        test = {(x.user, x.item, x.position) for x in split.test.values()}
+        rated = [
+            x
+            for x in interactions.valid
+            if (x.rating is not None or x.review) and (x.user, x.item, x.position) not in test
+        ]
+        users = [u for u in split.valid if split.train.get(u)]
+        return replace(
+            self,
+            sequential=[([x.item for x in split.train[u]], split.valid[u].item) for u in users],
+            rated=rated,
+            explanations=explanation_targets(rated, self.aspects),
+            positives=[(u, split.valid[u].item) for u in users],
+        )
+
     def corpus(self) -> list[str]:
         """Review text a scratch tokenizer should learn from (summaries, reviews). Fixed
         answers (1..5, yes/no) need no help: they are scored by their full sequence
