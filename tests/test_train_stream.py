@@ -101,6 +101,9 @@ def test_fit_on_stream_refuses_what_a_stream_cannot_train(tmp_path: Path) -> Non
     config = replace(tiny_config(), tasks=("sequential", "rating"))
     with pytest.raises(ValueError, match="sequential task only"):
         fit_on_stream(LMRecommender(config), log, catalog)
+    config = replace(tiny_config(), model="scratch:gpt-tiny", objective="sequence")
+    with pytest.raises(ValueError, match="answer objective only"):
+        fit_on_stream(LMRecommender(config), log, catalog)
 
 
 def test_cli_trains_from_a_stream_and_the_model_recommends(tmp_path: Path, capsys) -> None:

@@ -151,6 +151,7 @@ def _lm_config(args: argparse.Namespace):
         quantization="8bit" if args.load_in_8bit else "4bit" if args.load_in_4bit else None,
         events=_event_config(args),
         whole_word=args.whole_word,
+        objective=args.objective,
         **task_settings(args),
     )
 
@@ -460,6 +461,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--whole-word",
         action="store_true",
         help="add P5's whole-word embedding (which sub-tokens form one id) to the prompt",
+    )
+    g.add_argument(
+        "--objective",
+        choices=["answer", "sequence"],
+        default="answer",
+        help="answer: loss on each templated prompt's answer (P5); sequence: decoder-only "
+        "models read item ids alone and train every next-item prediction of a user's last "
+        "max-history + 1 items at once (as SASRec)",
     )
     g.add_argument("--language", default="en", help="template language (en, ar)")
     g.add_argument("--max-history", type=int, default=20, help="most recent items kept in a prompt")

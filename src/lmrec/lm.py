@@ -14,6 +14,7 @@ from typing import Self
 import torch
 from transformers import AutoTokenizer, PreTrainedModel
 
+from lmrec.causal import is_causal
 from lmrec.data.random_split import InteractionSplit, split_interactions
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
@@ -55,6 +56,7 @@ from lmrec.tasks.events import (
     typed_prompt,
     without_item,
 )
+from lmrec.tasks.sequential import sequence_examples, sequence_text
 from lmrec.train import (
     NDCG10,
     NEG_LOSS,
@@ -84,6 +86,7 @@ _BASE_FAMILIES = ("sequential", "named")
 
 __all__ = ["LMConfig", "LMRecommender", "RatingAnswer", "set_threads"]
 FORMAT_VERSION = 1
+OBJECTIVES = ("answer", "sequence")
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,11 @@ class LMConfig:
     whole_word: add P5's whole-word embedding to the prompt's input embedding (each token also
         embeds the number of the word or item id it belongs to; ``lmrec.wholeword``). Meant for
         ``subtokens`` ids; not with LoRA.
+    objective: ``"answer"`` (P5): each training example is one templated prompt and the loss
+        is on its answer. ``"sequence"`` (decoder-only backbones, sequential task only): the
+        prompt is the item ids alone, ``i1 </s> i2 </s> ... in``, and each user's last
+        ``max_history + 1`` training items are one example whose loss covers every next-item
+        prediction in it (as SASRec trains); no natural-language template.
     """
 
     model: str = "scratch:small"
@@ -133,9 +141,21 @@ class LMConfig:
     quantization: str | None = None
     events: EventConfig = field(default_factory=EventConfig)
     whole_word: bool = False
+    objective: str = "answer"
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
+            )
+        if self.objective == "sequence" and (
+            tasks != ("sequential",) or self.events.active or self.whole_word
+        ):
+            raise ValueError(
+                "objective='sequence' trains the sequential task alone, without event options "
+                "or whole-word embeddings"
+            )
         if self.whole_word and self.lora is not None:
             raise ValueError("whole-word embeddings are not supported with LoRA")
         if self.events.active and tasks != ("sequential",):
@@ -242,6 +262,12 @@ class LMRecommender(TaskAnswers, Recommender):
         if cfg.lora is not None:
             ids = self.tokenizer.convert_tokens_to_ids(list(id_tokens))
             self.model = apply_lora(self.model, cfg.lora, ids)
+        if cfg.objective == "sequence" and not is_causal(self.model):
+            raise ValueError(
+                f"objective='sequence' needs a decoder-only model ({cfg.model} is an "
+                "encoder-decoder): use scratch:gpt-tiny|gpt-small|llama-tiny|llama-small or a "
+                "causal checkpoint"
+            )
         self.trie = ItemTrie.from_index(self.index, self.tokenizer)
         logger.info(
             "model %s: %d parameters (%d trained), %d items in the index",
@@ -264,6 +290,10 @@ class LMRecommender(TaskAnswers, Recommender):
         )
 
         def examples_for_epoch(epoch: int):
+            if cfg.objective == "sequence":
+                return sequence_examples(
+                    split, self.index, cfg.prompts.max_history, self.tokenizer.eos_token
+                )
             if multitask:
                 return multitask_examples(
                     data,
@@ -370,6 +400,9 @@ class LMRecommender(TaskAnswers, Recommender):
         (``events``, one type per history item; none given reads every event as a purchase)."""
         assert self.index is not None
         max_history = self.config.prompts.max_history
+        if self.config.objective == "sequence":
+            eos = self.tokenizer.eos_token
+            return [sequence_text(h, self.index, max_history, eos) for h in histories]
         if self.config.events.typed:
             types = events if events is not None else [None] * len(histories)
             return [

@@ -183,12 +183,13 @@ def _collate_causal(
 ) -> dict[str, torch.Tensor]:
     """One sequence per example for a decoder-only model: ``prompt </s> answer </s>``
     (:mod:`lmrec.causal`), right-padded; labels are the answer tokens in place, -100 on the
-    prompt and padding (:func:`weighted_loss` shifts them)."""
+    prompt (unless ``Example.all_positions``) and padding (:func:`weighted_loss` shifts them)."""
     rows = []
     for e in examples:
         prompt = prompt_ids(tokenizer, e.source, max_len)
         answer = answer_ids(tokenizer, e.target)
-        rows.append((prompt + answer, [-100] * len(prompt) + answer))
+        context = prompt if e.all_positions else [-100] * len(prompt)
+        rows.append((prompt + answer, context + answer))
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)

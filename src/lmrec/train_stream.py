@@ -58,6 +58,8 @@ def fit_on_stream(
     cfg = recommender.config
     if cfg.tasks != ("sequential",) or cfg.lora is not None or cfg.events.active:
         raise ValueError("a streamed log trains the sequential task only, without LoRA or types")
+    if cfg.objective != "answer":
+        raise ValueError("a streamed log trains the answer objective only (not 'sequence')")
     index = catalog_index(catalog, cfg.index)
     report = LoadReport(str(log))
     pairs = sum(

@@ -41,13 +41,19 @@ class PromptConfig:
 
 @dataclass(frozen=True)
 class Example:
-    """One training pair: prompt, answer, the family and template it came from, loss weight."""
+    """One training pair: prompt, answer, the family and template it came from, loss weight.
+
+    ``all_positions`` (decoder-only models only): the loss covers every token of
+    ``source </s> target </s>`` (each token predicted from those before it), not just the answer:
+    a whole item sequence trains every next-item prediction in it at once (``objective=
+    "sequence"``)."""
 
     source: str
     target: str
     family: str
     template: str
     weight: float = 1.0
+    all_positions: bool = False
 
 
 @dataclass(frozen=True)

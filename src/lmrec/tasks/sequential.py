@@ -61,3 +61,42 @@ def sequential_examples(
         )
         examples.append(Example(source, answer, "sequential", template.id))
     return examples
+
+
+SEQUENCE_FAMILY = "sequence"
+
+
+def sequence_text(items: Sequence[str], index: ItemIndex, max_history: int, separator: str) -> str:
+    """A history as nothing but item ids, each item's tokens followed by ``separator`` (the
+    end-of-sequence token) except the last, whose separator the decoder-only prompt adds
+    (:func:`lmrec.causal.prompt_ids`): ``i1 </s> i2 </s> ... in``."""
+    known = [i for i in items if i in index]
+    if max_history > 0:
+        known = known[-max_history:]
+    return f" {separator} ".join(index.render(i) for i in known)
+
+
+def sequence_examples(
+    split: Split, index: ItemIndex, max_history: int, separator: str
+) -> list[Example]:
+    """One all-positions example per user with at least two training items: the user's last
+    ``max_history + 1`` training items as ``i1 </s> ... in </s>``, every next item predicted
+    from the items before it (as SASRec trains). Only training events are used."""
+    examples = []
+    for events in split.train.values():
+        items = [x.item for x in events if x.item in index]
+        if max_history > 0:
+            items = items[-(max_history + 1) :]
+        if len(items) < 2:
+            continue
+        source = sequence_text(items[:-1], index, 0, separator)
+        examples.append(
+            Example(
+                source,
+                index.render(items[-1]),
+                SEQUENCE_FAMILY,
+                SEQUENCE_FAMILY,
+                all_positions=True,
+            )
+        )
+    return examples

@@ -1,0 +1,106 @@
+"""The all-positions "sequence" objective for decoder-only models: items alone, every next-item
+prediction of a user's sequence trained at once (as SASRec trains)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from lm_fixtures import cycle_split
+from test_backbones import word_tokenizer
+
+from lmrec.data.schema import Catalog, Interaction, Item
+from lmrec.data.split import Split
+from lmrec.evaluate import evaluate_ranking
+from lmrec.indexing import IndexConfig, build_index
+from lmrec.lm import LMConfig, LMRecommender
+from lmrec.tasks import Example, PromptConfig
+from lmrec.tasks.sequential import sequence_examples, sequence_text
+from lmrec.train import TrainConfig, _collate
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _config(**changes) -> LMConfig:
+    config = LMConfig(
+        model="scratch:llama-tiny",  # rotary positions: no absolute-position trap
+        index=IndexConfig(strategy="sequential"),
+        prompts=PromptConfig(max_history=4),
+        train=TrainConfig(epochs=15, batch_size=16, learning_rate=3e-3, patience=0, progress=False),
+        objective="sequence",
+    )
+    return replace(config, **changes)
+
+
+def _split() -> Split:
+    events = {
+        "u1": ["a", "b", "c", "d"],
+        "u2": ["c"],  # too short to give an example
+        "u3": ["b", "a"],
+    }
+    catalog = Catalog(Item(i) for i in "abcd")
+    train = {
+        u: [Interaction(u, item, float(t), position=t) for t, item in enumerate(items)]
+        for u, items in events.items()
+    }
+    return Split(train=train, valid={}, test={}, catalog=catalog, name="toy")
+
+
+def test_sequence_examples_hold_each_users_last_items_and_train_every_position():
+    split = _split()
+    index = build_index(split, IndexConfig(strategy="sequential"))
+    code = {i: index.render(i) for i in "abcd"}
+    examples = sequence_examples(split, index, max_history=2, separator="</s>")
+    assert [(e.source, e.target) for e in examples] == [
+        (f"{code['b']} </s> {code['c']}", code["d"]),  # the last max_history + 1 items
+        (code["b"], code["a"]),
+    ]
+    assert all(e.all_positions for e in examples)
+    expected = f"{code['b']} </s> {code['c']}"
+    assert sequence_text(["a", "zzz", "b", "c"], index, 2, "</s>") == expected
+
+
+def test_all_positions_collate_puts_the_loss_on_every_token():
+    examples = [
+        Example("<item_1> </s> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
+        Example("bought <item_1>", "<item_2>", "sequential", "t"),
+    ]
+    batch = _collate(word_tokenizer(), examples, max_len=16, causal=True)
+    assert batch["input_ids"].tolist() == [[5, 1, 6, 1, 7, 1], [4, 5, 1, 6, 1, 0]]
+    assert batch["labels"].tolist() == [[5, 1, 6, 1, 7, 1], [-100, -100, -100, 6, 1, -100]]
+
+
+def test_sequence_objective_learns_a_cycle_and_saves():
+    split = cycle_split()
+    rec = LMRecommender(_config()).fit(split)
+    report = evaluate_ranking(rec, split, ks=(1,), exclude_seen=False, progress=False)
+    assert report.metrics["HR@1"] == 1.0
+    assert rec.prompts([["i1", "i2"]], rec.template_for()) == [
+        f"{rec.index.render('i1')} </s> {rec.index.render('i2')}"
+    ]
+
+
+def test_sequence_objective_round_trips(tmp_path):
+    split = cycle_split(n_users=30)
+    rec = LMRecommender(_config(train=replace(_config().train, epochs=1))).fit(split)
+    rec.save(tmp_path / "m")
+    loaded = LMRecommender.load(tmp_path / "m")
+    assert loaded.config.objective == "sequence"
+    histories = [["i3", "i4"], ["i0"]]
+    assert loaded.recommend(histories, k=3) == rec.recommend(histories, k=3)
+
+
+def test_sequence_objective_is_refused_where_it_does_not_apply():
+    with pytest.raises(ValueError, match="unknown objective"):
+        LMConfig(objective="sequences")
+    with pytest.raises(ValueError, match="sequential task alone"):
+        LMConfig(objective="sequence", tasks=("sequential", "rating"))
+    with pytest.raises(ValueError, match="decoder-only"):
+        LMRecommender(_config(model="scratch:tiny")).fit(cycle_split(n_users=10))
