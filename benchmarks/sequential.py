@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -137,6 +138,24 @@ def lm_config(args: argparse.Namespace, strategy: str) -> LMConfig:
     )
 
 
+def sequence_config(args: argparse.Namespace, strategy: str) -> LMConfig:
+    """A decoder-only model trained with the all-positions objective (``objective="sequence"``:
+    item ids alone, every next-item prediction of a user's last max_history + 1 items)."""
+    base = lm_config(args, strategy)
+    return replace(
+        base,
+        model=args.seq_model,
+        prompts=PromptConfig(max_history=args.seq_max_history),
+        train=replace(
+            base.train,
+            epochs=args.seq_epochs,
+            # Room for ids of up to 7 tokens + separator (batches pad to their longest only).
+            max_source_length=8 * args.seq_max_history,
+        ),
+        objective="sequence",
+    )
+
+
 def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict:
     dataset = load(name, Path(args.data))
     if args.users:
@@ -160,9 +179,13 @@ def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict
             ),
         ),
     ]
-    for strategy in args.strategies.split(","):
+    for strategy in filter(None, args.strategies.split(",")):
         config = lm_config(args, strategy)
         makers.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
+    for strategy in filter(None, args.seq_strategies.split(",")):
+        config = sequence_config(args, strategy)
+        label = f"LM-seq {strategy} ({args.seq_model.removeprefix('scratch:')})"
+        makers.append((label, lambda c=config: LMRecommender(c)))
     rows = []
     for label, make in makers:
         with PeakMemory() as memory:
@@ -285,6 +308,15 @@ def main() -> None:
     )
     p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="LM item-id strategies")
+    p.add_argument(
+        "--seq-strategies",
+        default="",
+        help="item-id strategies of decoder-only LMs trained with the all-positions objective "
+        "(objective='sequence'); empty = none",
+    )
+    p.add_argument("--seq-model", default="scratch:llama-tiny")
+    p.add_argument("--seq-epochs", type=int, default=100)
+    p.add_argument("--seq-max-history", type=int, default=50, help="as SASRec's max length")
     p.add_argument("--lm-model", default="scratch:tiny")
     p.add_argument("--lm-epochs", type=int, default=10)
     p.add_argument("--sasrec-epochs", type=int, default=200)

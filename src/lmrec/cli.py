@@ -152,6 +152,7 @@ def _lm_config(args: argparse.Namespace):
         events=_event_config(args),
         whole_word=args.whole_word,
         objective=args.objective,
+        tokenizer=args.tokenizer,
         **task_settings(args),
     )
 
@@ -469,6 +470,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="answer: loss on each templated prompt's answer (P5); sequence: decoder-only "
         "models read item ids alone and train every next-item prediction of a user's last "
         "max-history + 1 items at once (as SASRec)",
+    )
+    g.add_argument(
+        "--tokenizer",
+        choices=["unigram", "bpe"],
+        default="unigram",
+        help="algorithm of a scratch model's tokenizer, trained on the data (bpe keeps frequent "
+        "words whole, unigram splits more on small data)",
     )
     g.add_argument("--language", default="en", help="template language (en, ar)")
     g.add_argument("--max-history", type=int, default=20, help="most recent items kept in a prompt")

@@ -32,7 +32,13 @@ from lmrec.lora import (
     trainable_parameters,
 )
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import auto_model_class, count_parameters, is_scratch, prepare_model
+from lmrec.model import (
+    TOKENIZERS,
+    auto_model_class,
+    count_parameters,
+    is_scratch,
+    prepare_model,
+)
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommender import Recommender, Scored
 from lmrec.tasks import (
@@ -124,6 +130,8 @@ class LMConfig:
         prompt is the item ids alone, ``i1 </s> i2 </s> ... in``, and each user's last
         ``max_history + 1`` training items are one example whose loss covers every next-item
         prediction in it (as SASRec trains); no natural-language template.
+    tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
+        (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
     """
 
     model: str = "scratch:small"
@@ -142,9 +150,14 @@ class LMConfig:
     events: EventConfig = field(default_factory=EventConfig)
     whole_word: bool = False
     objective: str = "answer"
+    tokenizer: str = "unigram"
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(
+                f"unknown tokenizer {self.tokenizer!r} (known: {', '.join(TOKENIZERS)})"
+            )
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
@@ -249,7 +262,12 @@ class LMRecommender(TaskAnswers, Recommender):
             id_tokens = id_tokens + marker_words(self.templates)
         corpus = _catalog_corpus(split.catalog, self.templates, families) + extra_text
         self.model, self.tokenizer = prepare_model(
-            cfg.model, corpus, id_tokens, seed=cfg.train.seed, quantization=cfg.quantization
+            cfg.model,
+            corpus,
+            id_tokens,
+            seed=cfg.train.seed,
+            quantization=cfg.quantization,
+            tokenizer_algorithm=cfg.tokenizer,
         )
         self.adapter = None
         if cfg.whole_word:

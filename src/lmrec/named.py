@@ -37,7 +37,7 @@ from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import count_parameters, prepare_model, unknown_token_rate
+from lmrec.model import TOKENIZERS, count_parameters, prepare_model, unknown_token_rate
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommender import Recommender, Scored
 from lmrec.tasks import Example, sequential_pairs
@@ -75,6 +75,8 @@ class NamedConfig:
     inference_batch_size: prompts decoded together.
     valid_exclude_seen: exclude history items when measuring validation NDCG@10.
     train: fine-tuning settings (prompts list many names: 512 source tokens by default).
+    tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
+        (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
     """
 
     model: str = "scratch:tiny"
@@ -89,8 +91,13 @@ class NamedConfig:
     inference_batch_size: int = 64
     valid_exclude_seen: bool = True
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_source_length=512))
+    tokenizer: str = "unigram"
 
     def __post_init__(self) -> None:
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(
+                f"unknown tokenizer {self.tokenizer!r} (known: {', '.join(TOKENIZERS)})"
+            )
         if self.num_candidates < 1 or self.max_prompt_candidates < 1:
             raise ValueError("num_candidates and max_prompt_candidates must be at least 1")
 
@@ -265,7 +272,7 @@ class NamedItemsRecommender(Recommender):
             raise ValueError(f"{split.name}: no training pairs (every history is shorter than 2)")
         first = self.examples(pairs, 0)
         self.model, self.tokenizer = prepare_model(
-            cfg.model, self._corpus(first), [], cfg.train.seed
+            cfg.model, self._corpus(first), [], cfg.train.seed, tokenizer_algorithm=cfg.tokenizer
         )
         self.trie = self._build_trie()
         self._check_prompt_length()

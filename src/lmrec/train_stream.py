@@ -76,6 +76,7 @@ def fit_on_stream(
         _catalog_corpus(catalog, recommender.templates),
         index.vocabulary(),
         cfg.train.seed,
+        tokenizer_algorithm=cfg.tokenizer,
     )
 
     def examples_for_epoch(epoch: int) -> Iterable[Example]:
