@@ -3,15 +3,17 @@
 Two data sets, each in Arabic and in English under the same split and seed:
 
 - **t5p5**: the shared English/Arabic sports set (``../shared/data/sports_equipment_t5p5``), the
-  two files aligned row by row. Rows have no user: each row is one history -> next item. Rows
-  are split 80/20 by a seeded shuffle, the *same* rows in both languages. Each language has its
-  own catalogue of names parsed from its own file (``lmrec.data.t5p5``). All items ranked; the
-  history is not excluded (the translated Arabic rows sometimes name the target in the history).
+  two files aligned row by row. Rows have no user: each row is one history -> next item. The
+  rows are cut into 5 folds by a seeded shuffle, the *same* folds in both languages, and each
+  fold is tested once by a model trained on the other four, so all 121 rows are test rows.
+  Each language has its own catalogue of names parsed from its own file (``lmrec.data.t5p5``).
+  The history is not excluded (the translated Arabic rows sometimes name the target in it).
 - **shop**: the built-in sports shop (``make_sportshop(n_users).select(first_only=True)``),
-  leave-one-out, with each item's English and Arabic name. History excluded. Its 72 items are
-  too many to list in a prompt, so the named-items model is measured on 1 true + N-1 sampled
-  candidates (seeded, the same lists in both languages); the id model is measured both on all
-  items and on those same candidate lists (scored by likelihood).
+  leave-one-out, with each item's English and Arabic name. History excluded.
+
+Both: the named-items model lists 1 true + N-1 sampled candidates outside the history in its
+prompt (drawn alike in both languages) and may only answer one of them; the id model ranks all
+items ("ids") and scores the same candidate lists ("ids-sampled").
 
 Two models: the named-items model (``lmrec.named``: names in, a name out, decoded through a trie
 of the names) and the id model (``lmrec.lm.LMRecommender``: language-free id tokens, only the
@@ -21,7 +23,7 @@ histories and the entropy of that rank-1 distribution (bits), and the unknown-to
 tokens per name of the tokenizer on the catalogue names; per pair, the Arabic/English ratios
 and whether Arabic reaches 90% of English (distinct items, HR@1, HR@5).
 
-    .venv/bin/python benchmarks/languages.py            # the run of record (~10 min, 1 thread)
+    .venv/bin/python benchmarks/languages.py            # the run of record (~45 min, 1 thread)
     .venv/bin/python benchmarks/languages.py --quick    # a smoke run
 
 Writes benchmarks/results/languages[-quick].{json,md}.
@@ -78,41 +80,68 @@ def _dedupe(items: Sequence[str | None]) -> list[str]:
     return [i for i in dict.fromkeys(items) if i is not None]
 
 
-def t5p5_tasks(seed: int, test_share: float = 0.2) -> tuple[dict[str, Task], dict]:
-    """Both languages of the T5-P5 set, split by the same seeded shuffle of rows."""
+def _sample_candidates(
+    rng: random.Random, items: Sequence[str], history: Sequence[str], target: str, n: int
+) -> list[str]:
+    """1 true + n-1 items outside the history, shuffled."""
+    pool = [i for i in items if i != target and i not in history]
+    chosen = [target, *rng.sample(pool, min(n - 1, len(pool)))]
+    rng.shuffle(chosen)
+    return chosen
+
+
+def t5p5_tasks(
+    seed: int, folds: int, n_candidates: int, max_targets: int
+) -> tuple[list[dict[str, Task]], dict]:
+    """Both languages of the T5-P5 set in ``folds`` folds of rows (the same folds in both
+    languages): fold f tests rows ``order[f::folds]`` of one seeded shuffle and trains on the
+    rest, so every row is a test row exactly once. Each training row gives its last
+    ``max_targets`` (prefix -> next item) pairs; each test row one candidate list (1 true + n-1
+    items outside its history, drawn by a generator seeded by the seed and the row, so the two
+    languages draw alike)."""
     data = load_t5p5(DATA)
     n_rows = len(data.languages["en"].rows)
     order = list(range(n_rows))
     random.Random(seed).shuffle(order)
-    n_test = round(n_rows * test_share)
-    test_rows, train_rows = sorted(order[:n_test]), sorted(order[n_test:])
-    tasks = {}
-    for language in LANGUAGES:
-        parsed = data.languages[language]
-        ids = list(dict.fromkeys(parsed.catalog_names.values()))
-        catalog = Catalog(Item(id=i, name=i, language=language, names={language: i}) for i in ids)
-        train: dict[str, list[Interaction]] = {}
-        for r in train_rows:
-            row = parsed.rows[r]
-            items = [*_dedupe(row.history_ids), row.next_id]
-            train[f"row{r}"] = [
-                Interaction(f"row{r}", item, float(t), position=t) for t, item in enumerate(items)
+    fold_tasks = []
+    for fold in range(folds):
+        test_rows = sorted(order[fold::folds])
+        train_rows = sorted(set(order) - set(test_rows))
+        tasks = {}
+        for language in LANGUAGES:
+            parsed = data.languages[language]
+            ids = list(dict.fromkeys(parsed.catalog_names.values()))
+            catalog = Catalog(
+                Item(id=i, name=i, language=language, names={language: i}) for i in ids
+            )
+            train: dict[str, list[Interaction]] = {}
+            for r in train_rows:
+                row = parsed.rows[r]
+                items = [*_dedupe(row.history_ids), row.next_id]
+                train[f"row{r}"] = [
+                    Interaction(f"row{r}", item, float(t), position=t)
+                    for t, item in enumerate(items)
+                ]
+            split = Split(train=train, valid={}, test={}, catalog=catalog, name=f"t5p5-{language}")
+            histories = [_dedupe(parsed.rows[r].history_ids) for r in test_rows]
+            targets = [parsed.rows[r].next_id for r in test_rows]
+            candidates = [
+                _sample_candidates(random.Random(f"{seed}:{r}"), ids, h, t, n_candidates)
+                for r, h, t in zip(test_rows, histories, targets, strict=True)
             ]
-        split = Split(train=train, valid={}, test={}, catalog=catalog, name=f"t5p5-{language}")
-        histories = [_dedupe(parsed.rows[r].history_ids) for r in test_rows]
-        targets = [parsed.rows[r].next_id for r in test_rows]
-        tasks[language] = Task(split, histories, targets, exclude_seen=False, candidates=None)
+            tasks[language] = Task(split, histories, targets, False, candidates)
+        fold_tasks.append(tasks)
     info = {
         "rows": n_rows,
-        "train_rows": len(train_rows),
-        "test_rows": len(test_rows),
-        "items": {lang: len(tasks[lang].split.catalog) for lang in LANGUAGES},
+        "folds": folds,
+        "training_targets_per_row": max_targets,
+        "items": {lang: len(fold_tasks[0][lang].split.catalog) for lang in LANGUAGES},
         "match_rate": {lang: round(data.languages[lang].match_rate, 4) for lang in LANGUAGES},
     }
-    return tasks, info
+    return fold_tasks, info
 
 
-def shop_tasks(n_users: int, seed: int, n_candidates: int) -> tuple[dict[str, Task], dict]:
+def shop_tasks(n_users: int, seed: int, n_candidates: int) -> tuple[list[dict[str, Task]], dict]:
     """The built-in shop: one leave-one-out split, named in Arabic or in English."""
     split = leave_one_out_split(make_sportshop(n_users=n_users, seed=seed).select(first_only=True))
     users = list(split.test)
@@ -120,18 +149,16 @@ def shop_tasks(n_users: int, seed: int, n_candidates: int) -> tuple[dict[str, Ta
     targets = [split.test[u].item for u in users]
     rng = random.Random(seed)
     items = list(split.catalog)
-    candidates = []
-    for history, target in zip(histories, targets, strict=True):
-        pool = [i for i in items if i != target and i not in history]
-        chosen = [target, *rng.sample(pool, min(n_candidates - 1, len(pool)))]
-        rng.shuffle(chosen)
-        candidates.append(chosen)
+    candidates = [
+        _sample_candidates(rng, items, h, t, n_candidates)
+        for h, t in zip(histories, targets, strict=True)
+    ]
     tasks = {
         lang: Task(split, histories, targets, exclude_seen=True, candidates=candidates)
         for lang in LANGUAGES
     }
     info = {"users": n_users, "test_users": len(users), "items": len(split.catalog)}
-    return tasks, info
+    return [tasks], info
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -172,15 +199,18 @@ def train_config(epochs: int, seed: int) -> TrainConfig:
     )
 
 
-def run_named(task: Task, language: str, args, epochs: int) -> dict:
+def run_named(task: Task, language: str, args, epochs: int, data: str) -> dict:
+    """Fit the named-items model on one task; its rank-ordered answers per test history."""
     config = NamedConfig(
         model=args.model,
         language=language,
         max_history=args.max_history,
-        max_targets_per_user=args.max_targets[task.split.name.split("-")[0]],
+        max_targets_per_user=args.max_targets[data],
+        max_prompt_candidates=args.max_prompt_candidates,
         num_candidates=args.candidates,
         candidate_seed=args.seed,
         train=train_config(epochs, args.seed),
+        tokenizer=args.tokenizer,
     )
     started = time.perf_counter()
     model = NamedItemsRecommender(config).fit(task.split)
@@ -188,52 +218,66 @@ def run_named(task: Task, language: str, args, epochs: int) -> dict:
     ranked = model.recommend(
         task.histories, k=5, exclude_seen=task.exclude_seen, candidates=task.candidates
     )
-    result = {
-        "protocol": "sampled candidates" if task.candidates else "all items ranked",
-        **rank_metrics([[s.item for s in r] for r in ranked], task.targets),
-        **tokenizer_stats(model.tokenizer, list(model.names.values())),
-        "train_seconds": round(trained, 1),
-        "epochs": epochs,
+    return {
+        "named": {
+            "protocol": "sampled candidates" if task.candidates else "all items ranked",
+            "rankings": [[s.item for s in r] for r in ranked],
+            **tokenizer_stats(model.tokenizer, list(model.names.values())),
+            "train_seconds": trained,
+        }
     }
-    return {"named": result}
 
 
-def run_ids(task: Task, language: str, args, epochs: int) -> dict:
+def run_ids(task: Task, language: str, args, epochs: int, data: str) -> dict:
+    """Fit the id model on one task; its answers over all items and over the candidate lists."""
     config = LMConfig(
         model=args.model,
         index=IndexConfig(strategy="sequential"),
-        prompts=PromptConfig(language=language, max_history=args.max_history),
+        prompts=PromptConfig(
+            language=language,
+            max_history=args.max_history,
+            max_targets_per_user=args.max_targets[data],
+        ),
         train=train_config(epochs, args.seed),
+        tokenizer=args.tokenizer,
     )
     started = time.perf_counter()
     model = LMRecommender(config).fit(task.split)
     trained = time.perf_counter() - started
     names = [task.split.catalog.name(i, language) for i in task.split.catalog]
     ranked = model.recommend(task.histories, k=5, exclude_seen=task.exclude_seen)
-    common = {
-        **tokenizer_stats(model.tokenizer, names),
-        "train_seconds": round(trained, 1),
-        "epochs": epochs,
-    }
+    common = {**tokenizer_stats(model.tokenizer, names), "train_seconds": trained}
     out = {
         "ids": {
             "protocol": "all items ranked",
-            **rank_metrics([[s.item for s in r] for r in ranked], task.targets),
+            "rankings": [[s.item for s in r] for r in ranked],
             **common,
         }
     }
     if task.candidates:
         scores = model.score(task.histories, task.candidates)
-        ranked_c = [
-            [c for _, c in sorted(zip(s, cands, strict=True), key=lambda p: -p[0])]
-            for s, cands in zip(scores, task.candidates, strict=True)
-        ]
         out["ids-sampled"] = {
             "protocol": "sampled candidates",
-            **rank_metrics(ranked_c, task.targets),
+            "rankings": [
+                [c for _, c in sorted(zip(s, cands, strict=True), key=lambda p: -p[0])]
+                for s, cands in zip(scores, task.candidates, strict=True)
+            ],
             **common,
         }
     return out
+
+
+def pooled(parts: Sequence[dict], targets: Sequence[str], epochs: int) -> dict:
+    """One model's result over all folds: metrics on the pooled test rows, summed fit time."""
+    rankings = [r for part in parts for r in part["rankings"]]
+    return {
+        "protocol": parts[0]["protocol"],
+        **rank_metrics(rankings, targets),
+        "unk_rate_names": max(p["unk_rate_names"] for p in parts),
+        "tokens_per_name": parts[0]["tokens_per_name"],
+        "train_seconds": round(sum(p["train_seconds"] for p in parts), 1),
+        "epochs": epochs,
+    }
 
 
 def english_only_tokenizer_unk(tasks: dict[str, Task]) -> float:
@@ -310,18 +354,87 @@ NOTES = """\
   templates and names of the data, so the unknown-token rate on the catalogue names is 0 in both
   languages; a tokenizer that never saw Arabic (English text only, last line above) turns most
   Arabic tokens into `<unk>`, and then every Arabic name looks alike to the model, which is one
-  way to get the one-or-two-answers collapse of the earlier mT5/AraT5 fine-tunes. Arabic names
-  cost more tokens each (the unigram trainer keeps more single letters of a small Arabic
-  corpus), which the trie absorbs.
-- **Constrained decoding over names.** The named-items model can only emit a whole catalogue
-  name (a trie over the tokenized names, each ending in `</s>`), so it never produces a
-  near-miss spelling, a half name or free text, and the top-5 are 5 distinct items.
-- **Language-free ids.** The id model's items are id tokens that do not depend on the language;
-  only the prompt template changes, so the Arabic and English id models learn the same task.
+  way to get the one-or-two-answers collapse of the earlier mT5/AraT5 fine-tunes.
+- **Which tokenizer is trained matters more than the language.** On these small corpora the
+  unigram trainer keeps ~200 pieces and splits even the most frequent words into letters
+  (Arabic "كرة", ball: 3 pieces; "Soccer": 4), and more so in Arabic (7.5 tokens per T5-P5
+  name against 3.7 in English). BPE (`--tokenizer bpe`) keeps frequent words whole (2.6 vs
+  2.0): shorter prompts, faster training, and a smaller gap between the languages. Compare
+  `languages.md` (unigram) with `languages-bpe*.md` and `languages-summary.md`.
+- **Constrained decoding over names.** The named-items model can only emit a whole name from
+  its candidate list (a trie over the tokenized names, each ending in `</s>`), so it never
+  produces a near-miss spelling, a half name or free text, and the top-5 are 5 distinct items.
+- **Language-free ids.** The id model's items are id tokens that do not depend on the language,
+  and its tokenizer is trained on the templates and names of both languages, so the Arabic and
+  English id models differ only in the words of the prompt template.
 - The T5-P5 Arabic file is a machine translation: its own catalogue has more names than the
   English one (translation variants of one item), and some rows name the target inside the
-  history; with ~24 test rows, one row is ~4 points of HR. Read small gaps there as noise.
+  history. With 121 test rows, one row is ~0.8 points of HR; with 397 shop users, ~0.25.
 """
+
+
+def _ratio_cell(ratio: float | None, per_run: Sequence[float]) -> str:
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f} ({min(per_run):.2f}-{max(per_run):.2f})"
+
+
+def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
+    """Runs of several seeds side by side: each metric's mean over the runs per language, and
+    the Arabic/English ratio of those means (with the lowest and highest per-run ratio)."""
+    runs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    keys = ("hr1", "hr5", "distinct_top1", "top1_entropy_bits")
+    lines = [
+        "# Arabic and English side by side, over seeds (issue 6)",
+        "",
+        "Runs (one per seed; the seed draws the T5-P5 folds, the simulated shop, the candidate "
+        "lists and the model's initialisation, the same for both languages):",
+        "",
+        *[f"- `{r['command']}`" for r in runs],
+        "",
+        "Protocol of each run: " + runs[0]["protocol"],
+        "",
+        "Mean over the runs, Arabic / English, and the ratio of the means (lowest-highest "
+        "per-run ratio in brackets). Arabic reaches 90% when every ratio of means is at least "
+        "0.9.",
+        "",
+        "| data | model | HR@1 ar / en | HR@5 ar / en | distinct@1 ar / en | entropy@1 ar / en "
+        "| ratio HR@1 | ratio HR@5 | ratio distinct | ratio entropy | Arabic reaches 90% |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    summary: dict[str, dict[str, dict]] = {}
+    for data, models in runs[0]["runs"].items():
+        for model in models:
+            by = {
+                lang: {k: [r["runs"][data][model][lang][k] for r in runs] for k in keys}
+                for lang in LANGUAGES
+            }
+            mean = {lang: {k: sum(v) / len(v) for k, v in by[lang].items()} for lang in by}
+            ratio = {k: mean["ar"][k] / mean["en"][k] if mean["en"][k] else None for k in keys}
+            per_run = {
+                k: [a / e for a, e in zip(by["ar"][k], by["en"][k], strict=True) if e] for k in keys
+            }
+            ok = all(ratio[k] is None or ratio[k] >= TARGET_RATIO for k in keys[:3])
+            summary.setdefault(data, {})[model] = {"mean": mean, "ratio": ratio, "ok": ok}
+
+            lines.append(
+                f"| {data} | {model} "
+                + "".join(f"| {mean['ar'][k]:.3f} / {mean['en'][k]:.3f} " for k in ("hr1", "hr5"))
+                + f"| {mean['ar']['distinct_top1']:.1f} / {mean['en']['distinct_top1']:.1f} "
+                f"| {mean['ar']['top1_entropy_bits']:.2f} / {mean['en']['top1_entropy_bits']:.2f} "
+                + "".join(f"| {_ratio_cell(ratio[k], per_run[k])} " for k in keys)
+                + f"| {'yes' if ok else 'NO'} |"
+            )
+    text = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(text, encoding="utf-8")
+    (out / f"{stem}.json").write_text(
+        json.dumps(
+            {"runs": [str(p) for p in paths], "summary": summary}, indent=1, ensure_ascii=False
+        ),
+        encoding="utf-8",
+    )
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -329,32 +442,64 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="scratch:tiny")
-    parser.add_argument("--users", type=int, default=200, help="built-in shop users")
+    parser.add_argument("--users", type=int, default=400, help="built-in shop users")
     parser.add_argument("--candidates", type=int, default=10, help="sampled candidate lists")
+    parser.add_argument(
+        "--max-prompt-candidates",
+        type=int,
+        default=1,
+        help="the named model lists a catalogue this small whole in its prompts (default 1: "
+        "always a sampled candidate list)",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="t5p5 folds of rows")
     parser.add_argument("--max-history", type=int, default=5)
-    parser.add_argument("--targets-t5p5", type=int, default=1, help="training targets per row")
+    parser.add_argument("--targets-t5p5", type=int, default=3, help="training targets per row")
     parser.add_argument("--targets-shop", type=int, default=3, help="training targets per user")
-    parser.add_argument("--epochs-t5p5", type=int, default=20)
-    parser.add_argument("--epochs-shop", type=int, default=4)
+    parser.add_argument("--epochs-t5p5", type=int, default=30)
+    parser.add_argument("--epochs-shop", type=int, default=15)
+    parser.add_argument(
+        "--tokenizer", choices=["unigram", "bpe"], default="unigram", help="scratch tokenizers"
+    )
+    parser.add_argument("--name", default="languages", help="output file stem")
+    parser.add_argument(
+        "--summarize",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="instead of running: put the results of several runs side by side (-> NAME.md)",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    if args.summarize:
+        print(summarize(args.summarize, args.out, args.name))
+        return
     torch.set_num_threads(1)
-    args.max_targets = {"t5p5": args.targets_t5p5, "sportshop": args.targets_shop}
+    args.max_targets = {"t5p5": args.targets_t5p5, "shop": args.targets_shop}
     if args.quick:
-        args.users, args.epochs_t5p5, args.epochs_shop = 80, 2, 1
+        args.users, args.epochs_t5p5, args.epochs_shop, args.folds = 80, 2, 1, 2
     started = time.perf_counter()
     datasets = {
-        "t5p5": (t5p5_tasks(args.seed), args.epochs_t5p5),
+        "t5p5": (
+            t5p5_tasks(args.seed, args.folds, args.candidates, args.targets_t5p5),
+            args.epochs_t5p5,
+        ),
         "shop": (shop_tasks(args.users, args.seed, args.candidates), args.epochs_shop),
     }
     runs: dict[str, dict[str, dict[str, dict]]] = {}
-    for data, ((tasks, _info), epochs) in datasets.items():
+    for data, ((folds, _info), epochs) in datasets.items():
         runs[data] = {}
         for language in LANGUAGES:
-            for runner in (run_named, run_ids):
-                for model, res in runner(tasks[language], language, args, epochs).items():
-                    runs[data].setdefault(model, {})[language] = res
-                    print(data, model, language, res, flush=True)
+            parts: dict[str, list[dict]] = {}
+            for fold, tasks in enumerate(folds):
+                for runner in (run_named, run_ids):
+                    for model, res in runner(tasks[language], language, args, epochs, data).items():
+                        parts.setdefault(model, []).append(res)
+                        seconds = round(res["train_seconds"], 1)
+                        print(f"{data} {language} fold {fold} {model}: {seconds} s", flush=True)
+            targets = [t for tasks in folds for t in tasks[language].targets]
+            for model, model_parts in parts.items():
+                runs[data].setdefault(model, {})[language] = pooled(model_parts, targets, epochs)
+                print(data, model, language, runs[data][model][language], flush=True)
     ratios = {
         data: {m: compare(by_lang["ar"], by_lang["en"]) for m, by_lang in models.items()}
         for data, models in runs.items()
@@ -363,27 +508,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = {
         "command": command.strip(),
         "protocol": (
-            "t5p5: each row is one history -> next item; rows split 80/20 by a seeded shuffle "
-            "(the same rows in both languages); all items ranked, history not excluded. "
+            f"t5p5: each row is one history -> next item; {args.folds}-fold cross-validation "
+            "over a seeded shuffle of the rows (the same folds in both languages), so every row "
+            f"is tested once; each training row gives its last {args.targets_t5p5} "
+            "(prefix -> next item) pairs; history not excluded. "
             f"shop: make_sportshop({args.users}, seed={args.seed}).select(first_only=True), "
-            "leave-one-out, history excluded; the named model ranks 1 true + "
-            f"{args.candidates - 1} sampled candidates (same lists for both languages; "
-            "'ids-sampled' is the id model on those lists), 'ids' ranks all 72 items. "
-            f"Model {args.model}, seed {args.seed}, max history {args.max_history}, training "
-            f"targets per row/user t5p5 {args.targets_t5p5} / shop {args.targets_shop}, "
+            f"leave-one-out, history excluded, {args.targets_shop} training targets per user. "
+            f"'named' and 'ids-sampled' rank 1 true + {args.candidates - 1} sampled candidates "
+            "outside the history (the named model lists them in its prompt and decodes only "
+            "them; the id model scores each); the lists are drawn alike in both languages. "
+            "'ids' ranks all items. "
+            f"Model {args.model} with a {args.tokenizer} tokenizer trained on the data, seed "
+            f"{args.seed}, max history {args.max_history}, "
             f"epochs t5p5 {args.epochs_t5p5} / shop {args.epochs_shop} (no early stopping on "
-            "t5p5: it has no validation rows), 1 CPU thread."
+            "t5p5: it has no validation rows; shop keeps the epoch with the best validation "
+            "NDCG@10), 1 CPU thread."
         ),
         "data": {data: info for data, ((_, info), _) in datasets.items()},
         "runs": runs,
         "ratios": ratios,
         "english_only_tokenizer_unk_rate_on_arabic_names": english_only_tokenizer_unk(
-            datasets["t5p5"][0][0]
+            datasets["t5p5"][0][0][0]
         ),
         "seconds": round(time.perf_counter() - started, 1),
         "notes": NOTES,
     }
-    stem = "languages-quick" if args.quick else "languages"
+    stem = args.name + ("-quick" if args.quick else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(
         json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8"
