@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-import torch
 from lm_fixtures import cycle_split
 from test_backbones import word_tokenizer
 
@@ -19,13 +18,7 @@ from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequence_examples, sequence_text
 from lmrec.train import TrainConfig, _collate
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(**changes) -> LMConfig:
