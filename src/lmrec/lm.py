@@ -33,8 +33,8 @@ from lmrec.lora import (
 )
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.model import (
-    TOKENIZERS,
     auto_model_class,
+    check_tokenizer_algorithm,
     count_parameters,
     is_scratch,
     prepare_model,
@@ -154,10 +154,7 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
-        if self.tokenizer not in TOKENIZERS:
-            raise ValueError(
-                f"unknown tokenizer {self.tokenizer!r} (known: {', '.join(TOKENIZERS)})"
-            )
+        check_tokenizer_algorithm(self.tokenizer)
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"

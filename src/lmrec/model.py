@@ -104,6 +104,12 @@ TOKENIZERS = ("unigram", "bpe")
 """Algorithms of a tokenizer trained on the data (scratch models)."""
 
 
+def check_tokenizer_algorithm(algorithm: str) -> None:
+    """A clear error for an algorithm that is not in :data:`TOKENIZERS`."""
+    if algorithm not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {algorithm!r} (known: {', '.join(TOKENIZERS)})")
+
+
 def build_tokenizer(
     corpus: Iterable[str], vocab_size: int = 2000, algorithm: str = "unigram"
 ) -> PreTrainedTokenizerFast:
@@ -117,8 +123,7 @@ def build_tokenizer(
     pieces; "Soccer": 4); BPE merges every frequent word whole (Arabic names 2.6 tokens each
     instead of 7.5, English 2.0 instead of 3.7).
     """
-    if algorithm not in TOKENIZERS:
-        raise ValueError(f"unknown tokenizer {algorithm!r} (known: {', '.join(TOKENIZERS)})")
+    check_tokenizer_algorithm(algorithm)
     special = ["<pad>", "</s>", "<unk>"]
     if algorithm == "bpe":
         tok = Tokenizer(models.BPE(unk_token="<unk>"))

@@ -37,7 +37,12 @@ from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import TOKENIZERS, count_parameters, prepare_model, unknown_token_rate
+from lmrec.model import (
+    check_tokenizer_algorithm,
+    count_parameters,
+    prepare_model,
+    unknown_token_rate,
+)
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommender import Recommender, Scored
 from lmrec.tasks import Example, sequential_pairs
@@ -94,10 +99,7 @@ class NamedConfig:
     tokenizer: str = "unigram"
 
     def __post_init__(self) -> None:
-        if self.tokenizer not in TOKENIZERS:
-            raise ValueError(
-                f"unknown tokenizer {self.tokenizer!r} (known: {', '.join(TOKENIZERS)})"
-            )
+        check_tokenizer_algorithm(self.tokenizer)
         if self.num_candidates < 1 or self.max_prompt_candidates < 1:
             raise ValueError("num_candidates and max_prompt_candidates must be at least 1")
 

@@ -252,15 +252,8 @@ def evaluation_losses(
         chunk = order[start : start + batch_size]
         batch = _collate(tokenizer, [examples[i] for i in chunk], max_source_length, causal)
         batch = {k: v.to(device) for k, v in batch.items()}
-        if causal:
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        else:
-            out = model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                labels=batch["labels"],
-            )
-        values = example_losses(out.logits, batch["labels"], causal).tolist()
+        logits, labels = _logits_and_labels(model, batch, causal)
+        values = example_losses(logits, labels, causal).tolist()
         for i, value in zip(chunk, values, strict=True):
             losses[i] = value
     model.train(was_training)
@@ -278,13 +271,25 @@ def batch_loss(
     ``trim_logits`` (decoder-only models whose forward takes ``logits_to_keep``): logits only
     from the position that predicts the first answer token on. The prompt's vocabulary-wide
     logits would otherwise be a large share of a step's time and memory, all thrown away."""
-    labels, weights = batch["labels"], batch["weights"]
+    logits, labels = _logits_and_labels(model, batch, causal, trim_logits)
+    return weighted_loss(logits, labels, batch["weights"], causal)
+
+
+def _logits_and_labels(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    causal: bool,
+    trim_logits: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass over a batch from :func:`_collate`: the logits and the labels that
+    line up with them (see :func:`batch_loss` for ``trim_logits``)."""
+    labels = batch["labels"]
     if not causal:
         # The labels give the decoder its (right-shifted) input.
         out = model(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels
         )
-        return weighted_loss(out.logits, labels, weights)
+        return out.logits, labels
     extra = {}
     if trim_logits:
         answer = (labels != -100).any(0).nonzero()
@@ -292,8 +297,8 @@ def batch_loss(
         extra["logits_to_keep"] = labels.shape[1] - first + 1
     # No labels: the model would compute a second (unweighted) loss.
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra)
-    # The logits kept are the last positions: align the labels with them, then shift.
-    return weighted_loss(out.logits, labels[:, -out.logits.shape[1] :], weights, causal=True)
+    # The logits kept are the last positions: align the labels with them (the loss shifts).
+    return out.logits, labels[:, -out.logits.shape[1] :]
 
 
 def _takes_logits_to_keep(model: torch.nn.Module) -> bool:

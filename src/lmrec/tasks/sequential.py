@@ -11,12 +11,17 @@ from lmrec.prompts.templates import Template, TemplateSet
 from lmrec.tasks.base import Example, PromptConfig
 
 
-def history_text(items: Sequence[str], index: ItemIndex, max_history: int) -> str:
-    """Item id tokens of the most recent ``max_history`` known items, oldest first."""
+def _recent_codes(items: Sequence[str], index: ItemIndex, max_history: int) -> list[str]:
+    """Rendered ids of the most recent ``max_history`` known items (0 = all), oldest first."""
     known = [i for i in items if i in index]
     if max_history > 0:
         known = known[-max_history:]
-    return " ".join(index.render(i) for i in known)
+    return [index.render(i) for i in known]
+
+
+def history_text(items: Sequence[str], index: ItemIndex, max_history: int) -> str:
+    """Item id tokens of the most recent ``max_history`` known items, oldest first."""
+    return " ".join(_recent_codes(items, index, max_history))
 
 
 def sequential_prompt(
@@ -70,10 +75,7 @@ def sequence_text(items: Sequence[str], index: ItemIndex, max_history: int, sepa
     """A history as nothing but item ids, each item's tokens followed by ``separator`` (the
     end-of-sequence token) except the last, whose separator the decoder-only prompt adds
     (:func:`lmrec.causal.prompt_ids`): ``i1 </s> i2 </s> ... in``."""
-    known = [i for i in items if i in index]
-    if max_history > 0:
-        known = known[-max_history:]
-    return f" {separator} ".join(index.render(i) for i in known)
+    return f" {separator} ".join(_recent_codes(items, index, max_history))
 
 
 def sequence_examples(
