@@ -39,7 +39,7 @@ import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +73,7 @@ class Task:
     targets: list[str]
     exclude_seen: bool
     candidates: list[list[str]] | None  # sampled candidate lists (None: all items ranked)
+    groups: Mapping[str, str] | None = None  # item -> the label both languages agree on
 
 
 # ---------------------------------------------------------------------------- data
@@ -129,7 +130,8 @@ def t5p5_tasks(
                 _sample_candidates(random.Random(f"{seed}:{r}"), ids, h, t, n_candidates)
                 for r, h, t in zip(test_rows, histories, targets, strict=True)
             ]
-            tasks[language] = Task(split, histories, targets, False, candidates)
+            groups = data.item_groups[language]
+            tasks[language] = Task(split, histories, targets, False, candidates, groups)
         fold_tasks.append(tasks)
     info = {
         "rows": n_rows,
@@ -137,6 +139,7 @@ def t5p5_tasks(
         "training_targets_per_row": max_targets,
         "items": {lang: len(fold_tasks[0][lang].split.catalog) for lang in LANGUAGES},
         "match_rate": {lang: round(data.languages[lang].match_rate, 4) for lang in LANGUAGES},
+        "shared_item_groups": len(set(data.item_groups["en"].values())),
     }
     return fold_tasks, info
 
@@ -280,6 +283,14 @@ def pooled(parts: Sequence[dict], targets: Sequence[str], epochs: int) -> dict:
     }
 
 
+def regrouped(parts: Sequence[dict], groups: Mapping[str, str]) -> list[dict]:
+    """The parts with each ranking mapped to item groups (repeats dropped, order kept)."""
+    return [
+        {**part, "rankings": [_dedupe([groups[i] for i in r]) for r in part["rankings"]]}
+        for part in parts
+    ]
+
+
 def english_only_tokenizer_unk(tasks: dict[str, Task]) -> float:
     """What the failed set-up had: a tokenizer that never saw Arabic, on the Arabic names."""
     templates = [t.source for t in load_templates().templates if t.language == "en"]
@@ -335,11 +346,14 @@ def markdown(result: dict) -> str:
                 f"| {data} | {model} | {r['hr1']} | {r['hr5']} | {r['distinct_top1']} "
                 f"| {r['top1_entropy_bits']} | {'yes' if r['ar_reaches_90pct'] else 'NO'} |"
             )
+    unk = result["english_only_tokenizer_unk_rate_on_arabic_names"]
+    if unk is not None:
+        lines += [
+            "",
+            f"A tokenizer trained on English text only puts `<unk>` on {unk:.1%} of the Arabic "
+            "name tokens (T5-P5 Arabic names); every data-trained tokenizer above has 0.",
+        ]
     lines += [
-        "",
-        f"A tokenizer trained on English text only puts `<unk>` on "
-        f"{result['english_only_tokenizer_unk_rate_on_arabic_names']:.1%} of the Arabic name "
-        "tokens (T5-P5 Arabic names); every data-trained tokenizer above has 0.",
         "",
         "## Notes",
         "",
@@ -396,35 +410,41 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
         "",
         "Mean over the runs, Arabic / English, and the ratio of the means (lowest-highest "
         "per-run ratio in brackets). Arabic reaches 90% when every ratio of means is at least "
-        "0.9.",
+        "0.9. A row over fewer runs than listed says how many.",
         "",
         "| data | model | HR@1 ar / en | HR@5 ar / en | distinct@1 ar / en | entropy@1 ar / en "
         "| ratio HR@1 | ratio HR@5 | ratio distinct | ratio entropy | Arabic reaches 90% |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary: dict[str, dict[str, dict]] = {}
-    for data, models in runs[0]["runs"].items():
-        for model in models:
-            by = {
-                lang: {k: [r["runs"][data][model][lang][k] for r in runs] for k in keys}
-                for lang in LANGUAGES
-            }
-            mean = {lang: {k: sum(v) / len(v) for k, v in by[lang].items()} for lang in by}
-            ratio = {k: mean["ar"][k] / mean["en"][k] if mean["en"][k] else None for k in keys}
-            per_run = {
-                k: [a / e for a, e in zip(by["ar"][k], by["en"][k], strict=True) if e] for k in keys
-            }
-            ok = all(ratio[k] is None or ratio[k] >= TARGET_RATIO for k in keys[:3])
-            summary.setdefault(data, {})[model] = {"mean": mean, "ratio": ratio, "ok": ok}
-
-            lines.append(
-                f"| {data} | {model} "
-                + "".join(f"| {mean['ar'][k]:.3f} / {mean['en'][k]:.3f} " for k in ("hr1", "hr5"))
-                + f"| {mean['ar']['distinct_top1']:.1f} / {mean['en']['distinct_top1']:.1f} "
-                f"| {mean['ar']['top1_entropy_bits']:.2f} / {mean['en']['top1_entropy_bits']:.2f} "
-                + "".join(f"| {_ratio_cell(ratio[k], per_run[k])} " for k in keys)
-                + f"| {'yes' if ok else 'NO'} |"
-            )
+    pairs = dict.fromkeys((d, m) for r in runs for d, models in r["runs"].items() for m in models)
+    for data, model in pairs:
+        having = [r for r in runs if model in r["runs"].get(data, {})]
+        by = {
+            lang: {k: [r["runs"][data][model][lang][k] for r in having] for k in keys}
+            for lang in LANGUAGES
+        }
+        mean = {lang: {k: sum(v) / len(v) for k, v in by[lang].items()} for lang in by}
+        ratio = {k: mean["ar"][k] / mean["en"][k] if mean["en"][k] else None for k in keys}
+        per_run = {
+            k: [a / e for a, e in zip(by["ar"][k], by["en"][k], strict=True) if e] for k in keys
+        }
+        ok = all(ratio[k] is None or ratio[k] >= TARGET_RATIO for k in keys[:3])
+        summary.setdefault(data, {})[model] = {
+            "mean": mean,
+            "ratio": ratio,
+            "ok": ok,
+            "runs": len(having),
+        }
+        runs_cell = "" if len(having) == len(runs) else f" ({len(having)} runs)"
+        lines.append(
+            f"| {data} | {model}{runs_cell} "
+            + "".join(f"| {mean['ar'][k]:.3f} / {mean['en'][k]:.3f} " for k in ("hr1", "hr5"))
+            + f"| {mean['ar']['distinct_top1']:.1f} / {mean['en']['distinct_top1']:.1f} "
+            f"| {mean['ar']['top1_entropy_bits']:.2f} / {mean['en']['top1_entropy_bits']:.2f} "
+            + "".join(f"| {_ratio_cell(ratio[k], per_run[k])} " for k in keys)
+            + f"| {'yes' if ok else 'NO'} |"
+        )
     text = "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.md").write_text(text, encoding="utf-8")
@@ -460,6 +480,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--tokenizer", choices=["unigram", "bpe"], default="unigram", help="scratch tokenizers"
     )
+    parser.add_argument("--datasets", nargs="+", choices=["t5p5", "shop"], default=["t5p5", "shop"])
     parser.add_argument("--name", default="languages", help="output file stem")
     parser.add_argument(
         "--summarize",
@@ -478,13 +499,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.users, args.epochs_t5p5, args.epochs_shop, args.folds = 80, 2, 1, 2
     started = time.perf_counter()
-    datasets = {
-        "t5p5": (
+    builders = {
+        "t5p5": lambda: (
             t5p5_tasks(args.seed, args.folds, args.candidates, args.targets_t5p5),
             args.epochs_t5p5,
         ),
-        "shop": (shop_tasks(args.users, args.seed, args.candidates), args.epochs_shop),
+        "shop": lambda: (shop_tasks(args.users, args.seed, args.candidates), args.epochs_shop),
     }
+    datasets = {data: builders[data]() for data in args.datasets}
     runs: dict[str, dict[str, dict[str, dict]]] = {}
     for data, ((folds, _info), epochs) in datasets.items():
         runs[data] = {}
@@ -497,9 +519,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         seconds = round(res["train_seconds"], 1)
                         print(f"{data} {language} fold {fold} {model}: {seconds} s", flush=True)
             targets = [t for tasks in folds for t in tasks[language].targets]
+            groups = folds[0][language].groups
             for model, model_parts in parts.items():
                 runs[data].setdefault(model, {})[language] = pooled(model_parts, targets, epochs)
                 print(data, model, language, runs[data][model][language], flush=True)
+                if groups is not None:  # the same answers, scored on the shared item groups
+                    runs[data].setdefault(f"{model} (shared items)", {})[language] = pooled(
+                        regrouped(model_parts, groups), [groups[t] for t in targets], epochs
+                    )
     ratios = {
         data: {m: compare(by_lang["ar"], by_lang["en"]) for m, by_lang in models.items()}
         for data, models in runs.items()
@@ -518,6 +545,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "outside the history (the named model lists them in its prompt and decodes only "
             "them; the id model scores each); the lists are drawn alike in both languages. "
             "'ids' ranks all items. "
+            "'(shared items)': the same answers scored on the item groups both T5-P5 files "
+            "agree on (lmrec.data.t5p5 item_groups: the Arabic translation merges four pairs of "
+            "English items and gives six groups several names); a ranking keeps each group's "
+            "first place. "
             f"Model {args.model} with a {args.tokenizer} tokenizer trained on the data, seed "
             f"{args.seed}, max history {args.max_history}, "
             f"epochs t5p5 {args.epochs_t5p5} / shop {args.epochs_shop} (no early stopping on "
@@ -527,8 +558,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "data": {data: info for data, ((_, info), _) in datasets.items()},
         "runs": runs,
         "ratios": ratios,
-        "english_only_tokenizer_unk_rate_on_arabic_names": english_only_tokenizer_unk(
-            datasets["t5p5"][0][0][0]
+        "english_only_tokenizer_unk_rate_on_arabic_names": (
+            english_only_tokenizer_unk(datasets["t5p5"][0][0][0]) if "t5p5" in datasets else None
         ),
         "seconds": round(time.perf_counter() - started, 1),
         "notes": NOTES,

@@ -72,6 +72,41 @@ def test_arabic_items_align_with_english_ones(data: T5P5Data) -> None:
     assert sorted(sleeves) == ["أكمام ذراع كرة السلة", "جبل ذراع كرة السلة", "دقة ذراع كرة السلة"]
 
 
+def test_item_groups_join_what_the_translation_merged_or_split(data: T5P5Data) -> None:
+    groups = {}
+    for language in ("ar", "en"):
+        members: dict[str, list[str]] = {}
+        for item, label in data.item_groups[language].items():
+            members.setdefault(label, []).append(item)
+        assert set(data.item_groups[language]) == set(
+            data.languages[language].catalog_names.values()
+        )
+        groups[language] = {label: sorted(m) for label, m in members.items() if len(m) > 1}
+        assert len(members) == 31  # 35 English items, 38 Arabic ones
+    # Arabic كرة القدم is both soccer and football: four English pairs share Arabic names.
+    assert groups["en"] == {
+        "Basketball / Basketball Hoop": ["Basketball", "Basketball Hoop"],
+        "Football / Soccer Ball": ["Football", "Soccer Ball"],
+        "Football Cleats / Soccer Cleats": ["Football Cleats", "Soccer Cleats"],
+        "Football Jersey / Soccer Jersey": ["Football Jersey", "Soccer Jersey"],
+    }
+    # And six groups have two or three Arabic names.
+    assert groups["ar"] == {
+        "Basketball / Basketball Hoop": ["كرة السلة هوب", "كرة سلة"],
+        "Basketball Arm Sleeve": [
+            "أكمام ذراع كرة السلة",
+            "جبل ذراع كرة السلة",
+            "دقة ذراع كرة السلة",
+        ],
+        "Football / Soccer Ball": ["كرة القدم", "كرة كرة القدم"],
+        "Football Jersey / Soccer Jersey": ["قميص لكرة القدم", "كرة قدم قميص"],
+        "Football Shoulder Pads": ["منصات الكتف كرة القدم", "وسادات كتف كرة القدم"],
+        "Soccer Goal Post": ["مرمى كرة القدم", "هدف كرة القدم"],
+    }
+    assert data.item_groups["ar"]["مرابط كرة القدم"] == "Football Cleats / Soccer Cleats"
+    assert data.item_groups["en"]["Hockey Pads"] == data.item_groups["ar"]["وسادات الهوكي"]
+
+
 def test_build_name_catalog_needs_a_piece_in_enough_rows() -> None:
     rows = [("أ ، بب وجج", "دد"), ("بب ، جج", "دد"), ("جج", "هه")]
     assert list(build_name_catalog(rows, min_rows=2)) == ["دد", "هه", "بب", "جج"]

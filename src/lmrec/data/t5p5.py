@@ -74,6 +74,15 @@ class T5P5Data:
     position, in rows whose two lists have the same length; outputs always align)."""
     aligned_rows: int
     """Rows whose Arabic and English histories parse to the same number of items."""
+    item_groups: Mapping[str, Mapping[str, str]]
+    """Language -> item id -> its group, the label both languages can be scored on.
+
+    The two files do not name the same item set: the translation merges English items (Arabic
+    كرة القدم is both soccer and football, so "Soccer Jersey" and "Football Jersey" share one
+    Arabic name) and splits others over several names. A group joins every Arabic and English
+    id that are aligned anywhere (the connected parts of the alignment graph); it is named by
+    its English ids, sorted and joined with " / ". The groups are the finest items on which
+    both files agree."""
 
 
 def _read_rows(path: Path) -> list[tuple[str, str]]:
@@ -133,7 +142,10 @@ def _parse_language(rows: Sequence[tuple[str, str]], language: str) -> T5P5Langu
     return T5P5Language(language, tuple(parsed), catalog, match)
 
 
-def _align(arabic: T5P5Language, english: T5P5Language) -> tuple[dict[str, str], int]:
+def _aligned_pairs(
+    arabic: T5P5Language, english: T5P5Language
+) -> tuple[dict[str, Counter[str]], int]:
+    """Arabic id -> counts of the English ids aligned with it; the rows of equal length."""
     votes: dict[str, Counter[str]] = {}
     aligned_rows = 0
     for ar_row, en_row in zip(arabic.rows, english.rows, strict=True):
@@ -144,7 +156,36 @@ def _align(arabic: T5P5Language, english: T5P5Language) -> tuple[dict[str, str],
         for ar_id, en_id in pairs:
             if ar_id is not None and en_id is not None:
                 votes.setdefault(ar_id, Counter())[en_id] += 1
-    return {ar_id: counts.most_common(1)[0][0] for ar_id, counts in votes.items()}, aligned_rows
+    return votes, aligned_rows
+
+
+def _item_groups(
+    votes: Mapping[str, Counter[str]], arabic: T5P5Language, english: T5P5Language
+) -> dict[str, dict[str, str]]:
+    """Union-find over the aligned (Arabic, English) pairs; see :attr:`T5P5Data.item_groups`."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for ar_id, counts in votes.items():
+        for en_id in counts:
+            parent[root(("ar", ar_id))] = root(("en", en_id))
+    members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for language, parsed in (("ar", arabic), ("en", english)):
+        for item in dict.fromkeys(parsed.catalog_names.values()):
+            members.setdefault(root((language, item)), []).append((language, item))
+    groups: dict[str, dict[str, str]] = {"ar": {}, "en": {}}
+    for nodes in members.values():
+        english_ids = sorted(i for language, i in nodes if language == "en")
+        label = " / ".join(english_ids) or nodes[0][1]  # an Arabic-only item names itself
+        for language, item in nodes:
+            groups[language][item] = label
+    return groups
 
 
 def load_t5p5(path_dir: str | Path) -> T5P5Data:
@@ -152,7 +193,8 @@ def load_t5p5(path_dir: str | Path) -> T5P5Data:
 
     Returns:
         The English (``"en"``) and Arabic (``"ar"``) rows with item lists parsed and matched,
-        each language's name catalogue and match rate, and the Arabic-to-English id alignment.
+        each language's name catalogue and match rate, the Arabic-to-English id alignment and
+        the item groups both languages agree on.
     """
     directory = Path(path_dir)
     raw = {language: _read_rows(directory / name) for language, name in _FILES.items()}
@@ -162,5 +204,7 @@ def load_t5p5(path_dir: str | Path) -> T5P5Data:
             f"got {len(raw['en'])} and {len(raw['ar'])} rows"
         )
     languages = {language: _parse_language(rows, language) for language, rows in raw.items()}
-    alignment, aligned_rows = _align(languages["ar"], languages["en"])
-    return T5P5Data(languages, alignment, aligned_rows)
+    votes, aligned_rows = _aligned_pairs(languages["ar"], languages["en"])
+    alignment = {ar_id: counts.most_common(1)[0][0] for ar_id, counts in votes.items()}
+    groups = _item_groups(votes, languages["ar"], languages["en"])
+    return T5P5Data(languages, alignment, aligned_rows, groups)
