@@ -153,6 +153,7 @@ def sequence_config(args: argparse.Namespace, strategy: str) -> LMConfig:
             max_source_length=8 * args.seq_max_history,
         ),
         objective="sequence",
+        dropout=args.seq_dropout,
     )
 
 
@@ -184,7 +185,10 @@ def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict
         makers.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
     for strategy in filter(None, args.seq_strategies.split(",")):
         config = sequence_config(args, strategy)
-        label = f"LM-seq {strategy} ({args.seq_model.removeprefix('scratch:')})"
+        shape = args.seq_model.removeprefix("scratch:")
+        if args.seq_dropout is not None:
+            shape += f", dropout {args.seq_dropout:g}"
+        label = f"LM-seq {strategy} ({shape})"
         makers.append((label, lambda c=config: LMRecommender(c)))
     rows = []
     for label, make in makers:
@@ -316,6 +320,12 @@ def main() -> None:
     )
     p.add_argument("--seq-model", default="scratch:llama-tiny")
     p.add_argument("--seq-epochs", type=int, default=100)
+    p.add_argument(
+        "--seq-dropout",
+        type=float,
+        default=None,
+        help="dropout of the LM-seq models (default: the architecture's)",
+    )
     p.add_argument("--seq-max-history", type=int, default=50, help="as SASRec's max length")
     p.add_argument("--lm-model", default="scratch:tiny")
     p.add_argument("--lm-epochs", type=int, default=10)

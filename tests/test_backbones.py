@@ -111,6 +111,49 @@ def test_causal_loss_from_trimmed_logits_equals_the_full_computation(spec):
     assert trimmed.item() == pytest.approx(full.item(), abs=1e-6)
 
 
+def test_scratch_dropout_sets_each_architectures_rates():
+    tok = word_tokenizer()
+    gpt = build_scratch_model("scratch:gpt-tiny", tok, dropout=0.3).config
+    assert (gpt.resid_pdrop, gpt.embd_pdrop, gpt.attn_pdrop) == (0.3, 0.3, 0.3)
+    assert build_scratch_model("scratch:gpt-tiny", tok).config.resid_pdrop == 0.1
+    assert build_scratch_model("scratch:tiny", tok, dropout=0.25).config.dropout_rate == 0.25
+    assert build_scratch_model("scratch:tiny", tok).config.dropout_rate == 0.1
+    assert (
+        build_scratch_model("scratch:llama-tiny", tok, dropout=0.2).config.attention_dropout == 0.2
+    )
+    assert build_scratch_model("scratch:llama-tiny", tok).config.attention_dropout == 0.0
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        build_scratch_model("scratch:gpt-tiny", tok, dropout=1.0)
+    with pytest.raises(ValueError, match="checkpoint 't5-small' keeps its own"):
+        LMConfig(model="t5-small", dropout=0.2)
+    config = LMConfig(model="scratch:gpt-tiny", dropout=0.3)
+    assert LMConfig.from_dict(config.to_dict()).dropout == 0.3
+
+
+def test_cli_dropout_reaches_the_saved_model_and_is_refused_for_checkpoints(tmp_path, capsys):
+    common = ["--quiet", "train", "--data", "builtin", "--users", "20", "--epochs", "1"]
+    out = tmp_path / "m"
+    assert (
+        main([*common, "--model", "scratch:gpt-tiny", "--dropout", "0.3", "--out", str(out)]) == 0
+    )
+    assert LMRecommender.load(out).model.config.resid_pdrop == 0.3
+    code = main([*common, "--model", "t5-small", "--dropout", "0.2", "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "the checkpoint 't5-small' keeps its own" in capsys.readouterr().err
+
+
+def test_dropout_is_used_in_training_and_off_in_evaluation():
+    tok = word_tokenizer()
+    model = build_scratch_model("scratch:gpt-tiny", tok, dropout=0.5)
+    ids = torch.tensor([[3, 4, 5, 6, 7]])
+    model.train()
+    torch.manual_seed(0)
+    noisy = model(input_ids=ids).logits
+    assert not torch.equal(noisy, model(input_ids=ids).logits)
+    model.eval()
+    assert torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
 # ---------------------------------------------------------------- LoRA
 def test_lora_settings_parse():
     assert LoraSettings.parse("r=8,alpha=16,dropout=0.05,targets=q,v") == LoraSettings(

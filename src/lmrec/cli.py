@@ -153,6 +153,7 @@ def _lm_config(args: argparse.Namespace):
         whole_word=args.whole_word,
         objective=args.objective,
         tokenizer=args.tokenizer,
+        dropout=args.dropout,
         **task_settings(args),
     )
 
@@ -477,6 +478,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default="unigram",
         help="algorithm of a scratch model's tokenizer, trained on the data (bpe keeps frequent "
         "words whole, unigram splits more on small data)",
+    )
+    g.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="a scratch model's dropout rate (default: T5 and GPT-2 0.1, LLaMA 0; LLaMA only "
+        "has attention dropout)",
     )
     g.add_argument("--language", default="en", help="template language (en, ar)")
     g.add_argument("--max-history", type=int, default=20, help="most recent items kept in a prompt")

@@ -34,6 +34,7 @@ from lmrec.lora import (
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.model import (
     auto_model_class,
+    check_dropout,
     check_tokenizer_algorithm,
     count_parameters,
     is_scratch,
@@ -132,6 +133,10 @@ class LMConfig:
         prediction in it (as SASRec trains); no natural-language template.
     tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
         (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
+    dropout: a scratch model's dropout rate (:func:`lmrec.model.build_scratch_model`: T5's
+        ``dropout_rate``, GPT-2's residual/embedding/attention dropout, LLaMA's attention
+        dropout); None keeps the architecture's default (0.1 for T5 and GPT-2, 0 for LLaMA).
+        Refused for a pretrained checkpoint, which keeps its own.
     """
 
     model: str = "scratch:small"
@@ -151,10 +156,16 @@ class LMConfig:
     whole_word: bool = False
     objective: str = "answer"
     tokenizer: str = "unigram"
+    dropout: float | None = None
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
         check_tokenizer_algorithm(self.tokenizer)
+        check_dropout(self.dropout)
+        if self.dropout is not None and not is_scratch(self.model):
+            raise ValueError(
+                f"dropout is set for scratch models; the checkpoint {self.model!r} keeps its own"
+            )
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
@@ -265,6 +276,7 @@ class LMRecommender(TaskAnswers, Recommender):
             seed=cfg.train.seed,
             quantization=cfg.quantization,
             tokenizer_algorithm=cfg.tokenizer,
+            dropout=cfg.dropout,
         )
         self.adapter = None
         if cfg.whole_word:

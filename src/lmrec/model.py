@@ -176,7 +176,9 @@ def add_id_tokens(tokenizer: PreTrainedTokenizerFast, tokens: Sequence[str]) -> 
     return tokenizer.add_tokens(added)
 
 
-def _t5(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+def _t5(
+    preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast, dropout: float | None
+) -> PreTrainedModel:
     config = T5Config(
         vocab_size=len(tokenizer),
         d_model=preset.d_model,
@@ -185,7 +187,7 @@ def _t5(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrained
         num_layers=preset.num_layers,
         num_decoder_layers=preset.num_layers,
         num_heads=preset.num_heads,
-        dropout_rate=0.1,
+        dropout_rate=0.1 if dropout is None else dropout,
         decoder_start_token_id=tokenizer.pad_token_id,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -194,13 +196,19 @@ def _t5(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrained
     return T5ForConditionalGeneration(config)
 
 
-def _gpt2(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+def _gpt2(
+    preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast, dropout: float | None
+) -> PreTrainedModel:
+    rate = 0.1 if dropout is None else dropout
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_embd=preset.d_model,
         n_inner=preset.d_ff,
         n_layer=preset.num_layers,
         n_head=preset.num_heads,
+        resid_pdrop=rate,
+        embd_pdrop=rate,
+        attn_pdrop=rate,
         # </s> separates prompt and answer (lmrec.causal); there is no separate start token.
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -210,7 +218,9 @@ def _gpt2(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrain
     return GPT2LMHeadModel(config)
 
 
-def _llama(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+def _llama(
+    preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast, dropout: float | None
+) -> PreTrainedModel:
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=preset.d_model,
@@ -220,6 +230,7 @@ def _llama(preset: ScratchPreset, tokenizer: PreTrainedTokenizerFast) -> PreTrai
         num_key_value_heads=preset.num_heads,
         head_dim=preset.d_kv,
         max_position_embeddings=1024,
+        attention_dropout=0.0 if dropout is None else dropout,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -232,12 +243,24 @@ _ARCHITECTURES = {"t5": _t5, "gpt2": _gpt2, "llama": _llama}
 
 
 def build_scratch_model(
-    spec: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0
+    spec: str, tokenizer: PreTrainedTokenizerFast, seed: int = 0, dropout: float | None = None
 ) -> PreTrainedModel:
-    """A randomly initialised model of a preset shape and architecture, sized to the tokenizer."""
+    """A randomly initialised model of a preset shape and architecture, sized to the tokenizer.
+
+    dropout: None keeps each architecture's default (T5 and GPT-2 0.1, LLaMA 0). Otherwise it
+        sets T5's ``dropout_rate``, GPT-2's residual, embedding and attention dropout, and
+        LLaMA's attention dropout (LLaMA has no residual or embedding dropout).
+    """
+    check_dropout(dropout)
     preset = scratch_preset(spec)
     torch.manual_seed(seed)
-    return _ARCHITECTURES[preset.architecture](preset, tokenizer)
+    return _ARCHITECTURES[preset.architecture](preset, tokenizer, dropout)
+
+
+def check_dropout(dropout: float | None) -> None:
+    """Refuse a dropout rate outside [0, 1)."""
+    if dropout is not None and not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
 
 def auto_model_class(name_or_path: str) -> type:
@@ -302,16 +325,19 @@ def prepare_model(
     seed: int = 0,
     quantization: str | None = None,
     tokenizer_algorithm: str = "unigram",
+    dropout: float | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """The model and tokenizer for training: built from scratch (tokenizer trained on
-    ``corpus`` with ``tokenizer_algorithm``) or loaded, with id tokens added and embeddings
-    resized to match."""
+    ``corpus`` with ``tokenizer_algorithm``, ``dropout`` as :func:`build_scratch_model` says)
+    or loaded, with id tokens added and embeddings resized to match."""
     if is_scratch(spec):
         if quantization:
             raise ValueError("quantised loading is for pretrained checkpoints, not scratch models")
         tokenizer = build_tokenizer(corpus, scratch_preset(spec).vocab_size, tokenizer_algorithm)
         add_id_tokens(tokenizer, id_tokens)
-        return build_scratch_model(spec, tokenizer, seed), tokenizer
+        return build_scratch_model(spec, tokenizer, seed, dropout), tokenizer
+    if dropout is not None:
+        raise ValueError("dropout is set for scratch models; a checkpoint keeps its own")
     model, tokenizer = load_pretrained(spec, quantization)
     if add_id_tokens(tokenizer, id_tokens):
         model.resize_token_embeddings(len(tokenizer))

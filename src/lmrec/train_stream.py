@@ -77,6 +77,7 @@ def fit_on_stream(
         index.vocabulary(),
         cfg.train.seed,
         tokenizer_algorithm=cfg.tokenizer,
+        dropout=cfg.dropout,
     )
 
     def examples_for_epoch(epoch: int) -> Iterable[Example]:
