@@ -15,6 +15,7 @@ decoder-only model sees the prompt.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -269,11 +270,14 @@ class _CausalSteps:
 
     Prompts are left-padded (explicit position ids keep every prompt starting at position 0)
     and read once; the key/value cache is copied to the beams when they fan out, and each
-    step feeds only the newest token.
+    step feeds only the newest token. Where only the next token matters, the output layer runs
+    on the last position alone (``logits_to_keep=1``): over a large id vocabulary it costs more
+    than the rest of the model, once per prompt token.
     """
 
     def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
         self.model = model
+        self.last_only = "logits_to_keep" in inspect.signature(model.forward).parameters
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         ids = [prompt_ids(tokenizer, p, max_len) for p in prompts]
         width = max(len(i) for i in ids)
@@ -283,17 +287,22 @@ class _CausalSteps:
         self.mask = self.prompt_mask
         self.next_position = self.prompt_mask.sum(1)
 
-    def _run(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def _run(
+        self, input_ids: torch.Tensor, positions: torch.Tensor, last: bool = False
+    ) -> torch.Tensor:
+        """Logits of every fed position, or of the last one only (``last``)."""
         device = self.model.device
+        keep = {"logits_to_keep": 1} if last and self.last_only else {}
         out = self.model(
             input_ids=input_ids.to(device),
             attention_mask=self.mask.to(device),
             position_ids=positions.to(device),
             cache=self.cache,
             use_cache=True,
+            **keep,
         )
         self.cache = out.cache
-        return out.logits.float().cpu()
+        return out.logits[:, -1:].float().cpu() if last else out.logits.float().cpu()
 
     def first(self) -> torch.Tensor:
         """Log-probabilities of the first answer token, one row per prompt."""
@@ -301,22 +310,24 @@ class _CausalSteps:
         self.mask = self.prompt_mask
         self.next_position = self.prompt_mask.sum(1)
         positions = (self.prompt_mask.cumsum(1) - 1).clamp(min=0)
-        logits = self._run(self.input_ids, positions)
+        logits = self._run(self.input_ids, positions, last=True)
         return torch.log_softmax(logits[:, -1], dim=-1)
 
-    def _extend(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    def _extend(
+        self, parents: torch.Tensor, tokens: torch.Tensor, last: bool = False
+    ) -> torch.Tensor:
         """Move the cache to rows ``parents`` and feed ``tokens`` (one row each) after them."""
         self.cache.reorder_cache(parents.to(self.model.device))
         start = self.next_position[parents]
         steps = tokens.shape[1]
         self.mask = torch.cat([self.mask[parents], torch.ones(len(parents), steps).long()], 1)
         self.next_position = start + steps
-        return self._run(tokens, start.unsqueeze(1) + torch.arange(steps))
+        return self._run(tokens, start.unsqueeze(1) + torch.arange(steps), last)
 
     def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Extend row ``parents[i]`` of the previous step by ``tokens[i]``; log-probabilities
         of the token after each extended row."""
-        logits = self._extend(parents, tokens.unsqueeze(1))
+        logits = self._extend(parents, tokens.unsqueeze(1), last=True)
         return torch.log_softmax(logits[:, -1], dim=-1)
 
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
