@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import torch
 from lm_fixtures import cycle_split
 from test_backbones import word_tokenizer
 
@@ -14,9 +15,10 @@ from lmrec.data.split import Split
 from lmrec.evaluate import evaluate_ranking
 from lmrec.indexing import IndexConfig, build_index
 from lmrec.lm import LMConfig, LMRecommender
+from lmrec.model import build_scratch_model
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequence_examples, sequence_text
-from lmrec.train import TrainConfig, _collate
+from lmrec.train import TrainConfig, _collate, _logits_and_labels, batch_loss, weighted_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,14 +62,39 @@ def test_sequence_examples_hold_each_users_last_items_and_train_every_position()
     assert sequence_text(["a", "zzz", "b", "c"], index, 2, "</s>") == expected
 
 
-def test_all_positions_collate_puts_the_loss_on_every_token():
+def test_all_positions_collate_puts_the_loss_on_every_token_but_the_separators():
     examples = [
         Example("<item_1> </s> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
         Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
     batch = _collate(word_tokenizer(), examples, max_len=16, causal=True)
     assert batch["input_ids"].tolist() == [[5, 1, 6, 1, 7, 1], [4, 5, 1, 6, 1, 0]]
-    assert batch["labels"].tolist() == [[5, 1, 6, 1, 7, 1], [-100, -100, -100, 6, 1, -100]]
+    assert batch["labels"].tolist() == [
+        [5, -100, 6, -100, 7, -100],
+        [-100, -100, -100, 6, 1, -100],  # an answer example keeps its closing </s>
+    ]
+
+
+@pytest.mark.parametrize("spec", ["scratch:gpt-tiny", "scratch:llama-tiny"])
+def test_trimmed_logits_give_the_full_loss_and_skip_separator_positions(spec):
+    tok = word_tokenizer()
+    model = build_scratch_model(spec, tok, seed=0).eval()
+    examples = [
+        Example("<item_1> </s> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
+        Example("<item_2>", "<item_1>", "sequence", "sequence", all_positions=True),
+    ]
+    batch = _collate(tok, examples, max_len=16, causal=True)
+    with torch.no_grad():
+        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        expected = weighted_loss(full, batch["labels"], batch["weights"], causal=True)
+        logits, labels = _logits_and_labels(model, batch, causal=True, trim_logits=True)
+        trimmed = batch_loss(model, batch, causal=True, trim_logits=True)
+    # Rows: <item_1> </s> <item_2> </s> <item_3> </s> and <item_2> </s> <item_1> </s> pad pad.
+    # Only positions 1 and 3 are followed by an item (position 5 by nothing in either row).
+    assert labels.tolist() == [[6, 7], [5, -100]]
+    assert logits.shape[:2] == (2, 2)
+    assert torch.allclose(logits, full[:, [1, 3]], atol=1e-6)
+    assert trimmed.item() == pytest.approx(expected.item(), abs=1e-6)
 
 
 def test_sequence_objective_learns_a_cycle_and_saves():

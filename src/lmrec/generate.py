@@ -292,7 +292,11 @@ class _CausalSteps:
     ) -> torch.Tensor:
         """Logits of every fed position, or of the last one only (``last``)."""
         device = self.model.device
-        keep = {"logits_to_keep": 1} if last and self.last_only else {}
+        # An index, not the count 1: indexing copies the last hidden states into a contiguous
+        # block, and the output layer then gives bit-for-bit the logits of the full pass
+        # (a strided slice can take another matmul path, equal only to rounding).
+        last_index = torch.tensor([input_ids.shape[1] - 1])
+        keep = {"logits_to_keep": last_index.to(device)} if last and self.last_only else {}
         out = self.model(
             input_ids=input_ids.to(device),
             attention_mask=self.mask.to(device),

@@ -20,7 +20,7 @@ from accelerate import Accelerator, PartialState
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from lmrec.causal import answer_ids, is_causal, prompt_ids
+from lmrec.causal import answer_ids, is_causal, prompt_ids, separator_id
 from lmrec.tasks import Example
 
 logger = logging.getLogger(__name__)
@@ -183,13 +183,18 @@ def _collate_causal(
 ) -> dict[str, torch.Tensor]:
     """One sequence per example for a decoder-only model: ``prompt </s> answer </s>``
     (:mod:`lmrec.causal`), right-padded; labels are the answer tokens in place, -100 on the
-    prompt (unless ``Example.all_positions``) and padding (:func:`weighted_loss` shifts them)."""
+    prompt and padding (:func:`weighted_loss` shifts them). With ``Example.all_positions`` every
+    token but the ``</s>`` separators is a label."""
     rows = []
+    separator = separator_id(tokenizer)
     for e in examples:
         prompt = prompt_ids(tokenizer, e.source, max_len)
         answer = answer_ids(tokenizer, e.target)
-        context = prompt if e.all_positions else [-100] * len(prompt)
-        rows.append((prompt + answer, context + answer))
+        if e.all_positions:
+            labels = [-100 if t == separator else t for t in prompt + answer]
+        else:
+            labels = [-100] * len(prompt) + answer
+        rows.append((prompt + answer, labels))
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
@@ -253,7 +258,7 @@ def evaluation_losses(
         batch = _collate(tokenizer, [examples[i] for i in chunk], max_source_length, causal)
         batch = {k: v.to(device) for k, v in batch.items()}
         logits, labels = _logits_and_labels(model, batch, causal)
-        values = example_losses(logits, labels, causal).tolist()
+        values = example_losses(logits, labels).tolist()
         for i, value in zip(chunk, values, strict=True):
             losses[i] = value
     model.train(was_training)
@@ -269,10 +274,11 @@ def batch_loss(
     """The weighted loss of one batch from :func:`_collate`.
 
     ``trim_logits`` (decoder-only models whose forward takes ``logits_to_keep``): logits only
-    from the position that predicts the first answer token on. The prompt's vocabulary-wide
-    logits would otherwise be a large share of a step's time and memory, all thrown away."""
+    at the positions that predict a label in some row of the batch. The vocabulary-wide logits
+    of the prompt (or, with ``Example.all_positions``, of the positions followed by a ``</s>``)
+    would otherwise be a large share of a step's time and memory, all thrown away."""
     logits, labels = _logits_and_labels(model, batch, causal, trim_logits)
-    return weighted_loss(logits, labels, batch["weights"], causal)
+    return weighted_loss(logits, labels, batch["weights"])
 
 
 def _logits_and_labels(
@@ -281,8 +287,9 @@ def _logits_and_labels(
     causal: bool,
     trim_logits: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward pass over a batch from :func:`_collate`: the logits and the labels that
-    line up with them (see :func:`batch_loss` for ``trim_logits``)."""
+    """One forward pass over a batch from :func:`_collate`: the logits and the labels they
+    predict, aligned (a decoder-only model's causal shift already applied; see
+    :func:`batch_loss` for ``trim_logits``)."""
     labels = batch["labels"]
     if not causal:
         # The labels give the decoder its (right-shifted) input.
@@ -290,15 +297,18 @@ def _logits_and_labels(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels
         )
         return out.logits, labels
-    extra = {}
-    if trim_logits:
-        answer = (labels != -100).any(0).nonzero()
-        first = int(answer[0]) if len(answer) else labels.shape[1] - 1
-        extra["logits_to_keep"] = labels.shape[1] - first + 1
-    # No labels: the model would compute a second (unweighted) loss.
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra)
-    # The logits kept are the last positions: align the labels with them (the loss shifts).
-    return out.logits, labels[:, -out.logits.shape[1] :]
+    if not trim_logits:
+        # No labels: the model would compute a second (unweighted) loss.
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        return out.logits[:, :-1], labels[:, 1:]
+    # Position t predicts token t + 1: keep the positions whose next token is a label.
+    keep = (labels[:, 1:] != -100).any(0).nonzero().squeeze(1)
+    if not len(keep):
+        keep = torch.tensor([labels.shape[1] - 2], device=labels.device)
+    out = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
+    )
+    return out.logits, labels[:, keep + 1]
 
 
 def _takes_logits_to_keep(model: torch.nn.Module) -> bool:

@@ -44,9 +44,10 @@ class Example:
     """One training pair: prompt, answer, the family and template it came from, loss weight.
 
     ``all_positions`` (decoder-only models only): the loss covers every token of
-    ``source </s> target </s>`` (each token predicted from those before it), not just the answer:
-    a whole item sequence trains every next-item prediction in it at once (``objective=
-    "sequence"``)."""
+    ``source </s> target </s>`` (each token predicted from those before it) except the ``</s>``
+    separators, not just the answer: a whole item sequence trains every next-item prediction in
+    it at once (``objective="sequence"``). The separators are inputs only: the trie, not the
+    model, decides where an id ends, so learning to predict them would be wasted work."""
 
     source: str
     target: str
