@@ -1,5 +1,12 @@
-"""Issue 4's inference speed for decoder-only LMs: top-10 users/s with the output layer run on
-every prompt position ("before") or on the last one only ("after", ``logits_to_keep=1``).
+"""Issue 4's speed for decoder-only LMs under ``objective="sequence"``, before and after the
+output layer was limited to the positions that matter: training sequences/s and top-10 users/s.
+
+Training: "before" computed logits at every position and trained the ``</s>`` separators as
+labels too; "after" the separators are inputs only and logits are computed only at positions
+that predict a label (``logits_to_keep`` as an index): half the output layer for one-token ids.
+Both train from the same initial weights on the same batches (forward, backward, AdamW step).
+Decoding: top-10 with the output layer run on every prompt position ("before") or on the last
+one only ("after").
 
 A decoder-only model reading a 50-item history of one-token ids (``objective="sequence"``: the
 prompt is ``i1 </s> i2 </s> ... i50 </s>``, ~100 tokens) computes, without the trim, a logit
@@ -10,10 +17,10 @@ not depend on training), prompts and exclusions; the script checks that they ret
 items. "Before" is the same model behind a wrapper whose ``forward`` has no ``logits_to_keep``,
 which is how :mod:`lmrec.generate` treats a model that cannot trim.
 
-    .venv/bin/python benchmarks/causal_decoding.py            # Beauty and ML-100K, 512 users
-    .venv/bin/python benchmarks/causal_decoding.py --quick    # ML-100K, 128 users
+    .venv/bin/python benchmarks/causal_speed.py            # Beauty and ML-100K, 512 users
+    .venv/bin/python benchmarks/causal_speed.py --quick    # ML-100K, 128 users
 
-Writes benchmarks/results/causal_decoding[-quick].{json,md}.
+Writes benchmarks/results/causal_speed[-quick].{json,md}.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from lmrec.data import leave_one_out_split
 from lmrec.generate import ItemTrie, constrained_beam_search
 from lmrec.indexing import IndexConfig, build_index
 from lmrec.model import prepare_model
-from lmrec.tasks.sequential import sequence_text
+from lmrec.tasks.sequential import sequence_examples, sequence_text
+from lmrec.train import _collate, batch_loss, weighted_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
@@ -62,10 +70,52 @@ class FullLogits(torch.nn.Module):
         )
 
 
+def train_speed(model, tokenizer, split, index, args) -> dict:
+    """Sequences/s of forward + backward + AdamW step, before and after, same batches."""
+    examples = sequence_examples(split, index, args.max_history, tokenizer.eos_token)
+    examples = sorted(examples, key=lambda e: len(e.source))[-args.train_batches * args.batch :]
+    batches = [
+        _collate(tokenizer, examples[i : i + args.batch], 8 * args.max_history, causal=True)
+        for i in range(0, len(examples), args.batch)
+    ]
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def before(batch):
+        # Every token a label (separators too), logits at every position.
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        return weighted_loss(out.logits, labels, batch["weights"], causal=True)
+
+    def after(batch):
+        return batch_loss(model, batch, causal=True, trim_logits=True)
+
+    seconds = {}
+    for name, loss_of in (("before", before), ("after", after), ("before", before)):
+        model.load_state_dict(start)
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        started = time.perf_counter()
+        for batch in batches:
+            loss_of(batch).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        seconds[name] = time.perf_counter() - started  # "before" twice: the first warms up
+    model.load_state_dict(start)
+    n = len(examples)
+    return {
+        "train_sequences": n,
+        "train_tokens_mean": sum(int(b["attention_mask"].sum()) for b in batches) / n,
+        "train_before_seq_per_s": n / seconds["before"],
+        "train_after_seq_per_s": n / seconds["after"],
+        "train_speedup": seconds["before"] / seconds["after"],
+    }
+
+
 def run(split, backbone: str, users: list[str], args) -> dict:
     index = build_index(split, IndexConfig(strategy="sequential"))
     corpus = [i.name for i in split.catalog.values() if i.name] or ["item"]
     model, tokenizer = prepare_model(backbone, corpus, index.vocabulary(), seed=0)
+    training = train_speed(model, tokenizer, split, index, args)
     model.eval()
     trie = ItemTrie.from_index(index, tokenizer)
     histories = [[x.item for x in split.train[u]] for u in users]
@@ -98,27 +148,33 @@ def run(split, backbone: str, users: list[str], args) -> dict:
         "after_users_per_s": len(users) / t_after,
         "speedup": t_before / t_after,
         "same_top10": same / len(users),
+        **training,
     }
 
 
 def markdown(result: dict) -> str:
     lines = [
-        "# Decoder-only top-10 decoding: output layer on every prompt position vs the last only",
+        "# Decoder-only speed (objective='sequence'): output layer on every position vs only "
+        "where it is read",
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {result['machine']}; wall time {result['wall_seconds']:.0f} s.",
         "",
         result["protocol"],
         "",
-        "| data | backbone | items | vocabulary | prompt tokens | before users/s "
-        "| after users/s | speedup | same top-10 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| data | backbone | items | vocabulary | train tokens/seq | train seq/s before "
+        "| after | speedup | prompt tokens | top-10 users/s before | after | speedup "
+        "| same top-10 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['data']} | {r['backbone'].removeprefix('scratch:')} | {r['items']} "
-            f"| {r['vocabulary']} | {r['prompt_tokens_mean']:.0f} | {r['before_users_per_s']:.0f} "
-            f"| {r['after_users_per_s']:.0f} | {r['speedup']:.2f}x | {r['same_top10']:.0%} |"
+            f"| {r['vocabulary']} | {r['train_tokens_mean']:.0f} "
+            f"| {r['train_before_seq_per_s']:.1f} | {r['train_after_seq_per_s']:.1f} "
+            f"| {r['train_speedup']:.2f}x | {r['prompt_tokens_mean']:.0f} "
+            f"| {r['before_users_per_s']:.0f} | {r['after_users_per_s']:.0f} "
+            f"| {r['speedup']:.2f}x | {r['same_top10']:.0%} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -131,12 +187,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128, help="prompts decoded together")
     p.add_argument("--beams", type=int, default=20)
     p.add_argument("--max-history", type=int, default=50)
+    p.add_argument("--train-batches", type=int, default=8, help="training batches timed")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="ML-100K only, 128 users")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
     if args.quick:
-        args.datasets, args.users = "ml100k", 128
+        args.datasets, args.users, args.train_batches = "ml100k", 128, 2
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     rows = []
@@ -149,22 +206,26 @@ def main() -> None:
             rows.append(row)
     result = {
         "command": "python "
-        + " ".join(shlex.quote(a) for a in ["benchmarks/causal_decoding.py", *sys.argv[1:]]),
+        + " ".join(shlex.quote(a) for a in ["benchmarks/causal_speed.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         "protocol": (
             f"Leave-one-out split; the first {args.users} test users with training items; "
             f"prompt = the last {args.max_history} training items as one-token ids (sequential "
             f"index) with </s> between them, as objective='sequence' reads them; top-10 by "
             f"trie beam search, {args.beams} beams, history excluded, batches of "
-            f"{args.batch}. Random-initialised models, seed 0. Before and after run side by "
-            "side on the same model in one process."
+            f"{args.batch}. Training: the {args.train_batches} batches of {args.batch} "
+            "longest all-positions sequences (the last max-history + 1 training items of a "
+            "user), forward + backward + AdamW step, from the same initial weights; 'before' "
+            "is timed twice and the second run kept (the first warms up). Random-initialised "
+            "models, seed 0. Before and after run side by side on the same model in one "
+            "process."
         ),
         "wall_seconds": time.perf_counter() - started,
         "rows": rows,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "causal_decoding" + ("-quick" if args.quick else "")
+    stem = "causal_speed" + ("-quick" if args.quick else "")
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
     (out / f"{stem}.md").write_text(markdown(result))
     print(markdown(result))
