@@ -149,6 +149,7 @@ def sequence_config(args: argparse.Namespace, strategy: str) -> LMConfig:
         train=replace(
             base.train,
             epochs=args.seq_epochs,
+            patience=args.patience * 3 if args.seq_patience is None else args.seq_patience,
             # Room for ids of up to 7 tokens + separator (batches pad to their longest only).
             max_source_length=8 * args.seq_max_history,
         ),
@@ -320,6 +321,12 @@ def main() -> None:
     )
     p.add_argument("--seq-model", default="scratch:llama-tiny")
     p.add_argument("--seq-epochs", type=int, default=100)
+    p.add_argument(
+        "--seq-patience",
+        type=int,
+        default=None,
+        help="early-stopping patience of the LM-seq models (default: SASRec's, 3 x --patience)",
+    )
     p.add_argument(
         "--seq-dropout",
         type=float,
