@@ -150,6 +150,9 @@ def sequence_config(args: argparse.Namespace, strategy: str) -> LMConfig:
             base.train,
             epochs=args.seq_epochs,
             patience=args.patience * 3 if args.seq_patience is None else args.seq_patience,
+            learning_rate=args.seq_lr or args.lr,
+            batch_size=args.seq_batch_size or args.batch_size,
+            max_valid_users=args.seq_valid_users or args.valid_users,
             # Room for ids of up to 7 tokens + separator (batches pad to their longest only).
             max_source_length=8 * args.seq_max_history,
         ),
@@ -326,6 +329,14 @@ def main() -> None:
         type=int,
         default=None,
         help="early-stopping patience of the LM-seq models (default: SASRec's, 3 x --patience)",
+    )
+    p.add_argument("--seq-lr", type=float, default=None, help="LM-seq learning rate (--lr)")
+    p.add_argument("--seq-batch-size", type=int, default=None, help="LM-seq batch (--batch-size)")
+    p.add_argument(
+        "--seq-valid-users",
+        type=int,
+        default=None,
+        help="LM-seq validation users (--valid-users; SASRec validates on all)",
     )
     p.add_argument(
         "--seq-dropout",
