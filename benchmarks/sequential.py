@@ -138,13 +138,13 @@ def lm_config(args: argparse.Namespace, strategy: str) -> LMConfig:
     )
 
 
-def sequence_config(args: argparse.Namespace, strategy: str) -> LMConfig:
+def sequence_config(args: argparse.Namespace, strategy: str, model: str) -> LMConfig:
     """A decoder-only model trained with the all-positions objective (``objective="sequence"``:
     item ids alone, every next-item prediction of a user's last max_history + 1 items)."""
     base = lm_config(args, strategy)
     return replace(
         base,
-        model=args.seq_model,
+        model=model,
         prompts=PromptConfig(max_history=args.seq_max_history),
         train=replace(
             base.train,
@@ -188,12 +188,13 @@ def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict
         config = lm_config(args, strategy)
         makers.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
     for strategy in filter(None, args.seq_strategies.split(",")):
-        config = sequence_config(args, strategy)
-        shape = args.seq_model.removeprefix("scratch:")
-        if args.seq_dropout is not None:
-            shape += f", dropout {args.seq_dropout:g}"
-        label = f"LM-seq {strategy} ({shape})"
-        makers.append((label, lambda c=config: LMRecommender(c)))
+        for model in args.seq_model.split(","):
+            config = sequence_config(args, strategy, model)
+            shape = model.removeprefix("scratch:")
+            if args.seq_dropout is not None:
+                shape += f", dropout {args.seq_dropout:g}"
+            label = f"LM-seq {strategy} ({shape})"
+            makers.append((label, lambda c=config: LMRecommender(c)))
     rows = []
     for label, make in makers:
         with PeakMemory() as memory:
@@ -322,7 +323,9 @@ def main() -> None:
         help="item-id strategies of decoder-only LMs trained with the all-positions objective "
         "(objective='sequence'); empty = none",
     )
-    p.add_argument("--seq-model", default="scratch:llama-tiny")
+    p.add_argument(
+        "--seq-model", default="scratch:llama-tiny", help="LM-seq backbones, comma-separated"
+    )
     p.add_argument("--seq-epochs", type=int, default=100)
     p.add_argument(
         "--seq-patience",
