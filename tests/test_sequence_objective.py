@@ -30,6 +30,7 @@ def _config(**changes) -> LMConfig:
         prompts=PromptConfig(max_history=4),
         train=TrainConfig(epochs=15, batch_size=16, learning_rate=3e-3, patience=0, progress=False),
         objective="sequence",
+        valid_exclude_seen=False,  # validate as the test below measures
     )
     return replace(config, **changes)
 
@@ -52,36 +53,37 @@ def test_sequence_examples_hold_each_users_last_items_and_train_every_position()
     split = _split()
     index = build_index(split, IndexConfig(strategy="sequential"))
     code = {i: index.render(i) for i in "abcd"}
-    examples = sequence_examples(split, index, max_history=2, separator="</s>")
+    examples = sequence_examples(split, index, max_history=2, start="</s>")
     assert [(e.source, e.target) for e in examples] == [
-        (f"{code['b']} </s> {code['c']}", code["d"]),  # the last max_history + 1 items
-        (code["b"], code["a"]),
+        (f"</s> {code['b']} {code['c']}", code["d"]),  # the last max_history + 1 items
+        (f"</s> {code['b']}", code["a"]),
     ]
     assert all(e.all_positions for e in examples)
-    expected = f"{code['b']} </s> {code['c']}"
+    expected = f"</s> {code['b']} {code['c']}"
     assert sequence_text(["a", "zzz", "b", "c"], index, 2, "</s>") == expected
+    assert sequence_text([], index, 2, "</s>") == "</s>"  # an empty history is still a prompt
 
 
-def test_all_positions_collate_puts_the_loss_on_every_token_but_the_separators():
+def test_all_positions_collate_reads_one_sequence_and_labels_every_id_token():
     examples = [
-        Example("<item_1> </s> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
+        Example("</s> <item_1> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
         Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
     batch = _collate(word_tokenizer(), examples, max_len=16, causal=True)
-    assert batch["input_ids"].tolist() == [[5, 1, 6, 1, 7, 1], [4, 5, 1, 6, 1, 0]]
+    assert batch["input_ids"].tolist() == [[1, 5, 6, 7, 0], [4, 5, 1, 6, 1]]
     assert batch["labels"].tolist() == [
-        [5, -100, 6, -100, 7, -100],
-        [-100, -100, -100, 6, 1, -100],  # an answer example keeps its closing </s>
+        [-100, 5, 6, 7, -100],  # the start token is an input only
+        [-100, -100, -100, 6, 1],  # an answer example keeps its separator and closing </s>
     ]
 
 
 @pytest.mark.parametrize("spec", ["scratch:gpt-tiny", "scratch:llama-tiny"])
-def test_trimmed_logits_give_the_full_loss_and_skip_separator_positions(spec):
+def test_trimmed_logits_give_the_full_loss_at_the_labelled_positions_only(spec):
     tok = word_tokenizer()
     model = build_scratch_model(spec, tok, seed=0).eval()
     examples = [
-        Example("<item_1> </s> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
-        Example("<item_2>", "<item_1>", "sequence", "sequence", all_positions=True),
+        Example("</s> <item_1> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
+        Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
     batch = _collate(tok, examples, max_len=16, causal=True)
     with torch.no_grad():
@@ -89,12 +91,16 @@ def test_trimmed_logits_give_the_full_loss_and_skip_separator_positions(spec):
         expected = weighted_loss(full, batch["labels"], batch["weights"], causal=True)
         logits, labels = _logits_and_labels(model, batch, causal=True, trim_logits=True)
         trimmed = batch_loss(model, batch, causal=True, trim_logits=True)
-    # Rows: <item_1> </s> <item_2> </s> <item_3> </s> and <item_2> </s> <item_1> </s> pad pad.
-    # Only positions 1 and 3 are followed by an item (position 5 by nothing in either row).
-    assert labels.tolist() == [[6, 7], [5, -100]]
-    assert logits.shape[:2] == (2, 2)
-    assert torch.allclose(logits, full[:, [1, 3]], atol=1e-6)
+    # Rows: </s> <item_1> <item_2> <item_3> pad and bought <item_1> </s> <item_2> </s>.
+    # Positions 0-3 predict a label in some row; position 4 predicts nothing.
+    assert labels.tolist() == [[5, 6, 7, -100], [-100, -100, 6, 1]]
+    assert logits.shape[:2] == (2, 4)
+    assert torch.allclose(logits, full[:, :4], atol=1e-6)
     assert trimmed.item() == pytest.approx(expected.item(), abs=1e-6)
+    one_token = _collate(tok, examples[:1], max_len=16, causal=True)
+    with torch.no_grad():
+        logits, labels = _logits_and_labels(model, one_token, causal=True, trim_logits=True)
+    assert labels.tolist() == [[5, 6, 7]]  # the start token's label slot is not computed
 
 
 def test_sequence_objective_learns_a_cycle_and_saves():
@@ -103,8 +109,13 @@ def test_sequence_objective_learns_a_cycle_and_saves():
     report = evaluate_ranking(rec, split, ks=(1,), exclude_seen=False, progress=False)
     assert report.metrics["HR@1"] == 1.0
     assert rec.prompts([["i1", "i2"]], rec.template_for()) == [
-        f"{rec.index.render('i1')} </s> {rec.index.render('i2')}"
+        f"</s> {rec.index.render('i1')} {rec.index.render('i2')}"
     ]
+    # The answer continues the ids directly: the same top item as scoring the continuation.
+    top = rec.recommend([["i1", "i2"]], k=1, exclude_seen=False)[0][0]
+    scores = rec.score([["i1", "i2"]], [[f"i{j}" for j in range(5)]])[0]
+    assert top.item == f"i{max(range(5), key=lambda j: scores[j])}"
+    assert top.score == pytest.approx(max(scores), abs=1e-5)
 
 
 def test_sequence_objective_round_trips(tmp_path):

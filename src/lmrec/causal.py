@@ -24,13 +24,16 @@ def separator_id(tokenizer: PreTrainedTokenizerBase) -> int:
     return tokenizer.eos_token_id
 
 
-def prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, max_len: int) -> list[int]:
-    """``prompt </s>``: at most ``max_len`` tokens, the prompt's start cut if it is too long
-    (the end of a history is the part that matters most)."""
+def prompt_ids(
+    tokenizer: PreTrainedTokenizerBase, prompt: str, max_len: int, separator: bool = True
+) -> list[int]:
+    """``prompt </s>`` (``prompt`` alone without ``separator``, for the sequence objective,
+    whose answer simply continues the id sequence): at most ``max_len`` tokens, the prompt's
+    start cut if it is too long (the end of a history is the part that matters most)."""
     ids = tokenizer(prompt, add_special_tokens=False).input_ids
-    keep = max(max_len - 1, 0)
+    keep = max(max_len - 1, 0) if separator else max(max_len, 1)
     ids = ids[len(ids) - keep :] if len(ids) > keep else ids
-    return [*ids, separator_id(tokenizer)]
+    return [*ids, separator_id(tokenizer)] if separator else ids
 
 
 def answer_ids(tokenizer: PreTrainedTokenizerBase, answer: str, max_len: int = 64) -> list[int]:

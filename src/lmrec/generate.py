@@ -275,11 +275,13 @@ class _CausalSteps:
     than the rest of the model, once per prompt token.
     """
 
-    def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
+    def __init__(
+        self, model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True
+    ):
         self.model = model
         self.last_only = "logits_to_keep" in inspect.signature(model.forward).parameters
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        ids = [prompt_ids(tokenizer, p, max_len) for p in prompts]
+        ids = [prompt_ids(tokenizer, p, max_len, separator) for p in prompts]
         width = max(len(i) for i in ids)
         self.input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids])
         self.prompt_mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids])
@@ -347,9 +349,10 @@ class _CausalSteps:
         return torch.cat([out, rest], dim=1)
 
 
-def _steps(model, tokenizer, prompts: Sequence[str], max_len: int):
-    kind = _CausalSteps if is_causal(model) else _Seq2SeqSteps
-    return kind(model, tokenizer, prompts, max_len)
+def _steps(model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True):
+    if is_causal(model):
+        return _CausalSteps(model, tokenizer, prompts, max_len, separator)
+    return _Seq2SeqSteps(model, tokenizer, prompts, max_len)
 
 
 @torch.no_grad()
@@ -362,12 +365,14 @@ def constrained_beam_search(
     num_beams: int | None = None,
     exclude: Sequence[Sequence[str]] | None = None,
     max_source_length: int = 512,
+    separator: bool = True,
 ) -> list[list[tuple[str, float]]]:
     """Top-``k`` distinct items per prompt with their log-probabilities, best first.
 
     Beams only ever follow the trie, so every answer is a real item. ``exclude`` gives, per
     prompt, items that may not be returned (the user's history). With one-token ids the search
-    is exact: one decoder step scores every item.
+    is exact: one decoder step scores every item. ``separator=False``: a decoder-only model's
+    answer continues the prompt directly, without ``</s>`` between (the sequence objective).
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -376,7 +381,7 @@ def constrained_beam_search(
     if batch == 0:
         return []
     model.eval()
-    steps = _steps(model, tokenizer, prompts, max_source_length)
+    steps = _steps(model, tokenizer, prompts, max_source_length, separator)
     blocked = trie.blocked_nodes(exclude) if exclude else torch.zeros(0, dtype=torch.long)
     # Each blocked node as (example, the node it hangs from, the token that leads to it).
     blocked_example = blocked // max(trie.num_nodes, 1)
@@ -437,9 +442,11 @@ def score_candidates(
     prompts: Sequence[str],
     candidates: Sequence[Sequence[str]],
     max_source_length: int = 512,
+    separator: bool = True,
 ) -> list[list[float]]:
     """Log-likelihood of each candidate's id tokens given its prompt, all in one batched
-    teacher-forced pass (no beam search). Unknown candidates are a clear error."""
+    teacher-forced pass (no beam search). Unknown candidates are a clear error.
+    ``separator`` as in :func:`constrained_beam_search`."""
     if len(prompts) != len(candidates):
         raise ValueError("one candidate list per prompt is needed")
     rows, seqs = [], []
@@ -450,7 +457,7 @@ def score_candidates(
     if not seqs:
         return [[] for _ in prompts]
     model.eval()
-    steps = _steps(model, tokenizer, prompts, max_source_length)
+    steps = _steps(model, tokenizer, prompts, max_source_length, separator)
     depth = max(len(s) for s in seqs)
     targets = torch.full((len(seqs), depth), -100, dtype=torch.long)
     for i, s in enumerate(seqs):

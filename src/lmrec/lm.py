@@ -128,9 +128,10 @@ class LMConfig:
         ``subtokens`` ids; not with LoRA.
     objective: ``"answer"`` (P5): each training example is one templated prompt and the loss
         is on its answer. ``"sequence"`` (decoder-only backbones, sequential task only): the
-        prompt is the item ids alone, ``i1 </s> i2 </s> ... in``, and each user's last
-        ``max_history + 1`` training items are one example whose loss covers every next-item
-        prediction in it (as SASRec trains); no natural-language template.
+        prompt is the item ids alone after a start token, ``</s> i1 i2 ... in``, the answer
+        continues it directly, and each user's last ``max_history + 1`` training items are
+        one example whose loss covers every next-item prediction in it (as SASRec trains); no
+        natural-language template.
     tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
         (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
     dropout: a scratch model's dropout rate (:func:`lmrec.model.build_scratch_model`: T5's
@@ -467,6 +468,7 @@ class LMRecommender(TaskAnswers, Recommender):
                 num_beams=self.config.num_beams,
                 exclude=exclude,
                 max_source_length=self.config.train.max_source_length,
+                separator=self.config.objective != "sequence",
             )
             results.extend([Scored(i, s) for i, s in r] for r in ranked)
         return results
@@ -488,6 +490,7 @@ class LMRecommender(TaskAnswers, Recommender):
             self.prompts(histories, chosen, events),
             candidates,
             max_source_length=self.config.train.max_source_length,
+            separator=self.config.objective != "sequence",
         )
 
     # ------------------------------------------------------------------ persistence

@@ -183,18 +183,22 @@ def _collate_causal(
 ) -> dict[str, torch.Tensor]:
     """One sequence per example for a decoder-only model: ``prompt </s> answer </s>``
     (:mod:`lmrec.causal`), right-padded; labels are the answer tokens in place, -100 on the
-    prompt and padding (:func:`weighted_loss` shifts them). With ``Example.all_positions`` every
-    token but the ``</s>`` separators is a label."""
+    prompt and padding (:func:`weighted_loss` shifts them). An ``Example.all_positions``
+    example is ``source target`` with no separator between, every token but ``</s>`` a label."""
     rows = []
     separator = separator_id(tokenizer)
     for e in examples:
-        prompt = prompt_ids(tokenizer, e.source, max_len)
-        answer = answer_ids(tokenizer, e.target)
         if e.all_positions:
-            labels = [-100 if t == separator else t for t in prompt + answer]
+            # ``source target`` as one sequence, no separator between: every id token is a
+            # label; the start token (end-of-sequence standing in) is an input only.
+            prompt = prompt_ids(tokenizer, e.source, max_len, separator=False)
+            answer = tokenizer(e.target, add_special_tokens=False).input_ids
+            ids = prompt + answer
+            rows.append((ids, [-100 if t == separator else t for t in ids]))
         else:
-            labels = [-100] * len(prompt) + answer
-        rows.append((prompt + answer, labels))
+            prompt = prompt_ids(tokenizer, e.source, max_len)
+            answer = answer_ids(tokenizer, e.target)
+            rows.append((prompt + answer, [-100] * len(prompt) + answer))
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)

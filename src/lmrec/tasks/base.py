@@ -43,11 +43,11 @@ class PromptConfig:
 class Example:
     """One training pair: prompt, answer, the family and template it came from, loss weight.
 
-    ``all_positions`` (decoder-only models only): the loss covers every token of
-    ``source </s> target </s>`` (each token predicted from those before it) except the ``</s>``
-    separators, not just the answer: a whole item sequence trains every next-item prediction in
-    it at once (``objective="sequence"``). The separators are inputs only: the trie, not the
-    model, decides where an id ends, so learning to predict them would be wasted work."""
+    ``all_positions`` (decoder-only models only): the example is ``source target`` read as one
+    sequence, with no ``</s>`` between, and the loss covers every token of it (each predicted
+    from those before it) except ``</s>`` tokens, not just the answer: a whole item sequence
+    trains every next-item prediction in it at once (``objective="sequence"``). The trie, not
+    the model, decides where an id ends."""
 
     source: str
     target: str

@@ -71,19 +71,21 @@ def sequential_examples(
 SEQUENCE_FAMILY = "sequence"
 
 
-def sequence_text(items: Sequence[str], index: ItemIndex, max_history: int, separator: str) -> str:
-    """A history as nothing but item ids, each item's tokens followed by ``separator`` (the
-    end-of-sequence token) except the last, whose separator the decoder-only prompt adds
-    (:func:`lmrec.causal.prompt_ids`): ``i1 </s> i2 </s> ... in``."""
-    return f" {separator} ".join(_recent_codes(items, index, max_history))
+def sequence_text(items: Sequence[str], index: ItemIndex, max_history: int, start: str) -> str:
+    """A history as nothing but item ids after a ``start`` token (the end-of-sequence token,
+    standing in as beginning-of-sequence, so that even an empty history is a prompt):
+    ``<start> i1 i2 ... in``. The next item's id tokens follow the last id directly, so the
+    model predicts it from the last item's own position, as SASRec does; the trie, not a
+    separator, tells where an id ends."""
+    return " ".join([start, *_recent_codes(items, index, max_history)])
 
 
 def sequence_examples(
-    split: Split, index: ItemIndex, max_history: int, separator: str
+    split: Split, index: ItemIndex, max_history: int, start: str
 ) -> list[Example]:
     """One all-positions example per user with at least two training items: the user's last
-    ``max_history + 1`` training items as ``i1 </s> ... in </s>``, every next item predicted
-    from the items before it (as SASRec trains). Only training events are used."""
+    ``max_history + 1`` training items as ``<start> i1 i2 ... in``, every item predicted from
+    the tokens before it (as SASRec trains). Only training events are used."""
     examples = []
     for events in split.train.values():
         items = [x.item for x in events if x.item in index]
@@ -91,7 +93,7 @@ def sequence_examples(
             items = items[-(max_history + 1) :]
         if len(items) < 2:
             continue
-        source = sequence_text(items[:-1], index, 0, separator)
+        source = sequence_text(items[:-1], index, 0, start)
         examples.append(
             Example(
                 source,
