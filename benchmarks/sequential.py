@@ -184,6 +184,9 @@ def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict
             ),
         ),
     ]
+    keep = {"popularity", "item-kNN", "ALS", "SASRec"} if args.baselines == "all" else set()
+    keep |= set(filter(None, args.baselines.split(","))) - {"all", "none"}
+    makers = [(label, make) for label, make in makers if label.split(" ")[0] in keep]
     for strategy in filter(None, args.strategies.split(",")):
         config = lm_config(args, strategy)
         makers.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
@@ -317,6 +320,11 @@ def main() -> None:
     )
     p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="LM item-id strategies")
+    p.add_argument(
+        "--baselines",
+        default="all",
+        help="all, none, or some of popularity,item-kNN,ALS,SASRec (comma-separated)",
+    )
     p.add_argument(
         "--seq-strategies",
         default="",
