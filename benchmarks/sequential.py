@@ -116,6 +116,9 @@ class PeakMemory:
         self.peak = max(self.peak, self._process.memory_info().rss / 2**20)
 
 
+BASELINES = ("popularity", "item-kNN", "ALS", "SASRec")
+
+
 def lm_config(args: argparse.Namespace, strategy: str) -> LMConfig:
     index = IndexConfig(strategy=strategy, embedding="tfidf")
     return LMConfig(
@@ -184,7 +187,7 @@ def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict
             ),
         ),
     ]
-    keep = {"popularity", "item-kNN", "ALS", "SASRec"} if args.baselines == "all" else set()
+    keep = set(BASELINES) if args.baselines == "all" else set()
     keep |= set(filter(None, args.baselines.split(","))) - {"all", "none"}
     makers = [(label, make) for label, make in makers if label.split(" ")[0] in keep]
     for strategy in filter(None, args.strategies.split(",")):
@@ -373,6 +376,9 @@ def main() -> None:
     p.add_argument("--name", default="sequential")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     args = p.parse_args()
+    unknown = set(filter(None, args.baselines.split(","))) - set(BASELINES) - {"all", "none"}
+    if unknown:
+        p.error(f"unknown baselines {sorted(unknown)} (known: all, none, {', '.join(BASELINES)})")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
