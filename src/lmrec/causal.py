@@ -9,12 +9,22 @@ always agree on where the prompt ends.
 
 from __future__ import annotations
 
+import inspect
+
+import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def is_causal(model: PreTrainedModel) -> bool:
     """True for a decoder-only model (GPT-2, LLaMA, ...), False for an encoder-decoder."""
     return not getattr(model.config, "is_encoder_decoder", False)
+
+
+def takes_logits_to_keep(model: torch.nn.Module) -> bool:
+    """Whether the model's forward can compute logits at chosen positions only
+    (``logits_to_keep``); a peft wrapper is looked through to its base model."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def separator_id(tokenizer: PreTrainedTokenizerBase) -> int:

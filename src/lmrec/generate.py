@@ -15,7 +15,6 @@ decoder-only model sees the prompt.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,7 +22,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import BaseModelOutput
 
-from lmrec.causal import is_causal, prompt_ids
+from lmrec.causal import is_causal, prompt_ids, takes_logits_to_keep
 from lmrec.indexing import ItemIndex
 
 
@@ -271,7 +270,7 @@ class _CausalSteps:
     Prompts are left-padded (explicit position ids keep every prompt starting at position 0)
     and read once; the key/value cache is copied to the beams when they fan out, and each
     step feeds only the newest token. Where only the next token matters, the output layer runs
-    on the last position alone (``logits_to_keep=1``): over a large id vocabulary it costs more
+    on the last position alone (``logits_to_keep``): over a large id vocabulary it costs more
     than the rest of the model, once per prompt token.
     """
 
@@ -279,7 +278,7 @@ class _CausalSteps:
         self, model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True
     ):
         self.model = model
-        self.last_only = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.last_only = takes_logits_to_keep(model)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         ids = [prompt_ids(tokenizer, p, max_len, separator) for p in prompts]
         width = max(len(i) for i in ids)
@@ -294,11 +293,12 @@ class _CausalSteps:
     ) -> torch.Tensor:
         """Logits of every fed position, or of the last one only (``last``)."""
         device = self.model.device
-        # An index, not the count 1: indexing copies the last hidden states into a contiguous
-        # block, and the output layer then gives bit-for-bit the logits of the full pass
-        # (a strided slice can take another matmul path, equal only to rounding).
-        last_index = torch.tensor([input_ids.shape[1] - 1])
-        keep = {"logits_to_keep": last_index.to(device)} if last and self.last_only else {}
+        keep = {}
+        if last and self.last_only:
+            # An index, not the count 1: indexing copies the last hidden states into a
+            # contiguous block, and the output layer then gives bit-for-bit the logits of the
+            # full pass (a strided slice can take another matmul path, equal only to rounding).
+            keep["logits_to_keep"] = torch.tensor([input_ids.shape[1] - 1], device=device)
         out = self.model(
             input_ids=input_ids.to(device),
             attention_mask=self.mask.to(device),

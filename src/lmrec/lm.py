@@ -408,6 +408,12 @@ class LMRecommender(TaskAnswers, Recommender):
         return validate
 
     # ------------------------------------------------------------------ inference
+    @property
+    def _separated(self) -> bool:
+        """Whether a decoder-only prompt ends in ``</s>`` before the answer (not under the
+        sequence objective, whose answer continues the ids directly)."""
+        return self.config.objective != "sequence"
+
     def _require_fitted(self) -> None:
         if self.model is None or self.index is None or self.trie is None:
             raise RuntimeError("the language model is not trained or loaded yet")
@@ -468,7 +474,7 @@ class LMRecommender(TaskAnswers, Recommender):
                 num_beams=self.config.num_beams,
                 exclude=exclude,
                 max_source_length=self.config.train.max_source_length,
-                separator=self.config.objective != "sequence",
+                separator=self._separated,
             )
             results.extend([Scored(i, s) for i, s in r] for r in ranked)
         return results
@@ -490,7 +496,7 @@ class LMRecommender(TaskAnswers, Recommender):
             self.prompts(histories, chosen, events),
             candidates,
             max_source_length=self.config.train.max_source_length,
-            separator=self.config.objective != "sequence",
+            separator=self._separated,
         )
 
     # ------------------------------------------------------------------ persistence

@@ -5,7 +5,6 @@ stopping, the best weights kept, checkpoints to resume from. Runs unchanged unde
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import logging
 import random
@@ -20,7 +19,7 @@ from accelerate import Accelerator, PartialState
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from lmrec.causal import answer_ids, is_causal, prompt_ids, separator_id
+from lmrec.causal import answer_ids, is_causal, prompt_ids, separator_id, takes_logits_to_keep
 from lmrec.tasks import Example
 
 logger = logging.getLogger(__name__)
@@ -315,11 +314,6 @@ def _logits_and_labels(
     return out.logits, labels[:, keep + 1]
 
 
-def _takes_logits_to_keep(model: torch.nn.Module) -> bool:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
-
-
 def train_model(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -346,7 +340,7 @@ def train_model(
     # once per process at each step, as if every process saw a different step's data.
     accelerator = Accelerator(cpu=_cpu_only(), step_scheduler_with_optimizer=False)
     causal = is_causal(model)
-    trim_logits = causal and _takes_logits_to_keep(model)
+    trim_logits = causal and takes_logits_to_keep(model)
     world, rank = accelerator.num_processes, accelerator.process_index
     torch.manual_seed(config.seed)
     first = examples_for_epoch(0)
