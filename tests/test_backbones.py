@@ -142,9 +142,10 @@ def test_cli_dropout_reaches_the_saved_model_and_is_refused_for_checkpoints(tmp_
     assert "the checkpoint 't5-small' keeps its own" in capsys.readouterr().err
 
 
-def test_dropout_is_used_in_training_and_off_in_evaluation():
+@pytest.mark.parametrize("spec", ["scratch:gpt-tiny", "scratch:llama-tiny"])
+def test_dropout_is_used_in_training_and_off_in_evaluation(spec):
     tok = word_tokenizer()
-    model = build_scratch_model("scratch:gpt-tiny", tok, dropout=0.5)
+    model = build_scratch_model(spec, tok, dropout=0.5)
     ids = torch.tensor([[3, 4, 5, 6, 7]])
     model.train()
     torch.manual_seed(0)
@@ -152,6 +153,30 @@ def test_dropout_is_used_in_training_and_off_in_evaluation():
     assert not torch.equal(noisy, model(input_ids=ids).logits)
     model.eval()
     assert torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
+def test_llama_hidden_dropout_drops_the_input_and_both_residual_branches():
+    """LLaMA only has attention dropout; the hooks add SASRec's other three places. With the
+    attention dropout set to 0 the remaining noise comes from the hooks alone, and with the
+    hooks' rate at 0 too a training-mode pass equals the evaluation-mode one exactly."""
+    tok = word_tokenizer()
+    ids = torch.tensor([[3, 4, 5, 6, 7]])
+    model = build_scratch_model("scratch:llama-tiny", tok, seed=0, dropout=0.5)
+    layers = model.model.layers
+    assert len(layers[0]._forward_pre_hooks) == 1
+    assert all(len(x.self_attn._forward_hooks) == len(x.mlp._forward_hooks) == 1 for x in layers)
+    assert all(len(x._forward_pre_hooks) == 0 for x in layers[1:])
+    model.config.attention_dropout = 0.0
+    for layer in layers:
+        layer.self_attn.attention_dropout = 0.0
+    model.eval()
+    clean = model(input_ids=ids).logits
+    model.train()
+    assert not torch.equal(model(input_ids=ids).logits, clean)
+    plain = build_scratch_model("scratch:llama-tiny", tok, seed=0)
+    assert not plain.model.layers[0]._forward_pre_hooks
+    plain.train()
+    assert torch.equal(plain(input_ids=ids).logits, clean)
 
 
 # ---------------------------------------------------------------- LoRA

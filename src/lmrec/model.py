@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from tokenizers import (
     AddedToken,
     Tokenizer,
@@ -236,7 +237,31 @@ def _llama(
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
-    return LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config)
+    if dropout:
+        _add_llama_hidden_dropout(model, dropout)
+    return model
+
+
+def _add_llama_hidden_dropout(model: LlamaForCausalLM, rate: float) -> None:
+    """Dropout where SASRec and GPT-2 have it and LLaMA does not: on the embedded input and on
+    each attention and feed-forward output before it joins the residual stream. Forward hooks,
+    active in training mode only; the input's hook sits on the first layer, not on the embedding
+    table, which adding item tokens replaces. Not saved: a loaded model is for inference."""
+
+    def on_input(module: torch.nn.Module, args: tuple) -> tuple:
+        return (F.dropout(args[0], rate, module.training), *args[1:])
+
+    def on_output(module: torch.nn.Module, args: tuple, output):
+        if isinstance(output, tuple):  # attention: (hidden states, weights)
+            return (F.dropout(output[0], rate, module.training), *output[1:])
+        return F.dropout(output, rate, module.training)
+
+    layers = model.model.layers
+    layers[0].register_forward_pre_hook(on_input)
+    for layer in layers:
+        layer.self_attn.register_forward_hook(on_output)
+        layer.mlp.register_forward_hook(on_output)
 
 
 _ARCHITECTURES = {"t5": _t5, "gpt2": _gpt2, "llama": _llama}
@@ -249,7 +274,8 @@ def build_scratch_model(
 
     dropout: None keeps each architecture's default (T5 and GPT-2 0.1, LLaMA 0). Otherwise it
         sets T5's ``dropout_rate``, GPT-2's residual, embedding and attention dropout, and
-        LLaMA's attention dropout (LLaMA has no residual or embedding dropout).
+        LLaMA's attention dropout plus the input and residual-branch dropout LLaMA lacks
+        (added as forward hooks, see ``_add_llama_hidden_dropout``).
     """
     check_dropout(dropout)
     preset = scratch_preset(spec)
