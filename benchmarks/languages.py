@@ -50,7 +50,6 @@ from lmrec.data.schema import Catalog, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
 from lmrec.data.t5p5 import load_t5p5
-from lmrec.generate import score_candidates
 from lmrec.indexing import IndexConfig
 from lmrec.lm import LMConfig, LMRecommender
 from lmrec.model import build_tokenizer, unknown_token_rate
@@ -244,21 +243,11 @@ def rescored_named(model: NamedItemsRecommender, task: Task, common: dict) -> di
     """The named model's candidate lists scored exhaustively (each candidate's name given the
     prompt, teacher-forced): by the name's total log-probability, which beam search maximises,
     and by its log-probability per token, which does not favour names of fewer tokens."""
-    template = model.template_for(None)
-    lists = [[c for c in dict.fromkeys(cands) if c in model.catalog] for cands in task.candidates]
-    prompts = [model.prompt(h, c, template) for h, c in zip(task.histories, lists, strict=True)]
-    totals = score_candidates(
-        model.model,
-        model.tokenizer,
-        model.trie,
-        prompts,
-        lists,
-        max_source_length=model.config.train.max_source_length,
-    )
+    totals = model.score(task.histories, task.candidates)
     out = {}
     for label, per_token in (("named-scored", False), ("named-per-token", True)):
         rankings = []
-        for scores, cands in zip(totals, lists, strict=True):
+        for scores, cands in zip(totals, task.candidates, strict=True):
             keyed = [
                 (s / len(model.trie.tokens(c)) if per_token else s, c)
                 for s, c in zip(scores, cands, strict=True)

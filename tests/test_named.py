@@ -70,6 +70,15 @@ def test_outputs_are_catalogue_items_and_names(language):
     cands = [["i1", "i2", "i3"]] * len(histories)
     for recs in model.recommend(histories, k=5, exclude_seen=False, candidates=cands):
         assert [r.item for r in recs] and {r.item for r in recs} <= {"i1", "i2", "i3"}
+    # Scoring the same lists exhaustively gives the beam's scores (3 candidates, 5 beams).
+    scored = model.score(histories, cands)
+    for recs, scores in zip(model.recommend(histories, k=3, exclude_seen=False, candidates=cands),
+                            scored, strict=True):  # fmt: skip
+        by_item = dict(zip(cands[0], scores, strict=True))
+        assert [r.item for r in recs] == sorted(cands[0], key=lambda c: -by_item[c])
+        assert [r.score for r in recs] == pytest.approx([by_item[r.item] for r in recs], abs=1e-4)
+    with pytest.raises(ValueError, match="one candidate list per history"):
+        model.score(histories, cands[:1])
     # Names in, names out: every answer is a catalogue name, spelled exactly.
     history_names = [split.catalog[i].name_in(language) for i in histories[0]]
     answers = model.recommend_names(history_names, k=3, candidates=None)

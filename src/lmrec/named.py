@@ -35,7 +35,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
-from lmrec.generate import ItemTrie, constrained_beam_search
+from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.model import (
     check_tokenizer_algorithm,
@@ -347,7 +347,7 @@ class NamedItemsRecommender(Recommender):
         prompts, excluded = [], []
         for row, history in enumerate(histories):
             if candidates is not None:
-                cands = [c for c in dict.fromkeys(candidates[row]) if c in self.catalog]
+                cands = self._listed(candidates[row])
             else:
                 cands = self._inference_candidates(history)
             prompts.append(self.prompt(history, cands, chosen))
@@ -377,6 +377,37 @@ class NamedItemsRecommender(Recommender):
             )
             results.extend([Scored(i, s) for i, s in r[:k]] for r in ranked)
         return results
+
+    def _listed(self, candidates: Sequence[str]) -> list[str]:
+        """A caller's candidate list as the prompt lists it: catalogue items, first mention."""
+        return [c for c in dict.fromkeys(candidates) if c in self.catalog]
+
+    def score(
+        self,
+        histories: Sequence[Sequence[str]],
+        candidates: Sequence[Sequence[str]],
+        template: str | None = None,
+    ) -> list[list[float]]:
+        """Log-likelihood of each candidate's name (its tokens and ``</s>``) given the prompt
+        that lists the candidates, as :meth:`recommend` builds it; teacher-forced in one
+        batched pass, no beam search. One score per given candidate, in the order given; a
+        candidate outside the catalogue is an error."""
+        self._require_fitted()
+        if len(candidates) != len(histories):
+            raise ValueError("one candidate list per history is needed")
+        chosen = self.template_for(template)
+        prompts = [
+            self.prompt(h, self._listed(c), chosen)
+            for h, c in zip(histories, candidates, strict=True)
+        ]
+        return score_candidates(
+            self.model,
+            self.tokenizer,
+            self.trie,
+            prompts,
+            candidates,
+            max_source_length=self.config.train.max_source_length,
+        )
 
     def parse_history(self, text: str) -> list[str]:
         """Item ids of a written list of names (in the model's language; "،", "," and the
