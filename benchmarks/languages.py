@@ -216,6 +216,7 @@ def run_named(task: Task, language: str, args, epochs: int, data: str) -> dict:
         num_beams=args.named_beams,
         train=train_config(epochs, args.seed),
         tokenizer=args.tokenizer,
+        target_word_order=args.named_word_order,
     )
     started = time.perf_counter()
     model = NamedItemsRecommender(config).fit(task.split)
@@ -535,6 +536,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="beam width of the named model (default 5, the k measured; the candidate count "
         "makes the search exhaustive)",
     )
+    parser.add_argument(
+        "--named-word-order",
+        choices=["natural", "reversed"],
+        default="natural",
+        help="word order the named model's decoder writes names in (NamedConfig."
+        "target_word_order), both languages",
+    )
     parser.add_argument("--max-history", type=int, default=5)
     parser.add_argument("--targets-t5p5", type=int, default=3, help="training targets per row")
     parser.add_argument("--targets-shop", type=int, default=3, help="training targets per user")
@@ -619,7 +627,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "agree on (lmrec.data.t5p5 item_groups: the Arabic translation merges four pairs of "
             "English items and gives six groups several names); a ranking keeps each group's "
             "first place. "
-            f"Named-model beam width {args.named_beams or 5}. "
+            f"Named-model beam width {args.named_beams or 5}, target word order "
+            f"{args.named_word_order}. "
             f"Model {args.model} with a {args.tokenizer} tokenizer trained on the data, seed "
             f"{args.seed}, max history {args.max_history}, "
             f"epochs t5p5 {args.epochs_t5p5} / shop {args.epochs_shop} (no early stopping on "

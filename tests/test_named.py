@@ -105,3 +105,33 @@ def test_same_names_are_refused():
     split = leave_one_out_split(Dataset(events, catalog))
     with pytest.raises(ValueError, match="same name"):
         NamedItemsRecommender(tiny_named()).fit(split)
+
+
+def test_reversed_target_word_order(tmp_path):
+    """The decoder writes names last word first; prompts and answers keep the catalogue's
+    spelling, and the setting survives save/load."""
+    split = _bilingual_split()
+    model = NamedItemsRecommender(
+        tiny_named("ar", num_candidates=12, target_word_order="reversed")
+    ).fit(split)
+    (example,) = model.examples([(["i1", "i2"], "i3")], epoch=0)
+    assert example.target == "3 رقم غرض"
+    assert "غرض رقم 1، غرض رقم 2" in example.source  # the history as spelt
+    assert "غرض رقم 3" in example.source.split(":", 2)[-1]
+    reversed_ids = model.tokenizer("3 رقم غرض").input_ids
+    assert model.trie.tokens("i3") == reversed_ids
+    assert model.trie.tokens("i3") != model.tokenizer("غرض رقم 3").input_ids
+    histories = [split.train_items(u) for u in list(split.train)[:4]]
+    cands = [["i1", "i2", "i3"]] * len(histories)
+    answers = model.recommend(histories, k=3, exclude_seen=False, candidates=cands)
+    assert [sorted(r.item for r in recs) for recs in answers] == [["i1", "i2", "i3"]] * 4
+    (named,) = model.recommend_names("غرض رقم 5، غرض رقم 6", k=1)
+    assert named.name == split.catalog[named.item].name_in("ar")
+    model.save(tmp_path / "m")
+    loaded = NamedItemsRecommender.load(tmp_path / "m")
+    assert loaded.config.target_word_order == "reversed"
+    assert loaded.trie.tokens("i3") == reversed_ids
+    before = [s for row in model.score(histories, cands) for s in row]
+    assert [s for row in loaded.score(histories, cands) for s in row] == pytest.approx(before)
+    with pytest.raises(ValueError, match="target_word_order"):
+        tiny_named(target_word_order="backwards")

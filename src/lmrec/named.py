@@ -61,6 +61,7 @@ FAMILY = "named"
 _CORPUS_PROMPTS = 5000  # training prompts a scratch tokenizer learns from (see _corpus)
 # How a written list separates names, per language (as the T5-P5 files write them).
 _SEPARATORS = {"ar": "، ", "fa": "، ", "ur": "، "}
+WORD_ORDERS = ("natural", "reversed")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class NamedConfig:
     train: fine-tuning settings (prompts list many names: 512 source tokens by default).
     tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
         (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
+    target_word_order: the word order the decoder writes a name in: ``"natural"`` (as the
+        catalogue spells it) or ``"reversed"`` (last word first). Only the decoder's target
+        changes: prompts list names as spelt and every answer is still returned by its
+        catalogue name. Arabic names put the head noun first (قميص كرة القدم, "jersey of
+        football"), so the decoder must pick the item's kind before its sport; reversed, it
+        writes the sport first, as English does (Soccer Jersey).
     """
 
     model: str = "scratch:tiny"
@@ -97,9 +104,14 @@ class NamedConfig:
     valid_exclude_seen: bool = True
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_source_length=512))
     tokenizer: str = "unigram"
+    target_word_order: str = "natural"
 
     def __post_init__(self) -> None:
         check_tokenizer_algorithm(self.tokenizer)
+        if self.target_word_order not in WORD_ORDERS:
+            raise ValueError(
+                f"target_word_order must be one of {WORD_ORDERS}, not {self.target_word_order!r}"
+            )
         if self.num_candidates < 1 or self.max_prompt_candidates < 1:
             raise ValueError("num_candidates and max_prompt_candidates must be at least 1")
 
@@ -139,6 +151,13 @@ class NamedItemsRecommender(Recommender):
         """The item's name in the model's language (its main name or id where it has none)."""
         assert self.catalog is not None
         return self.catalog.name(item, self.config.language)
+
+    def target_text(self, item: str) -> str:
+        """What the decoder writes for an item: its name, in ``target_word_order``."""
+        name = self.item_name(item)
+        if self.config.target_word_order == "reversed":
+            return " ".join(reversed(name.split()))
+        return name
 
     @property
     def names(self) -> dict[str, str]:
@@ -204,7 +223,7 @@ class NamedItemsRecommender(Recommender):
         sequences: dict[str, list[int]] = {}
         owner: dict[tuple[int, ...], str] = {}
         for item, name in self.names.items():
-            ids = list(self.tokenizer(name).input_ids)
+            ids = list(self.tokenizer(self.target_text(item)).input_ids)
             if not ids or ids[-1] != eos:
                 ids.append(eos)
             key = tuple(ids)
@@ -225,6 +244,8 @@ class NamedItemsRecommender(Recommender):
         chosen = [t for t in self.templates.templates if t.family == FAMILY]
         chosen = [t for t in chosen if t.language == self.config.language] or chosen
         texts = [t.source for t in chosen] + list(self.names.values())
+        if self.config.target_word_order != "natural":
+            texts += [self.target_text(i) for i in self.catalog]
         return texts + [e.source for e in examples[:_CORPUS_PROMPTS]]
 
     def _check_prompt_length(self) -> None:
@@ -262,7 +283,7 @@ class NamedItemsRecommender(Recommender):
             template = rng.choice(seen)
             candidates = self.sample_candidates(cand_rng, target)
             source = self.prompt(history, candidates, template)
-            out.append(Example(source, self.item_name(target), FAMILY, template.id))
+            out.append(Example(source, self.target_text(target), FAMILY, template.id))
         return out
 
     def fit(self, split: Split) -> Self:
