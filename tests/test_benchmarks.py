@@ -64,3 +64,42 @@ def test_sequential_benchmark_quick_path(tmp_path):
     assert result["matmul_peak_gflops"] > 0
     assert (tmp_path / "smoke-quick.md").read_text().startswith("# Sequential recommendation")
     assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
+
+
+def _languages_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "languages_benchmark", ROOT / "benchmarks" / "languages.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_name_overlap_control_ranks_candidates_by_shared_name_words():
+    """languages.py's name-reading control: IDF-weighted words shared with the history's
+    names, after normalisation (كره = كرة), on the given candidate lists."""
+    from argparse import Namespace
+
+    from lmrec.data.schema import Catalog, Item
+    from lmrec.data.split import Split
+
+    languages = _languages_module()
+    names = {"a": "red ball", "b": "red bat", "c": "blue cap", "d": "blue ball"}
+    names |= {"x": "قميص كرة السلة", "y": "كره السله هوب", "z": "قميص التنس"}
+    catalog = Catalog(Item(id=i, name=n) for i, n in names.items())
+    split = Split(train={}, valid={}, test={}, catalog=catalog, name="toy")
+    task = languages.Task(
+        split,
+        histories=[["a", "b"], ["x"]],
+        targets=["b", "y"],
+        exclude_seen=False,
+        candidates=[["c", "d", "b"], ["z", "y"]],
+    )
+    out = languages.run_overlap(task, "en", Namespace(seed=0), epochs=0, data="toy")
+    # b shares red (twice named) and bat; d shares ball; c shares nothing. y shares two
+    # words with the history only once normalised, z one word as written.
+    assert out["name-overlap"]["rankings"] == [["b", "d", "c"], ["y", "z"]]
+    assert languages.rank_metrics(out["name-overlap"]["rankings"], task.targets)["hr1"] == 1.0
