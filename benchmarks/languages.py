@@ -53,7 +53,7 @@ from lmrec.data.t5p5 import load_t5p5
 from lmrec.indexing import IndexConfig
 from lmrec.lm import LMConfig, LMRecommender
 from lmrec.model import build_tokenizer, unknown_token_rate
-from lmrec.named import NamedConfig, NamedItemsRecommender
+from lmrec.named import WORD_ORDERS, NamedConfig, NamedItemsRecommender
 from lmrec.prompts.templates import load_templates
 from lmrec.tasks import PromptConfig
 from lmrec.text.arabic import normalize_name
@@ -582,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--named-word-order",
-        choices=["natural", "reversed"],
+        choices=WORD_ORDERS,
         default="natural",
         help="word order the named model's decoder writes names in (NamedConfig."
         "target_word_order), both languages",

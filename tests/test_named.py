@@ -79,6 +79,8 @@ def test_outputs_are_catalogue_items_and_names(language):
         assert [r.score for r in recs] == pytest.approx([by_item[r.item] for r in recs], abs=1e-4)
     with pytest.raises(ValueError, match="one candidate list per history"):
         model.score(histories, cands[:1])
+    with pytest.raises(KeyError, match="unknown item 'nope'"):
+        model.score(histories[:1], [["i1", "nope"]])
     # Names in, names out: every answer is a catalogue name, spelled exactly.
     history_names = [split.catalog[i].name_in(language) for i in histories[0]]
     answers = model.recommend_names(history_names, k=3, candidates=None)

@@ -49,7 +49,7 @@ from lmrec.tasks import Example, sequential_pairs
 from lmrec.text.names import catalog_names, match_names, parse_item_list
 from lmrec.train import TrainConfig, TrainResult, train_model
 
-__all__ = ["NamedConfig", "NamedItemsRecommender", "NamedRecommendation"]
+__all__ = ["WORD_ORDERS", "NamedConfig", "NamedItemsRecommender", "NamedRecommendation"]
 
 logger = logging.getLogger(__name__)
 
