@@ -50,6 +50,7 @@ from lmrec.data.schema import Catalog, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
 from lmrec.data.t5p5 import load_t5p5
+from lmrec.hybrid import fuse
 from lmrec.indexing import IndexConfig
 from lmrec.lm import LMConfig, LMRecommender
 from lmrec.model import build_tokenizer, unknown_token_rate
@@ -206,6 +207,41 @@ def train_config(epochs: int, seed: int) -> TrainConfig:
 
 def run_named(task: Task, language: str, args, epochs: int, data: str) -> dict:
     """Fit the named-items model on one task; its rank-ordered answers per test history."""
+    return _fit_named(task, language, args, epochs, data)[0]
+
+
+def run_named_knn(task: Task, language: str, args, epochs: int, data: str) -> dict:
+    """The named model's rows, plus 'named+item-kNN': each candidate list ranked by the named
+    model's score of a name (its total log-probability, as 'named-scored') fused with item-kNN's
+    similarity to the history (:func:`lmrec.hybrid.fuse`: both standardised over the list,
+    weight ``--fuse-weight`` on the language model, fixed, not tuned: T5-P5 has no validation
+    rows). Both stages train on the same rows."""
+    out, model = _fit_named(task, language, args, epochs, data)
+    if not task.candidates:
+        return out
+    started = time.perf_counter()
+    knn = ItemKNNRecommender().fit(task.split)
+    knn_seconds = time.perf_counter() - started
+    ranked = fuse(
+        task.candidates,
+        knn.score(task.histories, task.candidates),
+        model.score(task.histories, task.candidates),
+        weight=args.fuse_weight,
+        k=5,
+    )
+    common = {k: v for k, v in out["named"].items() if k not in ("protocol", "rankings")}
+    common["train_seconds"] += knn_seconds
+    out["named+item-kNN"] = {
+        "protocol": "sampled candidates",
+        "rankings": [[s.item for s in r] for r in ranked],
+        **common,
+    }
+    return out
+
+
+def _fit_named(
+    task: Task, language: str, args, epochs: int, data: str
+) -> tuple[dict, NamedItemsRecommender]:
     config = NamedConfig(
         model=args.model,
         language=language,
@@ -238,7 +274,7 @@ def run_named(task: Task, language: str, args, epochs: int, data: str) -> dict:
     }
     if task.candidates:
         out.update(rescored_named(model, task, common))
-    return out
+    return out, model
 
 
 def rescored_named(model: NamedItemsRecommender, task: Task, common: dict) -> dict:
@@ -360,6 +396,7 @@ def run_overlap(task: Task, language: str, args, epochs: int, data: str) -> dict
 
 RUNNERS = {
     "named": run_named,
+    "named+item-knn": run_named_knn,
     "ids": run_ids,
     "item-knn": run_knn,
     "name-overlap": run_overlap,
@@ -587,6 +624,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="word order the named model's decoder writes names in (NamedConfig."
         "target_word_order), both languages",
     )
+    parser.add_argument(
+        "--fuse-weight",
+        type=float,
+        default=0.5,
+        help="named+item-knn: the named model's share of the fused score, in [0, 1]",
+    )
     parser.add_argument("--max-history", type=int, default=5)
     parser.add_argument("--targets-t5p5", type=int, default=3, help="training targets per row")
     parser.add_argument("--targets-shop", type=int, default=3, help="training targets per user")
@@ -600,9 +643,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--models",
         nargs="+",
         choices=list(RUNNERS),
-        default=list(RUNNERS),
-        help="named: the named-items LM; ids: the id LM; item-knn: a control that reads no "
-        "name; name-overlap: a control that reads only names (default: all)",
+        default=[m for m in RUNNERS if m != "named+item-knn"],
+        help="named: the named-items LM; named+item-knn: it and its fusion with item-kNN on "
+        "the candidate lists; ids: the id LM; item-knn: a control that reads no name; "
+        "name-overlap: a control that reads only names (default: all but named+item-knn)",
     )
     parser.add_argument("--name", default="languages", help="output file stem")
     parser.add_argument(
@@ -614,6 +658,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    if not 0 <= args.fuse_weight <= 1:
+        parser.error(f"--fuse-weight must be in [0, 1], got {args.fuse_weight}")
     if args.summarize:
         print(summarize(args.summarize, args.out, args.name))
         return
@@ -673,7 +719,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             "agree on (lmrec.data.t5p5 item_groups: the Arabic translation merges four pairs of "
             "English items and gives six groups several names); a ranking keeps each group's "
             "first place. "
-            f"Named-model beam width {args.named_beams or 5}, target word order "
+            + (
+                "'named+item-kNN': each candidate list ranked by "
+                f"{args.fuse_weight} * z(named model's log-probability of the name) + "
+                f"{1 - args.fuse_weight:g} * z(item-kNN similarity to the history), z over the "
+                "list (weight fixed, not tuned); both trained on the same rows. "
+                if "named+item-knn" in args.models
+                else ""
+            )
+            + f"Named-model beam width {args.named_beams or 5}, target word order "
             f"{args.named_word_order}. "
             f"Model {args.model} with a {args.tokenizer} tokenizer trained on the data, seed "
             f"{args.seed}, max history {args.max_history}, "

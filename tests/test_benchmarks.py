@@ -103,3 +103,49 @@ def test_name_overlap_control_ranks_candidates_by_shared_name_words():
     # words with the history only once normalised, z one word as written.
     assert out["name-overlap"]["rankings"] == [["b", "d", "c"], ["y", "z"]]
     assert languages.rank_metrics(out["name-overlap"]["rankings"], task.targets)["hr1"] == 1.0
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_named_knn_fusion_ends_at_each_stage(weight):
+    """languages.py's 'named+item-kNN': at weight 0 each candidate list is in item-kNN's order
+    of similarity to the history, at weight 1 in the named model's ('named-scored')."""
+    from argparse import Namespace
+
+    from contract import checkerboard_split
+
+    from lmrec.baselines import ItemKNNRecommender
+
+    languages = _languages_module()
+    split = checkerboard_split()
+    task = languages.Task(
+        split,
+        histories=[["A1", "A2"], ["B2"], ["A4", "B1"]],
+        targets=["A3", "B3", "A5"],
+        exclude_seen=False,
+        candidates=[["B1", "A5", "A3", "B4"], ["A1", "B5", "B3"], ["B2", "A5", "A2"]],
+    )
+    args = Namespace(
+        model="scratch:tiny",
+        max_history=5,
+        max_targets={"toy": 3},
+        max_prompt_candidates=1,
+        candidates=3,
+        seed=0,
+        named_beams=None,
+        tokenizer="bpe",
+        named_word_order="natural",
+        fuse_weight=weight,
+    )
+    out = languages.run_named_knn(task, "en", args, epochs=0, data="toy")
+    assert set(out) == {"named", "named-scored", "named-per-token", "named+item-kNN"}
+    fused = out["named+item-kNN"]["rankings"]
+    if weight == 1.0:
+        assert fused == out["named-scored"]["rankings"]
+    else:
+        scores = ItemKNNRecommender().fit(split).score(task.histories, task.candidates)
+        # Cosines of checkerboard_split's training users. Row 1: A3 1/sqrt(6) + 2/sqrt(6),
+        # A5 0.5 + 0, the B items 0 (list order). Row 2: B3 2/sqrt(6), then A1 and B5 at 0.
+        # Row 3: A5 2/sqrt(6) (to A4), B2 1/sqrt(2) (to B1), A2 1/sqrt(6).
+        assert fused == [["A3", "A5", "B1", "B4"], ["B3", "A1", "B5"], ["A5", "B2", "A2"]]
+        for row, cands, s in zip(fused, task.candidates, scores, strict=True):
+            assert row == [c for _, c in sorted(zip(s, cands, strict=True), key=lambda p: -p[0])]

@@ -7,7 +7,7 @@ from contract import GROUP_A, check_recommender_contract, checkerboard_split
 from lm_fixtures import tiny_config
 
 from lmrec.baselines import ItemKNNRecommender
-from lmrec.hybrid import HybridConfig, HybridRecommender
+from lmrec.hybrid import HybridConfig, HybridRecommender, fuse
 from lmrec.lm import LMRecommender
 
 
@@ -59,3 +59,17 @@ def test_fit_tunes_the_weight_on_validation(stages):
     assert hybrid.tuning[hybrid.weight] == max(hybrid.tuning.values())
     (row,) = hybrid.recommend([list(GROUP_A[:2])], k=3)
     assert all(s.item in split.catalog for s in row)
+
+
+def test_fuse_mixes_standardised_scores():
+    # z(retrieval [3, 2, 1]) = [1.22, 0, -1.22]; z(lm [0, 1, 5]) = [-0.93, -0.46, 1.39]:
+    # at weight 0.5, a 0.149, b -0.231, c 0.082.
+    candidates, retrieval, lm = [["a", "b", "c"]], [[3.0, 2.0, 1.0]], [[0.0, 1.0, 5.0]]
+    (half,) = fuse(candidates, retrieval, lm, weight=0.5, k=3)
+    assert [s.item for s in half] == ["a", "c", "b"]
+    assert [s.score for s in half] == pytest.approx([0.14946, 0.08199, -0.23146], abs=1e-5)
+    assert [s.item for s in fuse(candidates, retrieval, lm, weight=0.0, k=3)[0]] == ["a", "b", "c"]
+    assert [s.item for s in fuse(candidates, retrieval, lm, weight=1.0, k=2)[0]] == ["c", "b"]
+    # A list whose scores are all equal keeps its order; an empty list stays empty.
+    assert [s.item for s in fuse([["x", "y"]], [[1, 1]], [[2, 2]], 0.5, 2)[0]] == ["x", "y"]
+    assert fuse([[]], [[]], [[]], 0.5, 3) == [[]]

@@ -47,6 +47,27 @@ def _standardise(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
+def fuse(
+    candidates: Sequence[Sequence[str]],
+    retrieval: Sequence[Sequence[float]],
+    lm_scores: Sequence[Sequence[float]],
+    weight: float,
+    k: int,
+) -> list[list[Scored]]:
+    """Each candidate list's top ``k`` by ``weight * z(lm) + (1 - weight) * z(retrieval)``,
+    both scores standardised over the list; equal fused scores keep the list's order."""
+    results = []
+    for items, r, m in zip(candidates, retrieval, lm_scores, strict=True):
+        if not items:
+            results.append([])
+            continue
+        r_, m_ = np.asarray(r, dtype=float), np.asarray(m, dtype=float)
+        fused = weight * _standardise(m_) + (1 - weight) * _standardise(r_)
+        order = np.argsort(-fused, kind="stable")[:k]
+        results.append([Scored(items[i], float(fused[i])) for i in order])
+    return results
+
+
 class HybridRecommender(Recommender):
     """Retriever candidates re-ranked by a fused retriever + language-model score.
 
@@ -76,24 +97,6 @@ class HybridRecommender(Recommender):
         lm_scores = [np.array(row, dtype=float) for row in self.lm.score(histories, candidates)]
         return candidates, retrieval, lm_scores
 
-    @staticmethod
-    def _fuse(
-        candidates: list[list[str]],
-        retrieval: list[np.ndarray],
-        lm_scores: list[np.ndarray],
-        weight: float,
-        k: int,
-    ) -> list[list[Scored]]:
-        results = []
-        for items, r, m in zip(candidates, retrieval, lm_scores, strict=True):
-            if not items:
-                results.append([])
-                continue
-            fused = weight * _standardise(m) + (1 - weight) * _standardise(r)
-            order = np.argsort(-fused, kind="stable")[:k]
-            results.append([Scored(items[i], float(fused[i])) for i in order])
-        return results
-
     def fit(self, split: Split) -> Self:
         """Choose the fusion weight that maximises validation NDCG@10 (unless one is set)."""
         if self.config.weight is not None:
@@ -112,7 +115,7 @@ class HybridRecommender(Recommender):
         histories = [split.train_items(u) for u in users]
         stages = self._stages(histories, exclude_seen=True)
         for weight in self.config.weight_grid:
-            ranked = self._fuse(*stages, weight=weight, k=10)
+            ranked = fuse(*stages, weight=weight, k=10)
             self.tuning[weight] = float(
                 np.mean(
                     [
@@ -132,7 +135,7 @@ class HybridRecommender(Recommender):
             raise ValueError("k must be at least 1")
         if self.weight is None:
             raise RuntimeError("the hybrid's fusion weight is not set: call fit(split) first")
-        return self._fuse(*self._stages(histories, exclude_seen), weight=self.weight, k=k)
+        return fuse(*self._stages(histories, exclude_seen), weight=self.weight, k=k)
 
     def save(self, path: str | Path) -> None:
         """One directory: the fusion settings plus both stages in ``retriever/`` and ``lm/``."""

@@ -71,6 +71,22 @@ def test_item_knn_hand_computed_scores() -> None:
     )
 
 
+def test_item_knn_scores_given_candidates_in_their_order() -> None:
+    # The scores of test_item_knn_hand_computed_scores, for a candidate list in another order;
+    # B3 and the history's own A1 have no similarity to A1.
+    model = ItemKNNRecommender().fit(checkerboard_split())
+    scores = model.score([["A1"], ["A1", "A2"]], [["B3", "A4", "A1", "A2"], ["A5"]])
+    assert scores[0] == pytest.approx([0.0, 1 / math.sqrt(6), 0.0, 0.5])
+    # A5 to A1: 0.5 (users a2, a3 and a0, a3); A5 to A2: 0 (no user has both); as recommend().
+    assert scores[1] == [0.5]
+    (recs,) = model.recommend([["A1", "A2"]], k=11, exclude_seen=False)
+    assert next(r.score for r in recs if r.item == "A5") == 0.5
+    with pytest.raises(KeyError, match="not in the catalogue: NOPE"):
+        model.score([["A1"]], [["A2", "NOPE"]])
+    with pytest.raises(ValueError, match="1 histories but 2 candidate lists"):
+        model.score([["A1"]], [["A2"], ["A3"]])
+
+
 def test_item_knn_recommends_within_the_group() -> None:
     split = checkerboard_split()
     model = ItemKNNRecommender().fit(split)

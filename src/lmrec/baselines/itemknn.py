@@ -120,6 +120,27 @@ class ItemKNNRecommender(Recommender):
                 results.append(self._top_k(row, seen_items if exclude_seen else [], k))
         return results
 
+    def score(
+        self, histories: Sequence[Sequence[str]], candidates: Sequence[Sequence[str]]
+    ) -> list[list[float]]:
+        """Each candidate's similarity sum to its history, in the order given (0.0 for a
+        candidate similar to nothing in the history); a candidate outside the catalogue is an
+        error."""
+        self._check_ready(1)
+        if len(histories) != len(candidates):
+            raise ValueError(f"{len(histories)} histories but {len(candidates)} candidate lists")
+        unknown = sorted({c for row in candidates for c in row if c not in self._index})
+        if unknown:
+            raise KeyError(f"candidates not in the catalogue: {', '.join(unknown[:5])}")
+        chunk = max(1, _CELLS_PER_CHUNK // max(len(self._items), 1))
+        results: list[list[float]] = []
+        for start in range(0, len(histories), chunk):
+            weights, _ = self._history_matrix(histories[start : start + chunk])
+            scores = (weights @ self._similarity).toarray()
+            for row, cands in zip(scores, candidates[start : start + chunk], strict=True):
+                results.append([float(row[self._index[c]]) for c in cands])
+        return results
+
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (settings, item ids) and ``arrays.npz`` (similarities, counts)."""
         self._check_ready(1)
