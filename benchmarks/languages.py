@@ -23,6 +23,10 @@ histories and the entropy of that rank-1 distribution (bits), and the unknown-to
 tokens per name of the tokenizer on the catalogue names; per pair, the Arabic/English ratios
 and whether Arabic reaches 90% of English (distinct items, HR@1, HR@5).
 
+Controls and a hybrid (``--models``): item-kNN, which never reads a name; name overlap, which
+reads only names; and ``named+item-knn``, the named model's score of each candidate fused with
+item-kNN's (:func:`lmrec.hybrid.fuse`, fixed ``--fuse-weight``).
+
     .venv/bin/python benchmarks/languages.py            # the run of record (~45 min, 1 thread)
     .venv/bin/python benchmarks/languages.py --quick    # a smoke run
 
