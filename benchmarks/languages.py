@@ -39,6 +39,7 @@ import argparse
 import json
 import math
 import random
+import re
 import shlex
 import sys
 import time
@@ -535,6 +536,36 @@ def _ratio_cell(ratio: float | None, per_run: Sequence[float]) -> str:
     return f"{ratio:.2f} ({min(per_run):.2f}-{max(per_run):.2f})"
 
 
+def _seed(run: dict) -> int:
+    """A run's seed: recorded in its JSON, or else read from its command (default 0)."""
+    if "seed" in run:
+        return int(run["seed"])
+    found = re.search(r"--seed[ =](\d+)", run["command"])
+    return int(found.group(1)) if found else 0
+
+
+def _one_per_seed(runs: list[dict], data: str, model: str, keys: Sequence[str]) -> list[dict]:
+    """The runs that measured `model` on `data`, one per seed: a later run of a seed already
+    counted must have the same results on `keys` (it repeats the experiment; its timings may
+    differ) and is dropped; different results under one seed mean different settings, which
+    one summary must not mix."""
+    kept: dict[int, dict] = {}
+
+    def results(run: dict) -> dict:
+        return {lang: {k: m[k] for k in keys} for lang, m in run["runs"][data][model].items()}
+
+    for run in runs:
+        seed = _seed(run)
+        if seed not in kept:
+            kept[seed] = run
+        elif results(kept[seed]) != results(run):
+            raise ValueError(
+                f"{data} {model}: seed {seed} measured twice with different results "
+                f"({kept[seed]['command']!r} and {run['command']!r}); summarize one of them"
+            )
+    return list(kept.values())
+
+
 def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
     """Runs of several seeds side by side: each metric's mean over the runs per language, and
     the Arabic/English ratio of those means (with the lowest and highest per-run ratio)."""
@@ -552,7 +583,8 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
         "",
         "Mean over the runs, Arabic / English, and the ratio of the means (lowest-highest "
         "per-run ratio in brackets). Arabic reaches 90% when every ratio of means is at least "
-        "0.9. A row over fewer runs than listed says how many.",
+        "0.9. A row over fewer runs than listed says how many. A model that two runs of one "
+        "seed both measured (with the same results) counts once.",
         "",
         "| data | model | HR@1 ar / en | HR@5 ar / en | distinct@1 ar / en | entropy@1 ar / en "
         "| ratio HR@1 | ratio HR@5 | ratio distinct | ratio entropy | Arabic reaches 90% |",
@@ -561,7 +593,8 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
     summary: dict[str, dict[str, dict]] = {}
     pairs = dict.fromkeys((d, m) for r in runs for d, models in r["runs"].items() for m in models)
     for data, model in pairs:
-        having = [r for r in runs if model in r["runs"].get(data, {})]
+        measured = [r for r in runs if model in r["runs"].get(data, {})]
+        having = _one_per_seed(measured, data, model, keys)
         by = {
             lang: {k: [r["runs"][data][model][lang][k] for r in having] for k in keys}
             for lang in LANGUAGES
@@ -578,7 +611,8 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
             "ok": ok,
             "runs": len(having),
         }
-        runs_cell = "" if len(having) == len(runs) else f" ({len(having)} runs)"
+        count = len(having)
+        runs_cell = "" if count == len(runs) else f" ({count} run{'s' if count > 1 else ''})"
         lines.append(
             f"| {data} | {model}{runs_cell} "
             + "".join(f"| {mean['ar'][k]:.3f} / {mean['en'][k]:.3f} " for k in ("hr1", "hr5"))
@@ -707,6 +741,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = "python benchmarks/languages.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     result = {
         "command": command.strip(),
+        "seed": args.seed,
         "protocol": (
             f"t5p5: each row is one history -> next item; {args.folds}-fold cross-validation "
             "over a seeded shuffle of the rows (the same folds in both languages), so every row "

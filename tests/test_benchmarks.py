@@ -149,3 +149,48 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
         assert fused == [["A3", "A5", "B1", "B4"], ["B3", "A1", "B5"], ["A5", "B2", "A2"]]
         for row, cands, s in zip(fused, task.candidates, scores, strict=True):
             assert row == [c for _, c in sorted(zip(s, cands, strict=True), key=lambda p: -p[0])]
+
+
+def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
+    """languages.py --summarize: a model that two runs of one seed both measured counts once
+    (means over seeds, not over files; timings may differ); the same seed with different
+    results is refused."""
+    import json
+
+    languages = _languages_module()
+
+    def metrics(ar_hr1, en_hr1, seconds=1.0):
+        return {
+            lang: {
+                "hr1": hr1,
+                "hr5": 0.8,
+                "distinct_top1": 10,
+                "top1_entropy_bits": 3.0,
+                "train_seconds": seconds,
+            }
+            for lang, hr1 in (("ar", ar_hr1), ("en", en_hr1))
+        }
+
+    def write(name, command, runs):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"command": command, "protocol": "p", "runs": runs}))
+        return path
+
+    base = write("base", "languages.py", {"t5p5": {"named": metrics(0.3, 0.5)}})
+    again = write(
+        "fused",
+        "languages.py --models named+item-knn --seed 0",
+        {"t5p5": {"named": metrics(0.3, 0.5, seconds=9.0), "named+item-kNN": metrics(0.6, 0.8)}},
+    )
+    seed1 = write("seed1", "languages.py --seed 1", {"t5p5": {"named": metrics(0.5, 0.5)}})
+    text = languages.summarize([base, again, seed1], tmp_path, "summary")
+    summary = json.loads((tmp_path / "summary.json").read_text())["summary"]["t5p5"]
+    assert summary["named"]["runs"] == 2  # seeds 0 and 1, not three files
+    assert summary["named"]["mean"]["ar"]["hr1"] == pytest.approx(0.4)
+    assert summary["named"]["ratio"]["hr1"] == pytest.approx(0.8)
+    assert summary["named+item-kNN"]["runs"] == 1
+    assert "| t5p5 | named (2 runs) | 0.400 / 0.500 |" in text
+
+    other = write("other", "languages.py --seed 0", {"t5p5": {"named": metrics(0.2, 0.5)}})
+    with pytest.raises(ValueError, match="seed 0 measured twice with different results"):
+        languages.summarize([base, other], tmp_path, "bad")
