@@ -544,6 +544,11 @@ def _seed(run: dict) -> int:
     return int(found.group(1)) if found else 0
 
 
+def _epochs(run: dict, data: str, model: str) -> int | None:
+    """The training epochs behind a model's results in a run (None in files that lack them)."""
+    return run["runs"][data][model]["ar"].get("epochs")
+
+
 def _one_per_seed(runs: list[dict], data: str, model: str, keys: Sequence[str]) -> list[dict]:
     """The runs that measured `model` on `data`, one per seed: a later run of a seed already
     counted must have the same results on `keys` (it repeats the experiment; its timings may
@@ -584,17 +589,28 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
         "Mean over the runs, Arabic / English, and the ratio of the means (lowest-highest "
         "per-run ratio in brackets). Arabic reaches 90% when every ratio of means is at least "
         "0.9. A row over fewer runs than listed says how many. A model that two runs of one "
-        "seed both measured (with the same results) counts once.",
+        "seed both measured (with the same results) counts once. A model trained for "
+        "different numbers of epochs in different runs gets a row per number, labelled with it "
+        "(the protocol above is the first run's; each command gives its own epochs).",
         "",
         "| data | model | HR@1 ar / en | HR@5 ar / en | distinct@1 ar / en | entropy@1 ar / en "
         "| ratio HR@1 | ratio HR@5 | ratio distinct | ratio entropy | Arabic reaches 90% |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary: dict[str, dict[str, dict]] = {}
-    pairs = dict.fromkeys((d, m) for r in runs for d, models in r["runs"].items() for m in models)
-    for data, model in pairs:
-        measured = [r for r in runs if model in r["runs"].get(data, {})]
+    rows = dict.fromkeys(
+        (d, m, _epochs(r, d, m)) for r in runs for d, models in r["runs"].items() for m in models
+    )
+    trained_for = Counter((d, m) for d, m, _ in rows)
+    for data, model, epochs in rows:
+        measured = [
+            r
+            for r in runs
+            if model in r["runs"].get(data, {}) and _epochs(r, data, model) == epochs
+        ]
         having = _one_per_seed(measured, data, model, keys)
+        # One row per training length, labelled with it where a model has several.
+        label = f"{model}, {epochs} epochs" if trained_for[data, model] > 1 else model
         by = {
             lang: {k: [r["runs"][data][model][lang][k] for r in having] for k in keys}
             for lang in LANGUAGES
@@ -605,7 +621,7 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
             k: [a / e for a, e in zip(by["ar"][k], by["en"][k], strict=True) if e] for k in keys
         }
         ok = all(ratio[k] is None or ratio[k] >= TARGET_RATIO for k in keys[:3])
-        summary.setdefault(data, {})[model] = {
+        summary.setdefault(data, {})[label] = {
             "mean": mean,
             "ratio": ratio,
             "ok": ok,
@@ -614,7 +630,7 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
         count = len(having)
         runs_cell = "" if count == len(runs) else f" ({count} run{'s' if count > 1 else ''})"
         lines.append(
-            f"| {data} | {model}{runs_cell} "
+            f"| {data} | {label}{runs_cell} "
             + "".join(f"| {mean['ar'][k]:.3f} / {mean['en'][k]:.3f} " for k in ("hr1", "hr5"))
             + f"| {mean['ar']['distinct_top1']:.1f} / {mean['en']['distinct_top1']:.1f} "
             f"| {mean['ar']['top1_entropy_bits']:.2f} / {mean['en']['top1_entropy_bits']:.2f} "

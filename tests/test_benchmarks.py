@@ -194,3 +194,42 @@ def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
     other = write("other", "languages.py --seed 0", {"t5p5": {"named": metrics(0.2, 0.5)}})
     with pytest.raises(ValueError, match="seed 0 measured twice with different results"):
         languages.summarize([base, other], tmp_path, "bad")
+
+
+def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
+    """languages.py --summarize: one seed trained for 30 and for 300 epochs is two settings,
+    not a conflicting repeat: a row per length, labelled with it; a model trained for one
+    length only keeps its plain label."""
+    import json
+
+    languages = _languages_module()
+
+    def metrics(ar_hr1, en_hr1, epochs):
+        return {
+            lang: {"hr1": hr1, "hr5": 0.8, "distinct_top1": 10, "top1_entropy_bits": 3.0}
+            | {"epochs": epochs}
+            for lang, hr1 in (("ar", ar_hr1), ("en", en_hr1))
+        }
+
+    paths = []
+    for name, seed, epochs, named in (
+        ("short0", 0, 30, (0.3, 0.5)),
+        ("short1", 1, 30, (0.4, 0.5)),
+        ("long0", 0, 300, (0.6, 0.7)),
+    ):
+        path = tmp_path / f"{name}.json"
+        runs = {"t5p5": {"named": metrics(*named, epochs)}}
+        if epochs == 30:
+            runs["t5p5"]["item-kNN"] = metrics(0.5, 0.5, epochs)
+        command = f"languages.py --seed {seed} --epochs-t5p5 {epochs}"
+        path.write_text(json.dumps({"command": command, "protocol": "p", "runs": runs}))
+        paths.append(path)
+    text = languages.summarize(paths, tmp_path, "summary")
+    summary = json.loads((tmp_path / "summary.json").read_text())["summary"]["t5p5"]
+    assert sorted(summary) == ["item-kNN", "named, 30 epochs", "named, 300 epochs"]
+    assert summary["named, 30 epochs"]["runs"] == 2
+    assert summary["named, 30 epochs"]["mean"]["ar"]["hr1"] == pytest.approx(0.35)
+    assert summary["named, 300 epochs"]["runs"] == 1
+    assert summary["named, 300 epochs"]["ratio"]["hr1"] == pytest.approx(0.6 / 0.7)
+    assert "| t5p5 | named, 300 epochs (1 run) | 0.600 / 0.700 |" in text
+    assert "| t5p5 | item-kNN (2 runs) | 0.500 / 0.500 |" in text
