@@ -598,17 +598,14 @@ def summarize(paths: Sequence[Path], out: Path, stem: str) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary: dict[str, dict[str, dict]] = {}
-    rows = dict.fromkeys(
-        (d, m, _epochs(r, d, m)) for r in runs for d, models in r["runs"].items() for m in models
-    )
-    trained_for = Counter((d, m) for d, m, _ in rows)
-    for data, model, epochs in rows:
-        measured = [
-            r
-            for r in runs
-            if model in r["runs"].get(data, {}) and _epochs(r, data, model) == epochs
-        ]
-        having = _one_per_seed(measured, data, model, keys)
+    measured: dict[tuple[str, str, int | None], list[dict]] = {}  # (data, model, epochs)
+    for r in runs:
+        for d, models in r["runs"].items():
+            for m in models:
+                measured.setdefault((d, m, _epochs(r, d, m)), []).append(r)
+    trained_for = Counter((d, m) for d, m, _ in measured)
+    for (data, model, epochs), measured_runs in measured.items():
+        having = _one_per_seed(measured_runs, data, model, keys)
         # One row per training length, labelled with it where a model has several.
         label = f"{model}, {epochs} epochs" if trained_for[data, model] > 1 else model
         by = {
