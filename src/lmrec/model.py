@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from tokenizers import (
     AddedToken,
-    Regex,
     Tokenizer,
     decoders,
     models,
@@ -88,12 +87,6 @@ _BASE_ALPHABET = list(string.ascii_letters + string.digits + string.punctuation)
     "؟",
 ]
 
-# Separators of the lists prompts are made of (item names joined by ", " or the Arabic "، "):
-# each is a token of its own, so a name tokenizes the same inside a list as alone. Glued to
-# the word before it, the comma would make "▁القدم،" (football,) a different token from the
-# "▁القدم" the decoder writes, and Arabic names end with their sport word.
-LIST_SEPARATORS = ",،;؛"
-
 
 def is_scratch(spec: str) -> bool:
     return spec.startswith(SCRATCH_PREFIX)
@@ -129,8 +122,7 @@ def build_tokenizer(
     corpus the unigram trainer keeps few pieces (~200 of a 1,000 asked for on the T5-P5 sports
     prompts) and splits even the most frequent words into letters (Arabic "كرة", ball: 3
     pieces; "Soccer": 4); BPE merges every frequent word whole (Arabic names 2.6 tokens each
-    instead of 7.5, English 2.0 instead of 3.7). List separators (:data:`LIST_SEPARATORS`)
-    are tokens of their own, so a name listed in a prompt tokenizes as the name alone.
+    instead of 7.5, English 2.0 instead of 3.7).
     """
     check_tokenizer_algorithm(algorithm)
     special = ["<pad>", "</s>", "<unk>"]
@@ -152,12 +144,7 @@ def build_tokenizer(
             show_progress=False,
         )
     tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(),
-            pre_tokenizers.Split(Regex(f"[{LIST_SEPARATORS}]"), behavior="isolated"),
-        ]
-    )
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
     tok.train_from_iterator(list(corpus), trainer)
     if algorithm == "unigram":
