@@ -137,3 +137,27 @@ def test_reversed_target_word_order(tmp_path):
     assert [s for row in loaded.score(histories, cands) for s in row] == pytest.approx(before)
     with pytest.raises(ValueError, match="target_word_order"):
         tiny_named(target_word_order="backwards")
+
+
+def test_isolated_separators(tmp_path):
+    """With isolate_separators a history's names end in the tokens the decoder writes, in the
+    prompt and after save/load; a pretrained checkpoint keeps its tokenizer, so it is refused."""
+    split = _bilingual_split()
+    model = NamedItemsRecommender(
+        tiny_named("ar", num_candidates=12, tokenizer="bpe", isolate_separators=True)
+    ).fit(split)
+    (example,) = model.examples([(["i1", "i2"], "i3")], epoch=0)
+    assert "غرض رقم 1، غرض رقم 2" in example.source
+    pieces = model.tokenizer.convert_ids_to_tokens(model.tokenizer(example.source).input_ids)
+    name = model.tokenizer.convert_ids_to_tokens(model.trie.tokens("i1")[:-1])  # no </s>
+    at = pieces.index(name[0])
+    assert pieces[at : at + len(name) + 1] == [*name, "،"]
+    glued = NamedItemsRecommender(tiny_named("ar", num_candidates=12, tokenizer="bpe")).fit(split)
+    glued_pieces = glued.tokenizer.convert_ids_to_tokens(glued.tokenizer(example.source).input_ids)
+    assert "،" not in glued_pieces
+    model.save(tmp_path / "m")
+    loaded = NamedItemsRecommender.load(tmp_path / "m")
+    assert loaded.config.isolate_separators is True
+    assert loaded.tokenizer(example.source).input_ids == model.tokenizer(example.source).input_ids
+    with pytest.raises(ValueError, match="isolate_separators is for scratch tokenizers"):
+        NamedConfig(model="/models/t5-small", isolate_separators=True)

@@ -29,6 +29,47 @@ def test_bpe_keeps_frequent_words_whole_in_both_scripts():
     )
 
 
+def test_by_default_a_list_separator_is_glued_to_the_name_before_it():
+    tokenizer = build_tokenizer(CORPUS, vocab_size=500, algorithm="bpe")
+    assert _pieces(tokenizer, "قميص كرة القدم، كرة القدم") == [
+        "▁قميص",
+        "▁كرة",
+        "▁القدم،",
+        "▁كرة",
+        "▁القدم",
+    ]
+    assert _pieces(tokenizer, "Soccer Jersey, Soccer Cleats") == [
+        "▁Soccer",
+        "▁Jersey,",
+        "▁Soccer",
+        "▁Cleats",
+    ]
+
+
+@pytest.mark.parametrize("algorithm", ["unigram", "bpe"])
+def test_isolated_separators_make_a_listed_name_tokenize_as_it_does_alone(algorithm):
+    # The comma stands alone (it is not glued to the name's last word), in both scripts, and
+    # decoding gives the text back as written.
+    tokenizer = build_tokenizer(
+        CORPUS, vocab_size=500, algorithm=algorithm, isolate_separators=True
+    )
+    for names, separator in (
+        (["قميص كرة القدم", "كرة القدم", "مرابط كرة القدم"], "، "),
+        (["Soccer Jersey", "Soccer Ball", "Soccer Cleats"], ", "),
+    ):
+        listed = _pieces(tokenizer, separator.join(names))
+        expected = []
+        for name in names:
+            expected += [*_pieces(tokenizer, name), separator.strip()]
+        assert listed == expected[:-1]
+        ids = tokenizer(separator.join(names)).input_ids
+        assert tokenizer.decode(ids, skip_special_tokens=True) == separator.join(names)
+    semicolons = [*_pieces(tokenizer, "القدم"), "؛", *_pieces(tokenizer, "Jersey"), ";"]
+    assert _pieces(tokenizer, "القدم؛ Jersey;") == semicolons
+    if algorithm == "bpe":
+        assert _pieces(tokenizer, "كرة القدم، كرة") == ["▁كرة", "▁القدم", "،", "▁كرة"]
+
+
 @pytest.mark.parametrize("algorithm", ["unigram", "bpe"])
 def test_both_algorithms_cover_the_corpus_and_are_deterministic(algorithm):
     first = build_tokenizer(CORPUS, vocab_size=500, algorithm=algorithm)

@@ -40,6 +40,7 @@ from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.model import (
     check_tokenizer_algorithm,
     count_parameters,
+    is_scratch,
     prepare_model,
     unknown_token_rate,
 )
@@ -89,6 +90,9 @@ class NamedConfig:
         catalogue name. Arabic names put the head noun first (قميص كرة القدم, "jersey of
         football"), so the decoder must pick the item's kind before its sport; reversed, it
         writes the sport first, as English does (Soccer Jersey).
+    isolate_separators: a scratch tokenizer makes the list separators of the prompts tokens
+        of their own, so a listed name ends in the same token as the name the decoder writes
+        (:func:`lmrec.model.build_tokenizer`); must stay False for a pretrained checkpoint.
     """
 
     model: str = "scratch:tiny"
@@ -105,9 +109,14 @@ class NamedConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_source_length=512))
     tokenizer: str = "unigram"
     target_word_order: str = "natural"
+    isolate_separators: bool = False
 
     def __post_init__(self) -> None:
         check_tokenizer_algorithm(self.tokenizer)
+        if self.isolate_separators and not is_scratch(self.model):
+            raise ValueError(
+                "isolate_separators is for scratch tokenizers; a checkpoint keeps its own"
+            )
         if self.target_word_order not in WORD_ORDERS:
             raise ValueError(
                 f"target_word_order must be one of {WORD_ORDERS}, not {self.target_word_order!r}"
@@ -295,7 +304,12 @@ class NamedItemsRecommender(Recommender):
             raise ValueError(f"{split.name}: no training pairs (every history is shorter than 2)")
         first = self.examples(pairs, 0)
         self.model, self.tokenizer = prepare_model(
-            cfg.model, self._corpus(first), [], cfg.train.seed, tokenizer_algorithm=cfg.tokenizer
+            cfg.model,
+            self._corpus(first),
+            [],
+            cfg.train.seed,
+            tokenizer_algorithm=cfg.tokenizer,
+            isolate_separators=cfg.isolate_separators,
         )
         self.trie = self._build_trie()
         self._check_prompt_length()
