@@ -54,7 +54,7 @@ from lmrec.baselines import ItemKNNRecommender
 from lmrec.data.schema import Catalog, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
-from lmrec.data.t5p5 import load_t5p5
+from lmrec.data.t5p5 import arabic_by_hand, load_t5p5
 from lmrec.hybrid import fuse
 from lmrec.indexing import IndexConfig
 from lmrec.lm import LMConfig, LMRecommender
@@ -100,15 +100,23 @@ def _sample_candidates(
 
 
 def t5p5_tasks(
-    seed: int, folds: int, n_candidates: int, max_targets: int
+    seed: int, folds: int, n_candidates: int, max_targets: int, arabic: str = "file"
 ) -> tuple[list[dict[str, Task]], dict]:
     """Both languages of the T5-P5 set in ``folds`` folds of rows (the same folds in both
     languages): fold f tests rows ``order[f::folds]`` of one seeded shuffle and trains on the
     rest, so every row is a test row exactly once. Each training row gives its last
     ``max_targets`` (prefix -> next item) pairs; each test row one candidate list (1 true + n-1
     items outside its history, drawn by a generator seeded by the seed and the row, so the two
-    languages draw alike)."""
+    languages draw alike).
+
+    ``arabic="file"`` takes the Arabic side from the Arabic file (its own items; scored on the
+    shared item groups too); ``"hand"`` renames the English rows with the hand-written names of
+    :data:`lmrec.data.t5p5.ARABIC_NAMES`, so both languages have the same items and rows."""
     data = load_t5p5(DATA)
+    by_hand = arabic == "hand"
+    parsed_languages = dict(data.languages)
+    if by_hand:
+        parsed_languages["ar"] = arabic_by_hand(data.languages["en"])
     n_rows = len(data.languages["en"].rows)
     order = list(range(n_rows))
     random.Random(seed).shuffle(order)
@@ -118,7 +126,7 @@ def t5p5_tasks(
         train_rows = sorted(set(order) - set(test_rows))
         tasks = {}
         for language in LANGUAGES:
-            parsed = data.languages[language]
+            parsed = parsed_languages[language]
             ids = list(dict.fromkeys(parsed.catalog_names.values()))
             catalog = Catalog(
                 Item(id=i, name=i, language=language, names={language: i}) for i in ids
@@ -138,7 +146,7 @@ def t5p5_tasks(
                 _sample_candidates(random.Random(f"{seed}:{r}"), ids, h, t, n_candidates)
                 for r, h, t in zip(test_rows, histories, targets, strict=True)
             ]
-            groups = data.item_groups[language]
+            groups = None if by_hand else data.item_groups[language]
             tasks[language] = Task(split, histories, targets, False, candidates, groups)
         fold_tasks.append(tasks)
     info = {
@@ -146,9 +154,11 @@ def t5p5_tasks(
         "folds": folds,
         "training_targets_per_row": max_targets,
         "items": {lang: len(fold_tasks[0][lang].split.catalog) for lang in LANGUAGES},
-        "match_rate": {lang: round(data.languages[lang].match_rate, 4) for lang in LANGUAGES},
-        "shared_item_groups": len(set(data.item_groups["en"].values())),
+        "match_rate": {lang: round(parsed_languages[lang].match_rate, 4) for lang in LANGUAGES},
+        "arabic_names": "written by hand (lmrec.data.t5p5.ARABIC_NAMES)" if by_hand else "file",
     }
+    if not by_hand:
+        info["shared_item_groups"] = len(set(data.item_groups["en"].values()))
     return fold_tasks, info
 
 
@@ -259,6 +269,7 @@ def _fit_named(
         train=train_config(epochs, args.seed),
         tokenizer=args.tokenizer,
         target_word_order=args.named_word_order,
+        isolate_separators=args.isolate_separators,
     )
     started = time.perf_counter()
     model = NamedItemsRecommender(config).fit(task.split)
@@ -676,6 +687,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "target_word_order), both languages",
     )
     parser.add_argument(
+        "--isolate-separators",
+        action="store_true",
+        help="the named model's scratch tokenizer makes list separators tokens of their own "
+        "(NamedConfig.isolate_separators), both languages",
+    )
+    parser.add_argument(
         "--fuse-weight",
         type=float,
         default=0.5,
@@ -689,7 +706,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--tokenizer", choices=["unigram", "bpe"], default="unigram", help="scratch tokenizers"
     )
-    parser.add_argument("--datasets", nargs="+", choices=["t5p5", "shop"], default=["t5p5", "shop"])
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=["t5p5", "t5p5-hand", "shop"],
+        default=["t5p5", "shop"],
+        help="t5p5: the shared set, each language from its own file; t5p5-hand: its English "
+        "rows, and the same rows named in hand-written Arabic (lmrec.data.t5p5.ARABIC_NAMES); "
+        "shop: the built-in shop",
+    )
     parser.add_argument(
         "--models",
         nargs="+",
@@ -715,13 +740,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(summarize(args.summarize, args.out, args.name))
         return
     torch.set_num_threads(1)
-    args.max_targets = {"t5p5": args.targets_t5p5, "shop": args.targets_shop}
+    args.max_targets = {
+        "t5p5": args.targets_t5p5,
+        "t5p5-hand": args.targets_t5p5,
+        "shop": args.targets_shop,
+    }
     if args.quick:
         args.users, args.epochs_t5p5, args.epochs_shop, args.folds = 80, 2, 1, 2
     started = time.perf_counter()
     builders = {
         "t5p5": lambda: (
             t5p5_tasks(args.seed, args.folds, args.candidates, args.targets_t5p5),
+            args.epochs_t5p5,
+        ),
+        "t5p5-hand": lambda: (
+            t5p5_tasks(args.seed, args.folds, args.candidates, args.targets_t5p5, arabic="hand"),
             args.epochs_t5p5,
         ),
         "shop": lambda: (shop_tasks(args.users, args.seed, args.candidates), args.epochs_shop),
@@ -761,7 +794,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             "is tested once; each training row gives "
             + (f"its last {args.targets_t5p5}" if args.targets_t5p5 else "all its")
             + " (prefix -> next item) pairs; history not excluded. "
-            f"shop: make_sportshop({args.users}, seed={args.seed}).select(first_only=True), "
+            + (
+                "t5p5-hand: the same folds, rows and candidate lists, with the Arabic rows the "
+                "English ones named in hand-written Arabic (lmrec.data.t5p5.ARABIC_NAMES), so "
+                "both languages have the same 35 items and interactions. "
+                if "t5p5-hand" in args.datasets
+                else ""
+            )
+            + f"shop: make_sportshop({args.users}, seed={args.seed}).select(first_only=True), "
             f"leave-one-out, history excluded, {args.targets_shop} training targets per user. "
             f"'named' and 'ids-sampled' rank 1 true + {args.candidates - 1} sampled candidates "
             "outside the history (the named model lists them in its prompt and decodes only "
@@ -780,8 +820,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 else ""
             )
             + f"Named-model beam width {args.named_beams or 5}, target word order "
-            f"{args.named_word_order}. "
-            f"Model {args.model} with a {args.tokenizer} tokenizer trained on the data, seed "
+            f"{args.named_word_order}"
+            + (", list separators tokens of their own. " if args.isolate_separators else ". ")
+            + f"Model {args.model} with a {args.tokenizer} tokenizer trained on the data, seed "
             f"{args.seed}, max history {args.max_history}, "
             f"epochs t5p5 {args.epochs_t5p5} / shop {args.epochs_shop} (no early stopping on "
             "t5p5: it has no validation rows; shop keeps the epoch with the best validation "

@@ -134,6 +134,7 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
         named_beams=None,
         tokenizer="bpe",
         named_word_order="natural",
+        isolate_separators=False,
         fuse_weight=weight,
     )
     out = languages.run_named_knn(task, "en", args, epochs=0, data="toy")
@@ -233,3 +234,30 @@ def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
     assert summary["named, 300 epochs"]["ratio"]["hr1"] == pytest.approx(0.6 / 0.7)
     assert "| t5p5 | named, 300 epochs (1 run) | 0.600 / 0.700 |" in text
     assert "| t5p5 | item-kNN (2 runs) | 0.500 / 0.500 |" in text
+
+
+@pytest.mark.skipif(
+    not (DATA / "sports_equipment_t5p5").exists(),
+    reason="needs ../shared/data/sports_equipment_t5p5",
+)
+def test_t5p5_hand_tasks_are_the_english_tasks_renamed():
+    """languages.py's 't5p5-hand': the Arabic side is the English side with every item renamed
+    by ARABIC_NAMES (same folds, rows, candidate lists); 't5p5' keeps the Arabic file's items."""
+    from lmrec.data.t5p5 import ARABIC_NAMES
+
+    languages = _languages_module()
+    hand, info = languages.t5p5_tasks(0, 5, 10, 3, arabic="hand")
+    file_based, file_info = languages.t5p5_tasks(0, 5, 10, 3)
+    assert info["items"] == {"ar": 35, "en": 35} and "shared_item_groups" not in info
+    assert file_info["items"] == {"ar": 38, "en": 35} and file_info["shared_item_groups"] == 31
+    assert sum(len(f["en"].targets) for f in hand) == 121
+    for fold, other in zip(hand, file_based, strict=True):
+        ar, en = fold["ar"], fold["en"]
+        assert ar.groups is None and other["ar"].groups is not None
+        assert en.targets == other["en"].targets and en.candidates == other["en"].candidates
+        assert ar.targets == [ARABIC_NAMES[t] for t in en.targets]
+        assert ar.histories == [[ARABIC_NAMES[i] for i in h] for h in en.histories]
+        assert ar.candidates == [[ARABIC_NAMES[i] for i in c] for c in en.candidates]
+        assert {
+            u: [ARABIC_NAMES[x.item] for x in events] for u, events in en.split.train.items()
+        } == {u: [x.item for x in events] for u, events in ar.split.train.items()}

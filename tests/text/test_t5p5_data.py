@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lmrec.data.t5p5 import T5P5Data, build_name_catalog, load_t5p5
+from lmrec.data.t5p5 import ARABIC_NAMES, T5P5Data, arabic_by_hand, build_name_catalog, load_t5p5
+from lmrec.text.arabic import normalize_name
 
 T5P5_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sports_equipment_t5p5"
 
@@ -111,3 +112,39 @@ def test_build_name_catalog_needs_a_piece_in_enough_rows() -> None:
     rows = [("أ ، بب وجج", "دد"), ("بب ، جج", "دد"), ("جج", "هه")]
     assert list(build_name_catalog(rows, min_rows=2)) == ["دد", "هه", "بب", "جج"]
     assert list(build_name_catalog(rows, min_rows=3)) == ["دد", "هه", "جج"]
+
+
+def test_arabic_by_hand_renames_the_english_rows_and_nothing_else(data: T5P5Data) -> None:
+    english = data.languages["en"]
+    arabic = arabic_by_hand(english)
+    assert arabic.language == "ar"
+    # One distinct name per English item, distinct after normalisation too.
+    assert sorted(arabic.catalog_names) == sorted(ARABIC_NAMES.values())
+    assert len({normalize_name(n, "ar") for n in ARABIC_NAMES.values()}) == 35
+    assert (arabic.match.n_exact, len(arabic.match.matches)) == (478, 478)
+    assert [len(r.history) for r in arabic.rows] == [len(r.history) for r in english.rows]
+    # Row 7 of the file (row 5 here) is "Hockey Jersey, Hocket Puck, ...": the typo maps to
+    # the puck's name, not to a name of its own.
+    assert english.rows[5].history[1] == "Hocket Puck"
+    assert arabic.rows[5].history[:2] == ("قميص الهوكي", "قرص الهوكي")
+    assert arabic.rows[5].next_id == "واقيات الهوكي"
+    # Soccer and (American) football items keep apart, unlike the file's translation.
+    assert ARABIC_NAMES["Soccer Jersey"] != ARABIC_NAMES["Football Jersey"]
+    first = arabic.rows[0]
+    assert first.history_ids == (
+        "قميص كرة القدم",
+        "كرة القدم",
+        "حذاء كرة القدم",
+        "قفازات حارس المرمى",
+        "مرمى كرة القدم",
+        "أقماع كرة القدم",
+    )
+    assert first.next_id == first.next_item == "واقي ساق كرة القدم"
+
+
+def test_arabic_by_hand_refuses_a_missing_or_shared_name(data: T5P5Data) -> None:
+    english = data.languages["en"]
+    with pytest.raises(ValueError, match=r"no Arabic name for the English items \['Tennis Ball'\]"):
+        arabic_by_hand(english, {k: v for k, v in ARABIC_NAMES.items() if k != "Tennis Ball"})
+    with pytest.raises(ValueError, match="two English items have the same Arabic name"):
+        arabic_by_hand(english, {**ARABIC_NAMES, "Football": ARABIC_NAMES["Soccer Ball"]})

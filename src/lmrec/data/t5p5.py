@@ -18,6 +18,11 @@ language, and the English alignment is only used afterwards, to map Arabic ids t
 The match rate this gives is a self-consistency check of the parser (the catalogue comes from the
 same file), not a held-out score; :attr:`T5P5Data.aligned_rows` — the rows whose Arabic and English
 lists have the same length — is the check that does not depend on the catalogue.
+
+Apart from the file's own translation, :data:`ARABIC_NAMES` names the 35 English items in Arabic
+written by hand, one distinct name each, and :func:`arabic_by_hand` renders the English rows with
+them: the same interactions in both languages, so that a comparison of the two measures the
+language and not the machine translation, which merges items and splits others.
 """
 
 from __future__ import annotations
@@ -31,9 +36,58 @@ from pathlib import Path
 from lmrec.text.arabic import normalize_name
 from lmrec.text.names import MatchResult, match_names, parse_item_list
 
-__all__ = ["T5P5Data", "T5P5Language", "T5P5Row", "build_name_catalog", "load_t5p5"]
+__all__ = [
+    "ARABIC_NAMES",
+    "T5P5Data",
+    "T5P5Language",
+    "T5P5Row",
+    "arabic_by_hand",
+    "build_name_catalog",
+    "load_t5p5",
+]
 
 _FILES = {"en": "T5P5_training_data_English.csv", "ar": "T5P5_training_data_Arabic.csv"}
+
+ARABIC_NAMES: Mapping[str, str] = {
+    "Soccer Ball": "كرة القدم",
+    "Soccer Jersey": "قميص كرة القدم",
+    "Soccer Shorts": "شورت كرة القدم",
+    "Soccer Cleats": "حذاء كرة القدم",
+    "Soccer Shin Guards": "واقي ساق كرة القدم",
+    "Soccer Cones": "أقماع كرة القدم",
+    "Soccer Goal Post": "مرمى كرة القدم",
+    "Goalie Gloves": "قفازات حارس المرمى",
+    "Basketball": "كرة السلة",
+    "Basketball Jersey": "قميص كرة السلة",
+    "Basketball Shorts": "شورت كرة السلة",
+    "Basketball Shoes": "حذاء كرة السلة",
+    "Basketball Hoop": "حلقة كرة السلة",
+    "Basketball Arm Sleeve": "كم ذراع كرة السلة",
+    "Football": "كرة القدم الأمريكية",
+    "Football Jersey": "قميص كرة القدم الأمريكية",
+    "Football Helmet": "خوذة كرة القدم الأمريكية",
+    "Football Cleats": "حذاء كرة القدم الأمريكية",
+    "Football Shoulder Pads": "واقيات أكتاف كرة القدم الأمريكية",
+    "Baseball": "كرة البيسبول",
+    "Baseball Jersey": "قميص البيسبول",
+    "Baseball Cap": "قبعة البيسبول",
+    "Baseball Cleats": "حذاء البيسبول",
+    "Baseball Glove": "قفاز البيسبول",
+    "Baseball Bat": "مضرب البيسبول",
+    "Tennis Ball": "كرة التنس",
+    "Tennis Shirt": "قميص التنس",
+    "Tennis Shoes": "حذاء التنس",
+    "Tennis Racket": "مضرب التنس",
+    "Hockey Puck": "قرص الهوكي",
+    "Hockey Jersey": "قميص الهوكي",
+    "Hockey Skates": "زلاجات الهوكي",
+    "Hockey Helmet": "خوذة الهوكي",
+    "Hockey Pads": "واقيات الهوكي",
+    "Hockey Stick": "عصا الهوكي",
+}
+"""Each English T5-P5 item's Arabic name, written by hand in Modern Standard Arabic (not taken
+from the Arabic file): one name per item, the sport last as in an Arabic construct phrase, and
+American football named as such (كرة القدم الأمريكية), so no two items share a name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +240,40 @@ def _item_groups(
         for language, item in nodes:
             groups[language][item] = label
     return groups
+
+
+def arabic_by_hand(english: T5P5Language, names: Mapping[str, str] = ARABIC_NAMES) -> T5P5Language:
+    """The English rows with every item named by ``names`` (English item id -> Arabic name).
+
+    The items, histories and targets are the English file's, only renamed, so the result differs
+    from ``english`` in language alone. Raises ValueError when an English item has no name or two
+    items share one.
+    """
+    items = list(dict.fromkeys(english.catalog_names.values()))
+    missing = [i for i in items if i not in names]
+    if missing:
+        raise ValueError(f"no Arabic name for the English items {missing}")
+    catalog = {names[i]: names[i] for i in items}
+    if len(catalog) != len(items):
+        raise ValueError("two English items have the same Arabic name")
+
+    def renamed(ids: Sequence[str | None]) -> tuple[str | None, ...]:
+        return tuple(None if i is None else names[i] for i in ids)
+
+    rows = tuple(
+        T5P5Row(
+            history=tuple(
+                names[i] if i is not None else piece
+                for piece, i in zip(row.history, row.history_ids, strict=True)
+            ),
+            history_ids=renamed(row.history_ids),
+            next_item=names[row.next_id],
+            next_id=names[row.next_id],
+        )
+        for row in english.rows
+    )
+    pieces = [piece for row in rows for piece in row.history]
+    return T5P5Language("ar", rows, catalog, match_names(pieces, catalog, language="ar"))
 
 
 def load_t5p5(path_dir: str | Path) -> T5P5Data:
