@@ -1,6 +1,6 @@
 """Issue 6's benchmark: does lmrec work the same in Arabic as in English, without collapse?
 
-Two data sets, each in Arabic and in English under the same split and seed:
+Data sets, each in Arabic and in English under the same split and seed:
 
 - **t5p5**: the shared English/Arabic sports set (``../shared/data/sports_equipment_t5p5``), the
   two files aligned row by row. Rows have no user: each row is one history -> next item. The
@@ -8,10 +8,13 @@ Two data sets, each in Arabic and in English under the same split and seed:
   fold is tested once by a model trained on the other four, so all 121 rows are test rows.
   Each language has its own catalogue of names parsed from its own file (``lmrec.data.t5p5``).
   The history is not excluded (the translated Arabic rows sometimes name the target in it).
+- **t5p5-hand** (``--datasets t5p5-hand``): the same folds and English rows, with the Arabic
+  side the English rows renamed by hand-written Arabic names (``lmrec.data.t5p5.ARABIC_NAMES``),
+  so both languages have the same items and interactions and a gap is the language's alone.
 - **shop**: the built-in sports shop (``make_sportshop(n_users).select(first_only=True)``),
   leave-one-out, with each item's English and Arabic name. History excluded.
 
-Both: the named-items model lists 1 true + N-1 sampled candidates outside the history in its
+All: the named-items model lists 1 true + N-1 sampled candidates outside the history in its
 prompt (drawn alike in both languages) and may only answer one of them; the id model ranks all
 items ("ids") and scores the same candidate lists ("ids-sampled").
 
