@@ -103,7 +103,7 @@ def _sample_candidates(
 
 
 def t5p5_tasks(
-    seed: int, folds: int, n_candidates: int, max_targets: int, arabic: str = "file"
+    seed: int, folds: int, n_candidates: int, max_targets: int, hand_arabic: bool = False
 ) -> tuple[list[dict[str, Task]], dict]:
     """Both languages of the T5-P5 set in ``folds`` folds of rows (the same folds in both
     languages): fold f tests rows ``order[f::folds]`` of one seeded shuffle and trains on the
@@ -112,13 +112,12 @@ def t5p5_tasks(
     items outside its history, drawn by a generator seeded by the seed and the row, so the two
     languages draw alike).
 
-    ``arabic="file"`` takes the Arabic side from the Arabic file (its own items; scored on the
-    shared item groups too); ``"hand"`` renames the English rows with the hand-written names of
+    By default the Arabic side comes from the Arabic file (its own items; scored on the shared
+    item groups too); ``hand_arabic`` renames the English rows with the hand-written names of
     :data:`lmrec.data.t5p5.ARABIC_NAMES`, so both languages have the same items and rows."""
     data = load_t5p5(DATA)
-    by_hand = arabic == "hand"
     parsed_languages = dict(data.languages)
-    if by_hand:
+    if hand_arabic:
         parsed_languages["ar"] = arabic_by_hand(data.languages["en"])
     n_rows = len(data.languages["en"].rows)
     order = list(range(n_rows))
@@ -149,7 +148,7 @@ def t5p5_tasks(
                 _sample_candidates(random.Random(f"{seed}:{r}"), ids, h, t, n_candidates)
                 for r, h, t in zip(test_rows, histories, targets, strict=True)
             ]
-            groups = None if by_hand else data.item_groups[language]
+            groups = None if hand_arabic else data.item_groups[language]
             tasks[language] = Task(split, histories, targets, False, candidates, groups)
         fold_tasks.append(tasks)
     info = {
@@ -158,9 +157,9 @@ def t5p5_tasks(
         "training_targets_per_row": max_targets,
         "items": {lang: len(fold_tasks[0][lang].split.catalog) for lang in LANGUAGES},
         "match_rate": {lang: round(parsed_languages[lang].match_rate, 4) for lang in LANGUAGES},
-        "arabic_names": "written by hand (lmrec.data.t5p5.ARABIC_NAMES)" if by_hand else "file",
+        "arabic_names": "written by hand (lmrec.data.t5p5.ARABIC_NAMES)" if hand_arabic else "file",
     }
-    if not by_hand:
+    if not hand_arabic:
         info["shared_item_groups"] = len(set(data.item_groups["en"].values()))
     return fold_tasks, info
 
@@ -757,7 +756,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.epochs_t5p5,
         ),
         "t5p5-hand": lambda: (
-            t5p5_tasks(args.seed, args.folds, args.candidates, args.targets_t5p5, arabic="hand"),
+            t5p5_tasks(args.seed, args.folds, args.candidates, args.targets_t5p5, hand_arabic=True),
             args.epochs_t5p5,
         ),
         "shop": lambda: (shop_tasks(args.users, args.seed, args.candidates), args.epochs_shop),

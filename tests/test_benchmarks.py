@@ -246,7 +246,7 @@ def test_t5p5_hand_tasks_are_the_english_tasks_renamed():
     from lmrec.data.t5p5 import ARABIC_NAMES
 
     languages = _languages_module()
-    hand, info = languages.t5p5_tasks(0, 5, 10, 3, arabic="hand")
+    hand, info = languages.t5p5_tasks(0, 5, 10, 3, hand_arabic=True)
     file_based, file_info = languages.t5p5_tasks(0, 5, 10, 3)
     assert info["items"] == {"ar": 35, "en": 35} and "shared_item_groups" not in info
     assert file_info["items"] == {"ar": 38, "en": 35} and file_info["shared_item_groups"] == 31

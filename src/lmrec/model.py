@@ -115,6 +115,15 @@ def check_tokenizer_algorithm(algorithm: str) -> None:
         raise ValueError(f"unknown tokenizer {algorithm!r} (known: {', '.join(TOKENIZERS)})")
 
 
+def check_isolate_separators(spec: str, isolate_separators: bool) -> None:
+    """A clear error for ``isolate_separators`` with a pretrained checkpoint, which keeps its
+    own tokenizer (the option shapes a scratch tokenizer, :func:`build_tokenizer`)."""
+    if isolate_separators and not is_scratch(spec):
+        raise ValueError(
+            "isolate_separators is for scratch tokenizers; a checkpoint keeps its own tokenizer"
+        )
+
+
 def build_tokenizer(
     corpus: Iterable[str],
     vocab_size: int = 2000,
@@ -160,14 +169,11 @@ def build_tokenizer(
             show_progress=False,
         )
     tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    pre_tokenizer = pre_tokenizers.Metaspace()
     if isolate_separators:
-        tok.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Metaspace(),
-                pre_tokenizers.Split(Regex(f"[{LIST_SEPARATORS}]"), behavior="isolated"),
-            ]
-        )
+        isolated = pre_tokenizers.Split(Regex(f"[{LIST_SEPARATORS}]"), behavior="isolated")
+        pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizer, isolated])
+    tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.Metaspace()
     tok.train_from_iterator(list(corpus), trainer)
     if algorithm == "unigram":
@@ -395,10 +401,7 @@ def prepare_model(
         return build_scratch_model(spec, tokenizer, seed, dropout), tokenizer
     if dropout is not None:
         raise ValueError("dropout is set for scratch models; a checkpoint keeps its own")
-    if isolate_separators:
-        raise ValueError(
-            "isolate_separators is for scratch tokenizers; a checkpoint keeps its own tokenizer"
-        )
+    check_isolate_separators(spec, isolate_separators)
     model, tokenizer = load_pretrained(spec, quantization)
     if add_id_tokens(tokenizer, id_tokens):
         model.resize_token_embeddings(len(tokenizer))

@@ -38,9 +38,9 @@ from lmrec.data.split import Split
 from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.model import (
+    check_isolate_separators,
     check_tokenizer_algorithm,
     count_parameters,
-    is_scratch,
     prepare_model,
     unknown_token_rate,
 )
@@ -113,10 +113,7 @@ class NamedConfig:
 
     def __post_init__(self) -> None:
         check_tokenizer_algorithm(self.tokenizer)
-        if self.isolate_separators and not is_scratch(self.model):
-            raise ValueError(
-                "isolate_separators is for scratch tokenizers; a checkpoint keeps its own"
-            )
+        check_isolate_separators(self.model, self.isolate_separators)
         if self.target_word_order not in WORD_ORDERS:
             raise ValueError(
                 f"target_word_order must be one of {WORD_ORDERS}, not {self.target_word_order!r}"
