@@ -1,6 +1,6 @@
 """The constrained beam search as it was before vectorisation (lmrec 0.1, commit 612bacd): the
 trie as Python dictionaries, walked per beam in a Python loop. Kept only as the "before" of
-``benchmarks/decoding.py``; lmrec itself uses :mod:`lmrec.generate`.
+``benchmarks/decoding.py``; lmrec itself uses :mod:`lmrec.decoding.beam`.
 
 Original description:
 

@@ -29,15 +29,15 @@ import psutil
 import torch
 from _results import write_results
 
-from lmrec.causal import is_causal
+from lmrec.backbone.causal import is_causal
+from lmrec.backbone.lora import LoraSettings, apply_lora, trainable_parameters
+from lmrec.backbone.model import build_scratch_model, count_parameters
 from lmrec.data import leave_one_out_split, read_recbole
-from lmrec.evaluate import evaluate_ranking
+from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.lora import LoraSettings, apply_lora, trainable_parameters
-from lmrec.model import build_scratch_model, count_parameters
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ml-100k"

@@ -35,11 +35,11 @@ import numpy as np
 import psutil
 import torch
 
+from lmrec.backbone.model import add_id_tokens, build_scratch_model, build_tokenizer
 from lmrec.data.sportshop import load_catalog
-from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
-from lmrec.model import add_id_tokens, build_scratch_model, build_tokenizer
+from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.prompts.templates import load_templates
-from lmrec.retrieval import EmbeddingIndex
+from lmrec.recommenders.retrieval import EmbeddingIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"

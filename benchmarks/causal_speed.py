@@ -12,7 +12,7 @@ Both paths use the same random-initialised model and users (decoding and step co
 depend on training): training from the same initial weights on the same users' sequences
 (forward, backward, AdamW step); decoding with the same exclusions. "Before" decodes with the
 model behind a wrapper whose ``forward`` has no ``logits_to_keep``, which is how
-:mod:`lmrec.generate` treats a model that cannot trim. The prompts differ between the two, so
+:mod:`lmrec.decoding.beam` treats a model that cannot trim. The prompts differ between the two, so
 the answers of a random model are not compared; that the trim itself changes no answer is
 tested (``tests/test_generate.py``, ``tests/test_backbones.py``).
 
@@ -35,14 +35,14 @@ from pathlib import Path
 import torch
 from sequential import DATA, load
 
-from lmrec.causal import answer_ids, prompt_ids
+from lmrec.backbone.causal import answer_ids, prompt_ids
+from lmrec.backbone.model import prepare_model
 from lmrec.data import leave_one_out_split
-from lmrec.generate import ItemTrie, constrained_beam_search
+from lmrec.decoding.beam import ItemTrie, constrained_beam_search
 from lmrec.indexing import IndexConfig, build_index
-from lmrec.model import prepare_model
 from lmrec.tasks import Example
 from lmrec.tasks.sequential import sequence_text
-from lmrec.train import _collate, batch_loss, weighted_loss
+from lmrec.training.loop import batch_loss, collate_batch, weighted_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
@@ -102,7 +102,7 @@ def train_speed(model, tokenizer, split, index, args) -> dict:
         for g in groups
     ]  # fmt: skip
     new = [
-        _collate(tokenizer, [Example(sequence_text(q[:-1], index, 0, eos), index.render(q[-1]),
+        collate_batch(tokenizer, [Example(sequence_text(q[:-1], index, 0, eos), index.render(q[-1]),
                                      "sequence", "sequence", all_positions=True) for q in g],
                  max_len, causal=True)
         for g in groups

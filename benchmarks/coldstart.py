@@ -25,7 +25,7 @@ Recommenders:
   its content neighbours (the same neighbours as below): the content route without the LM.
 - LM: the scratch:tiny language model alone (it cannot name a held-out item).
 - LM + cold start: each held-out item scored by its content neighbours' LM probabilities
-  (``lmrec.coldstart``), merged into the LM's ranking.
+  (``lmrec.recommenders.coldstart``), merged into the LM's ranking.
 The content routes are run with 1 and with 5 neighbours ("nb") per held-out item.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/coldstart.py           # the full run
@@ -49,16 +49,16 @@ from pathlib import Path
 import torch
 from _results import write_results
 
-from lmrec.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
 from lmrec.data import make_sportshop, read_recbole
 from lmrec.data.schema import Catalog, Dataset
 from lmrec.data.split import Split
 from lmrec.indexing import IndexConfig
-from lmrec.indexing_semantic import minilm_available
-from lmrec.lm import LMConfig, LMRecommender
+from lmrec.indexing.semantic import minilm_available
 from lmrec.metrics.ranking import hit_rate_at_k, ndcg_at_k
+from lmrec.recommenders.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ML100K = ROOT.parent / "shared" / "data" / "ml-100k"

@@ -2,7 +2,7 @@
 decode, before and after vectorising it, for each item-id strategy?
 
 "Before" is the Python per-beam loop of lmrec 0.1 (``benchmarks/_reference_beam.py``), "after"
-is :func:`lmrec.generate.constrained_beam_search`; both run side by side in one process, on the
+is :func:`lmrec.decoding.beam.constrained_beam_search`; both run side by side in one process, on the
 same model, prompts and exclusions, and the script checks that they return the same items.
 The model is a randomly initialised ``scratch:tiny`` T5 (decoding cost does not depend on how
 well it is trained: the same number of beams walk the same trie), one torch thread.
@@ -25,10 +25,10 @@ import torch
 from _reference_beam import ReferenceTrie, reference_beam_search
 from sequential import DATA, load
 
+from lmrec.backbone.model import prepare_model
 from lmrec.data import leave_one_out_split
-from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
 from lmrec.indexing import IndexConfig, build_index
-from lmrec.model import prepare_model
 from lmrec.prompts.templates import load_templates
 from lmrec.tasks.sequential import sequential_prompt
 

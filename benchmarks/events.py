@@ -49,11 +49,11 @@ from lmrec.data.schema import Dataset, EventType, Interaction
 from lmrec.data.split import Split
 from lmrec.data.sportshop import make_sportshop
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
 from lmrec.metrics.ranking import hit_rate_at_k, ndcg_at_k
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
 from lmrec.tasks.events import EventConfig, without_item
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ML100K = ROOT.parent / "shared" / "data" / "ml-100k"

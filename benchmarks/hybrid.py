@@ -31,8 +31,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from lmrec.baselines import ALSRecommender, ItemKNNRecommender
 from lmrec.data import leave_one_out_split
-from lmrec.hybrid import HybridConfig, HybridRecommender
-from lmrec.lm import LMConfig, LMRecommender
 from lmrec.metrics.beyond import (
     catalog_coverage,
     intra_list_diversity,
@@ -40,9 +38,11 @@ from lmrec.metrics.beyond import (
     popularity_ranks,
 )
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.rerank import mmr_rerank
+from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.recommenders.rerank import mmr_rerank
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"

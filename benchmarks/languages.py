@@ -18,8 +18,10 @@ All: the named-items model lists 1 true + N-1 sampled candidates outside the his
 prompt (drawn alike in both languages) and may only answer one of them; the id model ranks all
 items ("ids") and scores the same candidate lists ("ids-sampled").
 
-Two models: the named-items model (``lmrec.named``: names in, a name out, decoded through a trie
-of the names) and the id model (``lmrec.lm.LMRecommender``: language-free id tokens, only the
+Two models: the named-items model (``lmrec.recommenders.named``: names in, a name out, decoded
+through a trie
+of the names) and the id model (``lmrec.recommenders.lm.LMRecommender``: language-free id tokens,
+only the
 template language differs). Both are scratch T5s (``scratch:tiny``) with tokenizers trained on
 the data. Reported per run: HR@1, HR@5, the number of distinct items at rank 1 across the test
 histories and the entropy of that rank-1 distribution (bits), and the unknown-token rate and
@@ -28,7 +30,7 @@ and whether Arabic reaches 90% of English (distinct items, HR@1, HR@5).
 
 Controls and a hybrid (``--models``): item-kNN, which never reads a name; name overlap, which
 reads only names; and ``named+item-knn``, the named model's score of each candidate fused with
-item-kNN's (:func:`lmrec.hybrid.fuse`, fixed ``--fuse-weight``).
+item-kNN's (:func:`lmrec.recommenders.hybrid.fuse`, fixed ``--fuse-weight``).
 
     .venv/bin/python benchmarks/languages.py            # the run of record (~45 min, 1 thread)
     .venv/bin/python benchmarks/languages.py --quick    # a smoke run
@@ -53,20 +55,20 @@ from pathlib import Path
 
 import torch
 
+from lmrec.backbone.model import build_tokenizer, unknown_token_rate
 from lmrec.baselines import ItemKNNRecommender
 from lmrec.data.schema import Catalog, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
 from lmrec.data.t5p5 import arabic_by_hand, load_t5p5
-from lmrec.hybrid import fuse
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.model import build_tokenizer, unknown_token_rate
-from lmrec.named import WORD_ORDERS, NamedConfig, NamedItemsRecommender
 from lmrec.prompts.templates import load_templates
+from lmrec.recommenders.hybrid import fuse
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.recommenders.named import WORD_ORDERS, NamedConfig, NamedItemsRecommender
 from lmrec.tasks import PromptConfig
 from lmrec.text.arabic import normalize_name
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "sports_equipment_t5p5"
@@ -230,7 +232,8 @@ def run_named(task: Task, language: str, args, epochs: int, data: str) -> dict:
 def run_named_knn(task: Task, language: str, args, epochs: int, data: str) -> dict:
     """The named model's rows, plus 'named+item-kNN': each candidate list ranked by the named
     model's score of a name (its total log-probability, as 'named-scored') fused with item-kNN's
-    similarity to the history (:func:`lmrec.hybrid.fuse`: both standardised over the list,
+    similarity to the history (:func:`lmrec.recommenders.hybrid.fuse`: both standardised over the
+    list,
     weight ``--fuse-weight`` on the language model, fixed, not tuned: T5-P5 has no validation
     rows). Both stages train on the same rows."""
     out, model = _fit_named(task, language, args, epochs, data)

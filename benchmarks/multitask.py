@@ -25,14 +25,14 @@ from pathlib import Path
 
 import torch
 
+from lmrec.backbone.model import count_parameters
 from lmrec.data import ColumnMap, leave_one_out_split, read_interactions, read_recbole
 from lmrec.data.random_split import split_interactions
-from lmrec.evaluate_tasks import evaluate_tasks
+from lmrec.evaluation.tasks import evaluate_tasks
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.model import count_parameters
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig, TaskConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

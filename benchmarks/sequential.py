@@ -31,6 +31,7 @@ from pathlib import Path
 import psutil
 import torch
 
+from lmrec.backbone.model import count_parameters
 from lmrec.baselines import (
     ALSRecommender,
     ItemKNNRecommender,
@@ -39,13 +40,12 @@ from lmrec.baselines import (
     SASRecRecommender,
 )
 from lmrec.data import Dataset, leave_one_out_split, read_recbole, read_sequences
-from lmrec.evaluate import evaluate_ranking
+from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.model import count_parameters
-from lmrec.recommender import Recommender
+from lmrec.recommenders.base import Recommender
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

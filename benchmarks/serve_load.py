@@ -20,7 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from lmrec.lm import LMRecommender
+from lmrec.recommenders.lm import LMRecommender
 from lmrec.serve.loadtest import ServerProcess, measure_latency, send_events
 from lmrec.serve.store import SQLiteEventStore
 

@@ -24,13 +24,13 @@ from pathlib import Path
 import torch
 from _results import write_results
 
+from lmrec.backbone.model import count_parameters
 from lmrec.data import leave_one_out_split, read_recbole
-from lmrec.evaluate import evaluate_ranking
+from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.model import count_parameters
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ml-100k"

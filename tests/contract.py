@@ -18,7 +18,7 @@ import pytest
 
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = [
     "COLD_ITEM",

@@ -17,11 +17,11 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lm_fixtures import cycle_split  # noqa: E402
 
+from lmrec.backbone.model import prepare_model  # noqa: E402
 from lmrec.indexing import IndexConfig, build_index  # noqa: E402
-from lmrec.model import prepare_model  # noqa: E402
 from lmrec.prompts import load_templates  # noqa: E402
 from lmrec.tasks import PromptConfig, sequential_examples, sequential_pairs  # noqa: E402
-from lmrec.train import TrainConfig, process_state, train_model  # noqa: E402
+from lmrec.training.loop import TrainConfig, process_state, train_model  # noqa: E402
 
 
 def main(out: Path, batch_size: int) -> None:

@@ -7,9 +7,9 @@ import random
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig
+from lmrec.recommenders.lm import LMConfig
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 
 def tiny_config(epochs: int = 0, style: str = "single", **train) -> LMConfig:

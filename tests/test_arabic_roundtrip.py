@@ -7,10 +7,10 @@ import torch
 
 from lmrec.data.split import leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
-from lmrec.named import NamedConfig, NamedItemsRecommender
+from lmrec.recommenders.named import NamedConfig, NamedItemsRecommender
 from lmrec.text import has_arabic, parse_item_list
 from lmrec.text.names import catalog_names
-from lmrec.train import TrainConfig
+from lmrec.training.loop import TrainConfig
 
 torch.set_num_threads(1)
 

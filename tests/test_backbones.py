@@ -16,17 +16,17 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from lmrec.causal import is_causal
+from lmrec.backbone.causal import is_causal
+from lmrec.backbone.lora import LoraSettings, apply_lora, trainable_parameters
+from lmrec.backbone.model import build_scratch_model, count_parameters, load_pretrained
 from lmrec.cli import main
 from lmrec.data.split import leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
-from lmrec.evaluate import evaluate_ranking
+from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.lora import LoraSettings, apply_lora, trainable_parameters
-from lmrec.model import build_scratch_model, count_parameters, load_pretrained
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import Example, PromptConfig
-from lmrec.train import TrainConfig, _collate, batch_loss, weighted_loss
+from lmrec.training.loop import TrainConfig, batch_loss, collate_batch, weighted_loss
 
 WORDS = ["<pad>", "</s>", "<unk>", "user", "bought", "<item_1>", "<item_2>", "<item_3>"]
 
@@ -46,7 +46,7 @@ def test_causal_collate_puts_prompt_then_answer_with_loss_on_the_answer_only():
         Example("user bought <item_1> <item_2>", "<item_3>", "sequential", "t", 1.0),
         Example("bought <item_1>", "<item_2> <item_3>", "sequential", "t", 2.0),
     ]
-    batch = _collate(word_tokenizer(), examples, max_len=16, causal=True)
+    batch = collate_batch(word_tokenizer(), examples, max_len=16, causal=True)
     # prompt </s> answer </s>, right-padded with <pad> (0)
     assert batch["input_ids"].tolist() == [[3, 4, 5, 6, 1, 7, 1], [4, 5, 1, 6, 7, 1, 0]]
     assert batch["labels"].tolist() == [
@@ -59,7 +59,7 @@ def test_causal_collate_puts_prompt_then_answer_with_loss_on_the_answer_only():
 
 def test_causal_collate_cuts_the_start_of_a_long_prompt():
     examples = [Example("user bought <item_1> <item_2>", "<item_3>", "sequential", "t")]
-    batch = _collate(word_tokenizer(), examples, max_len=3, causal=True)
+    batch = collate_batch(word_tokenizer(), examples, max_len=3, causal=True)
     assert batch["input_ids"].tolist() == [[5, 6, 1, 7, 1]]
     assert batch["labels"].tolist() == [[-100, -100, -100, 7, 1]]
 
@@ -86,7 +86,7 @@ def test_causal_loss_scores_each_position_against_the_next_label():
 def test_causal_loss_equals_the_models_own_loss():
     tok = word_tokenizer()
     model = build_scratch_model("scratch:gpt-tiny", tok, seed=0).eval()
-    batch = _collate(tok, [Example("user bought <item_1>", "<item_2>", "s", "t")], 16, True)
+    batch = collate_batch(tok, [Example("user bought <item_1>", "<item_2>", "s", "t")], 16, True)
     with torch.no_grad():
         out = model(input_ids=batch["input_ids"], labels=batch["labels"])
         ours = weighted_loss(out.logits, batch["labels"], batch["weights"], causal=True)
@@ -101,7 +101,7 @@ def test_causal_loss_from_trimmed_logits_equals_the_full_computation(spec):
         Example("user bought <item_1> <item_2> <item_1>", "<item_3>", "s", "t", 1.0),
         Example("bought <item_1>", "<item_2> <item_3>", "s", "t", 0.5),
     ]
-    batch = _collate(tok, examples, 16, causal=True)
+    batch = collate_batch(tok, examples, 16, causal=True)
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         full = weighted_loss(logits, batch["labels"], batch["weights"], causal=True)

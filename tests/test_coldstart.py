@@ -7,9 +7,9 @@ import math
 import pytest
 from lm_fixtures import cycle_split, tiny_config
 
-from lmrec.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
 from lmrec.data.schema import Catalog, Item
-from lmrec.lm import LMRecommender
+from lmrec.recommenders.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
+from lmrec.recommenders.lm import LMRecommender
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
-from lmrec.evaluate import RankingReport, evaluate_ranking, format_markdown
-from lmrec.recommender import Recommender, Scored
+from lmrec.evaluation.ranking import RankingReport, evaluate_ranking, format_markdown
+from lmrec.recommenders.base import Recommender, Scored
 
 ITEMS = ["i1", "i2", "i3", "i4", "i5", "i6"]
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
 
-from lmrec.causal import prompt_ids
-from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
-from lmrec.model import build_tokenizer
+from lmrec.backbone.causal import prompt_ids
+from lmrec.backbone.model import build_tokenizer
+from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
 
 CODES = {
     "a": [7, 3],

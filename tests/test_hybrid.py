@@ -7,8 +7,8 @@ from contract import GROUP_A, check_recommender_contract, checkerboard_split
 from lm_fixtures import tiny_config
 
 from lmrec.baselines import ItemKNNRecommender
-from lmrec.hybrid import HybridConfig, HybridRecommender, fuse
-from lmrec.lm import LMRecommender
+from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender, fuse
+from lmrec.recommenders.lm import LMRecommender
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from contract import check_recommender_contract, checkerboard_split
 
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
-from lmrec.generate import ItemTrie
+from lmrec.decoding.beam import ItemTrie
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
-from lmrec.indexing_collab import collaborative_tree, cooccurrence_matrix, spectral_split
-from lmrec.indexing_semantic import embed_texts, minilm_available, residual_kmeans
+from lmrec.indexing.collaborative import collaborative_tree, cooccurrence_matrix, spectral_split
+from lmrec.indexing.semantic import embed_texts, minilm_available, residual_kmeans
 
 GROUP_A = [f"a{i}" for i in range(8)]
 GROUP_B = [f"b{i}" for i in range(8)]
@@ -194,7 +194,7 @@ def test_lm_recommender_with_collaborative_ids(tmp_path):
     # Imported here so the index tests above do not depend on the model stack.
     from lm_fixtures import tiny_config
 
-    from lmrec.lm import LMRecommender
+    from lmrec.recommenders.lm import LMRecommender
 
     config = replace(
         tiny_config(epochs=0), index=IndexConfig("collaborative", clusters=2, max_leaf=3)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from lm_fixtures import cycle_split, tiny_config
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from lmrec.evaluate import evaluate_ranking
-from lmrec.lm import LMRecommender
+from lmrec.evaluation.ranking import evaluate_ranking
+from lmrec.recommenders.lm import LMRecommender
 
 
 @pytest.mark.parametrize("style", ["single", "subtokens"])

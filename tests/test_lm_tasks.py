@@ -14,8 +14,8 @@ from lmrec.cli import main
 from lmrec.data.random_split import split_interactions
 from lmrec.data.split import leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
-from lmrec.evaluate_tasks import evaluate_tasks
-from lmrec.lm import LMConfig, LMRecommender, _catalog_corpus
+from lmrec.evaluation.tasks import evaluate_tasks
+from lmrec.recommenders.lm import LMConfig, LMRecommender, catalog_corpus
 from lmrec.tasks import TASKS, TaskConfig
 
 ALL = TASKS
@@ -93,7 +93,7 @@ def test_config_round_trip_and_sequential_default():
 def test_sequential_only_tokenizer_text_is_unchanged(shop):
     from lmrec.prompts import load_templates
 
-    corpus = _catalog_corpus(shop[1].catalog, load_templates())
+    corpus = catalog_corpus(shop[1].catalog, load_templates())
     assert not any("rating" in text.lower() or "{review}" in text for text in corpus)
 
 

@@ -9,8 +9,8 @@ from contract import check_recommender_contract, checkerboard_split
 
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import leave_one_out_split
-from lmrec.named import NamedConfig, NamedItemsRecommender
-from lmrec.train import TrainConfig
+from lmrec.recommenders.named import NamedConfig, NamedItemsRecommender
+from lmrec.training.loop import TrainConfig
 
 torch.set_num_threads(1)
 

@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from lmrec.retrieval import EmbeddingIndex
+from lmrec.recommenders.retrieval import EmbeddingIndex
 
 ITEMS = ["a", "b", "c", "d"]
 VECTORS = np.array([[1, 0], [0, 1], [1, 1], [-1, 0]], dtype=np.float32)

@@ -10,15 +10,21 @@ import torch
 from lm_fixtures import cycle_split
 from test_backbones import word_tokenizer
 
+from lmrec.backbone.model import build_scratch_model
 from lmrec.data.schema import Catalog, Interaction, Item
 from lmrec.data.split import Split
-from lmrec.evaluate import evaluate_ranking
+from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig, build_index
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.model import build_scratch_model
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequence_examples, sequence_text
-from lmrec.train import TrainConfig, _collate, _logits_and_labels, batch_loss, weighted_loss
+from lmrec.training.loop import (
+    TrainConfig,
+    batch_loss,
+    collate_batch,
+    logits_and_labels,
+    weighted_loss,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -69,7 +75,7 @@ def test_all_positions_collate_reads_one_sequence_and_labels_every_id_token():
         Example("</s> <item_1> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
         Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
-    batch = _collate(word_tokenizer(), examples, max_len=16, causal=True)
+    batch = collate_batch(word_tokenizer(), examples, max_len=16, causal=True)
     assert batch["input_ids"].tolist() == [[1, 5, 6, 7, 0], [4, 5, 1, 6, 1]]
     assert batch["labels"].tolist() == [
         [-100, 5, 6, 7, -100],  # the start token is an input only
@@ -85,11 +91,11 @@ def test_trimmed_logits_give_the_full_loss_at_the_labelled_positions_only(spec):
         Example("</s> <item_1> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
         Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
-    batch = _collate(tok, examples, max_len=16, causal=True)
+    batch = collate_batch(tok, examples, max_len=16, causal=True)
     with torch.no_grad():
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         expected = weighted_loss(full, batch["labels"], batch["weights"], causal=True)
-        logits, labels = _logits_and_labels(model, batch, causal=True, trim_logits=True)
+        logits, labels = logits_and_labels(model, batch, causal=True, trim_logits=True)
         trimmed = batch_loss(model, batch, causal=True, trim_logits=True)
     # Rows: </s> <item_1> <item_2> <item_3> pad and bought <item_1> </s> <item_2> </s>.
     # Positions 0-3 predict a label in some row; position 4 predicts nothing.
@@ -97,9 +103,9 @@ def test_trimmed_logits_give_the_full_loss_at_the_labelled_positions_only(spec):
     assert logits.shape[:2] == (2, 4)
     assert torch.allclose(logits, full[:, :4], atol=1e-6)
     assert trimmed.item() == pytest.approx(expected.item(), abs=1e-6)
-    one_token = _collate(tok, examples[:1], max_len=16, causal=True)
+    one_token = collate_batch(tok, examples[:1], max_len=16, causal=True)
     with torch.no_grad():
-        logits, labels = _logits_and_labels(model, one_token, causal=True, trim_logits=True)
+        logits, labels = logits_and_labels(model, one_token, causal=True, trim_logits=True)
     assert labels.tolist() == [[5, 6, 7]]  # the start token's label slot is not computed
 
 

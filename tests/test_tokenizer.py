@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmrec.model import build_tokenizer, unknown_token_rate
+from lmrec.backbone.model import build_tokenizer, unknown_token_rate
 
 CORPUS = [
     "اشترى المستخدم قميص كرة القدم، كرة القدم، مرابط كرة القدم . اختر المنتج التالي",
@@ -90,8 +90,8 @@ def test_models_build_their_tokenizer_with_the_configured_algorithm():
 
     from lm_fixtures import cycle_split, tiny_config
 
-    from lmrec.lm import LMConfig, LMRecommender
-    from lmrec.named import NamedConfig
+    from lmrec.recommenders.lm import LMConfig, LMRecommender
+    from lmrec.recommenders.named import NamedConfig
 
     split = cycle_split(n_users=10)
     rec = LMRecommender(replace(tiny_config(), tokenizer="bpe")).fit(split)

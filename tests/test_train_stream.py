@@ -12,15 +12,15 @@ import pytest
 import torch
 from lm_fixtures import tiny_config
 
+from lmrec.backbone.model import prepare_model
 from lmrec.cli import main
 from lmrec.data import Catalog
 from lmrec.data.stream import catalog_index, stream_sequential_examples
-from lmrec.lm import LMRecommender, _catalog_corpus
-from lmrec.model import prepare_model
 from lmrec.prompts.templates import load_templates
+from lmrec.recommenders.lm import LMRecommender, catalog_corpus
 from lmrec.tasks import PromptConfig
-from lmrec.train import TrainConfig, train_model
-from lmrec.train_stream import fit_on_stream, train_on_stream
+from lmrec.training.loop import TrainConfig, train_model
+from lmrec.training.stream import fit_on_stream, train_on_stream
 
 
 def _cycle_log(path: Path, users: int = 8, length: int = 5, items: int = 6) -> Path:
@@ -37,7 +37,7 @@ def _setup(tmp_path: Path):
     index = catalog_index(catalog)
     templates = load_templates()
     model, tokenizer = prepare_model(
-        "scratch:tiny", _catalog_corpus(catalog, templates), index.vocabulary(), seed=0
+        "scratch:tiny", catalog_corpus(catalog, templates), index.vocabulary(), seed=0
     )
     log = _cycle_log(tmp_path / "log.csv")
 

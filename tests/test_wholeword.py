@@ -1,4 +1,4 @@
-"""P5's whole-word embedding (lmrec.wholeword) on a tiny T5 and a tiny GPT-2."""
+"""P5's whole-word embedding (lmrec.backbone.wholeword) on a tiny T5 and a tiny GPT-2."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from lm_fixtures import cycle_split, tiny_config
 from transformers import AutoModelForSeq2SeqLM
 
-from lmrec.lm import LMConfig, LMRecommender
-from lmrec.wholeword import NUM_WORDS, WholeWordEmbedding, whole_word_of
+from lmrec.backbone.wholeword import NUM_WORDS, WholeWordEmbedding, whole_word_of
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 
 
 def _config(epochs: int = 0, whole_word: bool = True, **changes) -> LMConfig:
@@ -128,7 +128,7 @@ def test_decoder_only_model_wraps_its_input_embedding():
 
 
 def test_not_with_lora():
-    from lmrec.lora import LoraSettings
+    from lmrec.backbone.lora import LoraSettings
 
     with pytest.raises(ValueError, match="not supported with LoRA"):
         _config(lora=LoraSettings())

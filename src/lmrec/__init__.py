@@ -1,6 +1,6 @@
 """lmrec: language models as recommender systems (P5-style), as a library, CLI and service."""
 
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["Recommender", "Scored", "__version__"]
 

@@ -18,7 +18,7 @@ from contract import (
 )
 
 from lmrec.baselines import ItemKNNRecommender, PopularityRecommender
-from lmrec.recommender import Scored
+from lmrec.recommenders.base import Scored
 
 # Training counts (see checkerboard_split): ties in first-appearance order, group B first.
 POPULARITY_ORDER = ["B3", "A3", "A4", "B2", "B4", "A1", "A2", "A5", "B1", "B5", COLD_ITEM]

@@ -14,7 +14,7 @@ from contract import COLD_ITEM, check_recommender_contract, checkerboard_split, 
 from lmrec.baselines import SASRecConfig, SASRecRecommender
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
-from lmrec.evaluate import evaluate_ranking
+from lmrec.evaluation.ranking import evaluate_ranking
 
 TINY = SASRecConfig(
     hidden=16,

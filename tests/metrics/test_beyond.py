@@ -11,8 +11,8 @@ from lmrec.metrics.beyond import (
     mean_popularity_rank,
     popularity_ranks,
 )
-from lmrec.recommender import Scored
-from lmrec.rerank import mmr_rerank
+from lmrec.recommenders.base import Scored
+from lmrec.recommenders.rerank import mmr_rerank
 
 CATEGORIES = {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B"}
 

@@ -9,7 +9,7 @@ import torch
 from lm_fixtures import tiny_config
 
 from lmrec.data import leave_one_out_split, make_sportshop
-from lmrec.lm import LMRecommender
+from lmrec.recommenders.lm import LMRecommender
 
 API_KEY = "test-write-key"
 READ_KEY = "test-read-key"

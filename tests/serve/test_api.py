@@ -8,7 +8,7 @@ import pytest
 from conftest import API_KEY, READ_KEY
 from fastapi.testclient import TestClient
 
-from lmrec.lm import LMRecommender
+from lmrec.recommenders.lm import LMRecommender
 from lmrec.serve import ModelHolder, ServeConfig, create_app, supported_tasks
 
 WRITE = {"X-API-Key": API_KEY}

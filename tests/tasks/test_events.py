@@ -13,8 +13,8 @@ from lm_fixtures import tiny_config
 from lmrec.data.schema import Catalog, Dataset, EventType, Interaction, Item
 from lmrec.data.split import leave_one_out_split
 from lmrec.indexing import ItemIndex
-from lmrec.lm import LMConfig, LMRecommender
 from lmrec.prompts import load_templates
+from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
 from lmrec.tasks.events import (
     EventConfig,
@@ -23,7 +23,7 @@ from lmrec.tasks.events import (
     typed_pairs,
     typed_prompt,
 )
-from lmrec.train import weighted_loss
+from lmrec.training.loop import weighted_loss
 
 TEMPLATES = load_templates()
 INDEX = ItemIndex({"a": ("<item_1>",), "b": ("<item_2>",), "c": ("<item_3>",)})

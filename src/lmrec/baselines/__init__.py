@@ -1,4 +1,4 @@
-"""Non-language-model recommenders behind the same :class:`~lmrec.recommender.Recommender`."""
+"""Non-language-model recommenders behind the same :class:`~lmrec.recommenders.base.Recommender`."""
 
 from lmrec.baselines.als import ALSRecommender
 from lmrec.baselines.itemknn import ItemKNNRecommender

@@ -10,10 +10,10 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.baselines._files import read_arrays, read_config, write_model
-from lmrec.baselines.popularity import _check_k, _popularity_ranking
+from lmrec.baselines.popularity import check_k, popularity_ranking
+from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["ALSRecommender"]
 
@@ -121,7 +121,7 @@ class ALSRecommender(Recommender):
             )
             model.fit(user_items, show_progress=self.progress)
         self._set_item_factors(np.asarray(model.item_factors, dtype=np.float64))
-        self._set_popularity(*_popularity_ranking(split, items))
+        self._set_popularity(*popularity_ranking(split, items))
         self._fitted = True
         return self
 
@@ -228,7 +228,7 @@ class ALSRecommender(Recommender):
     def _check_ready(self, k: int) -> None:
         if not self._fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        _check_k(k)
+        check_k(k)
 
 
 def _interaction_matrix(

@@ -9,10 +9,10 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.baselines._files import read_arrays, read_config, write_model
-from lmrec.baselines.popularity import _check_k, _popularity_ranking
+from lmrec.baselines.popularity import check_k, popularity_ranking
+from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["ItemKNNRecommender"]
 
@@ -100,7 +100,7 @@ class ItemKNNRecommender(Recommender):
         )
         self._items = items
         self._index = index
-        self._set_popularity(*_popularity_ranking(split, items))
+        self._set_popularity(*popularity_ranking(split, items))
         self._fitted = True
         return self
 
@@ -235,7 +235,7 @@ class ItemKNNRecommender(Recommender):
     def _check_ready(self, k: int) -> None:
         if not self._fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        _check_k(k)
+        check_k(k)
 
 
 def _top_per_row(values: np.ndarray, indptr: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:

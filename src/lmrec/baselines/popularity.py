@@ -8,9 +8,9 @@ from typing import Self
 
 import numpy as np
 
-from lmrec.baselines._files import read_arrays, read_config, write_model
+from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["PopularityRecommender"]
 
@@ -37,7 +37,7 @@ class PopularityRecommender(Recommender):
     def fit(self, split: Split) -> Self:
         """Count the training events of every catalogue item."""
         self._items = list(split.catalog)
-        self._counts, self._order = _popularity_ranking(split, self._items)
+        self._counts, self._order = popularity_ranking(split, self._items)
         self._fitted = True
         return self
 
@@ -88,15 +88,15 @@ class PopularityRecommender(Recommender):
     def _check_ready(self, k: int) -> None:
         if not self._fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        _check_k(k)
+        check_k(k)
 
 
-def _check_k(k: int) -> None:
+def check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
 
 
-def _popularity_ranking(split: Split, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def popularity_ranking(split: Split, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Training event counts of ``items`` and their indices ordered most popular first.
 
     Ties keep first appearance in ``split.train`` (user by user, in time order); items without

@@ -19,9 +19,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from lmrec.baselines.popularity import _check_k, _popularity_ranking
+from lmrec.baselines.popularity import check_k, popularity_ranking
 from lmrec.data.split import Split
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["SASRecConfig", "SASRecRecommender"]
 
@@ -224,7 +224,7 @@ class SASRecRecommender(Recommender):
             torch.set_num_threads(config.threads)
         self._items = list(split.catalog)
         self._index = {item: i + 1 for i, item in enumerate(self._items)}
-        self._counts, self._order = _popularity_ranking(split, self._items)
+        self._counts, self._order = popularity_ranking(split, self._items)
         self._device = _resolve_device(config.device)
         devices = [self._device] if self._device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -440,7 +440,7 @@ class SASRecRecommender(Recommender):
     def _ready(self, k: int) -> _SASRec:
         if self._model is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        _check_k(k)
+        check_k(k)
         self._model.eval()
         return self._model
 

@@ -70,7 +70,7 @@ class DataFormatError(ValueError):
         return type(self), (self.location, self.problem, self.detail)
 
 
-class _RowError(Exception):
+class RowError(Exception):
     """A problem with one row, raised by the converters, which do not know the row's location."""
 
     def __init__(self, problem: str, detail: str = "") -> None:
@@ -132,15 +132,15 @@ def read_interactions(
     path = Path(path)
     columns = columns or ColumnMap()
     report = LoadReport(str(path))
-    records = _records(path, (columns.user, columns.item), report, strict)
-    interactions = _collect(records, lambda r, i: _interaction(r, columns, i), report, strict)
+    records = row_records(path, (columns.user, columns.item), report, strict)
+    interactions = _collect(records, lambda r, i: row_interaction(r, columns, i), report, strict)
     reports = [report]
     if catalog_path is None:
         catalog = Catalog.from_ids(x.item for x in interactions)
     else:
         item_report = LoadReport(str(catalog_path))
         item_columns = item_columns or ItemColumnMap()
-        item_records = _records(Path(catalog_path), (item_columns.id,), item_report, strict)
+        item_records = row_records(Path(catalog_path), (item_columns.id,), item_report, strict)
         catalog = _read_catalog(item_records, item_columns, item_report, strict)
         reports.append(item_report)
         interactions = _only_known(interactions, catalog, path, Path(catalog_path), report, strict)
@@ -155,7 +155,9 @@ def read_catalog(
     path = Path(path)
     columns = columns or ItemColumnMap()
     report = LoadReport(str(path))
-    catalog = _read_catalog(_records(path, (columns.id,), report, strict), columns, report, strict)
+    catalog = _read_catalog(
+        row_records(path, (columns.id,), report, strict), columns, report, strict
+    )
     report.log()
     return catalog
 
@@ -175,7 +177,7 @@ def read_recbole(
     report = LoadReport(str(inter_path))
     columns = ColumnMap(user="user_id", item="item_id", event=None, review=None, summary=None)
     _, records = _recbole_records(inter_path, ("user_id", "item_id"), report, strict)
-    interactions = _collect(records, lambda r, i: _interaction(r, columns, i), report, strict)
+    interactions = _collect(records, lambda r, i: row_interaction(r, columns, i), report, strict)
     reports = [report]
     item_path = inter_path.with_suffix(".item")
     if item_path.exists():
@@ -229,7 +231,7 @@ def read_sequences(
 # --- files to records ----------------------------------------------------------------------------
 
 
-def _format_of(path: Path) -> str:
+def format_of(path: Path) -> str:
     """The file format named by ``path``'s suffix; a text format may be followed by ``.gz``."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes[-1:] == [".gz"]:
@@ -251,13 +253,13 @@ def _open_text(path: Path) -> IO[str]:
     return open(path, encoding="utf-8-sig", newline="")  # the caller closes it
 
 
-def _records(
+def row_records(
     path: Path, required: Iterable[str], report: LoadReport, strict: bool
 ) -> Iterator[tuple[str, _Record]]:
     """The rows of a table file as ``(location, record)`` pairs, in file order."""
-    fmt = _format_of(path)
+    fmt = format_of(path)
     if fmt == "parquet":
-        return _parquet_records(path, required)
+        return parquet_records(path, required)
     if fmt == "jsonl":
         return _jsonl_records(path, report, strict)
     return _delimited_records(path, _DELIMITERS[fmt], required, report, strict)
@@ -298,7 +300,7 @@ def _delimited_records(
                     report.drop("blank line")
                 elif len(row) != len(header):
                     count = f"expected {len(header)}, found {len(row)}"
-                    _reject(location, _RowError("wrong field count", count), report, strict)
+                    reject_row(location, RowError("wrong field count", count), report, strict)
                 else:
                     yield location, dict(zip(header, row, strict=True))
         except csv.Error as error:  # e.g. a field over csv.field_size_limit(): cannot go on
@@ -316,16 +318,16 @@ def _jsonl_records(path: Path, report: LoadReport, strict: bool) -> Iterator[tup
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                _reject(location, _RowError("invalid JSON", error.msg), report, strict)
+                reject_row(location, RowError("invalid JSON", error.msg), report, strict)
                 continue
             if isinstance(record, dict):
                 yield location, record
             else:
-                error = _RowError("expected a JSON object", f"found {type(record).__name__}")
-                _reject(location, error, report, strict)
+                error = RowError("expected a JSON object", f"found {type(record).__name__}")
+                reject_row(location, error, report, strict)
 
 
-def _parquet_records(
+def parquet_records(
     path: Path, required: Iterable[str], batch_size: int = 65_536
 ) -> Iterator[tuple[str, _Record]]:
     """Parquet rows, ``batch_size`` rows decoded at a time; the location is ``path:row N``
@@ -345,7 +347,7 @@ def _parquet_records(
                 yield f"{path}:row {number}", record
 
 
-def _reject(location: str, error: _RowError, report: LoadReport, strict: bool) -> None:
+def reject_row(location: str, error: RowError, report: LoadReport, strict: bool) -> None:
     """Raise a malformed row's error, or (``strict=False``) count it as a drop."""
     failure = DataFormatError(location, error.problem, error.detail)
     if strict:
@@ -367,8 +369,8 @@ def _collect(
     for location, record in records:
         try:
             kept.append(convert(record, len(kept)))
-        except _RowError as error:
-            _reject(location, error, report, strict)
+        except RowError as error:
+            reject_row(location, error, report, strict)
     report.rows = len(kept)
     return kept
 
@@ -376,7 +378,7 @@ def _collect(
 # --- records to schema objects -------------------------------------------------------------------
 
 
-def _interaction(record: _Record, columns: ColumnMap, position: int) -> Interaction:
+def row_interaction(record: _Record, columns: ColumnMap, position: int) -> Interaction:
     return Interaction(
         user=_identifier(record, columns.user, "user id"),
         item=_identifier(record, columns.item, "item id"),
@@ -416,7 +418,7 @@ def _identifier(record: _Record, column: str, what: str) -> str:
         value = record[column]
     except KeyError:
         fields = ", ".join(record) or "none"
-        raise _RowError("missing field", f"{column!r} (fields: {fields})") from None
+        raise RowError("missing field", f"{column!r} (fields: {fields})") from None
     if isinstance(value, str):
         text = value.strip()
     elif value is None or (isinstance(value, float) and math.isnan(value)):
@@ -426,9 +428,9 @@ def _identifier(record: _Record, column: str, what: str) -> str:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
     else:
-        raise _RowError(f"bad {what}", repr(value))
+        raise RowError(f"bad {what}", repr(value))
     if not text:
-        raise _RowError(f"empty {what}")
+        raise RowError(f"empty {what}")
     return text
 
 
@@ -437,17 +439,17 @@ def _number(value: Any, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise _RowError(f"non-numeric {what}", repr(value))
+        raise RowError(f"non-numeric {what}", repr(value))
     try:
         number = float(value)
     except (TypeError, ValueError):
         if isinstance(value, str) and not value.strip():
             return None
-        raise _RowError(f"non-numeric {what}", repr(value)) from None
+        raise RowError(f"non-numeric {what}", repr(value)) from None
     if math.isnan(number):
         return None
     if math.isinf(number):
-        raise _RowError(f"non-finite {what}", repr(value))
+        raise RowError(f"non-finite {what}", repr(value))
     return number
 
 
@@ -459,14 +461,14 @@ def _timestamp(value: Any) -> float | None:
         return _epoch(datetime(value.year, value.month, value.day))
     try:
         return _number(value, "timestamp")
-    except _RowError:
+    except RowError:
         if not isinstance(value, str):
             raise
     try:
         return _epoch(datetime.fromisoformat(value.strip()))
     except ValueError:
         detail = f"{value!r} is neither a number nor an ISO-8601 date"
-        raise _RowError("bad timestamp", detail) from None
+        raise RowError("bad timestamp", detail) from None
 
 
 def _epoch(moment: datetime) -> float:
@@ -480,7 +482,7 @@ def _event(value: Any) -> EventType:
         return EventType.parse(value)
     except ValueError:
         valid = ", ".join(e.value for e in EventType)
-        raise _RowError("unknown event type", f"{value!r} (expected {valid})") from None
+        raise RowError("unknown event type", f"{value!r} (expected {valid})") from None
 
 
 def _text(value: Any) -> str | None:
@@ -507,7 +509,7 @@ def _read_catalog(
     def convert(record: _Record, _index: int) -> Item:
         item = finish(_item(record, columns), record)
         if item.id in seen:
-            raise _RowError("duplicate item id", repr(item.id))
+            raise RowError("duplicate item id", repr(item.id))
         seen.add(item.id)
         return item
 
@@ -625,8 +627,8 @@ def _read_sequence_lines(path: Path, report: LoadReport, strict: bool) -> list[I
                 continue
             bad = next((t for t in tokens if not (t.isascii() and t.isdigit())), None)
             if bad is not None:
-                error = _RowError("non-integer token", f"{bad!r} (ids must be whole numbers)")
-                _reject(f"{path}:{number}", error, report, strict)
+                error = RowError("non-integer token", f"{bad!r} (ids must be whole numbers)")
+                reject_row(f"{path}:{number}", error, report, strict)
                 continue
             user = tokens[0]
             start = len(interactions)
@@ -650,8 +652,8 @@ def _read_names(path: Path, report: LoadReport, strict: bool) -> dict[str, str]:
             elif len(parts) == 1 or not parts[1].strip():
                 report.drop("key with no name")
             elif parts[0] in names:
-                error = _RowError("duplicate key", repr(parts[0]))
-                _reject(f"{path}:{number}", error, report, strict)
+                error = RowError("duplicate key", repr(parts[0]))
+                reject_row(f"{path}:{number}", error, report, strict)
             else:
                 names[parts[0]] = parts[1].strip()
     report.rows = len(names)

@@ -20,7 +20,7 @@ would need the whole log in memory, which is what this module avoids.
 
 Every event after a user's first becomes a training target, and nothing is held out: stream the
 training part of a log (e.g. the events before a cut-off time), never one that holds the test
-events. :func:`lmrec.train_stream.fit_on_stream` (``lmrec train --stream``) trains on a stream.
+events. :func:`lmrec.training.stream.fit_on_stream` (``lmrec train --stream``) trains on a stream.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from pathlib import Path
 from lmrec.data.readers import (
     ColumnMap,
     DataFormatError,
+    RowError,
     StrPath,
-    _format_of,
-    _interaction,
-    _parquet_records,
-    _records,
-    _reject,
-    _RowError,
+    format_of,
+    parquet_records,
+    reject_row,
+    row_interaction,
+    row_records,
 )
 from lmrec.data.schema import Catalog, Interaction, LoadReport
 from lmrec.data.split import Split
@@ -169,18 +169,18 @@ def _located_chunks(
     columns = columns or ColumnMap()
     report = report if report is not None else LoadReport(str(path))
     required = (columns.user, columns.item)
-    if _format_of(path) == "parquet":
+    if format_of(path) == "parquet":
         # Parquet decodes a whole batch at once: the chunk size bounds that batch too.
-        records = _parquet_records(path, required, batch_size=chunk_size)
+        records = parquet_records(path, required, batch_size=chunk_size)
     else:
-        records = _records(path, required, report, strict)
+        records = row_records(path, required, report, strict)
     chunk: _Located = []
     kept = 0
     for location, record in records:
         try:
-            interaction = _interaction(record, columns, kept)
-        except _RowError as error:
-            _reject(location, error, report, strict)
+            interaction = row_interaction(record, columns, kept)
+        except RowError as error:
+            reject_row(location, error, report, strict)
             continue
         kept += 1
         report.rows = kept
@@ -220,8 +220,8 @@ def _pair_chunks(
         pairs: list[_Pair] = []
         for location, x in chunk:
             if x.item not in index:
-                error = _RowError("item not in the item index", repr(x.item))
-                _reject(location, error, report, strict)
+                error = RowError("item not in the item index", repr(x.item))
+                reject_row(location, error, report, strict)
                 continue
             # A missing timestamp sorts first, as in lmrec.data.schema.sort_by_time.
             time = x.timestamp if x.timestamp is not None else float("-inf")

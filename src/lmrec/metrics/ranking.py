@@ -28,7 +28,7 @@ Relevant = str | Collection[str]
 def hit_rate_at_k(ranking: Sequence[str], relevant: Relevant, k: int) -> float:
     """1.0 if any relevant item is among the first ``k`` of ``ranking``, else 0.0."""
     ranks = _relevant_ranks(ranking, relevant)
-    return _hit(ranks, _check_k(k))
+    return _hit(ranks, check_k(k))
 
 
 def recall_at_k(ranking: Sequence[str], relevant: Relevant, k: int) -> float:
@@ -37,7 +37,7 @@ def recall_at_k(ranking: Sequence[str], relevant: Relevant, k: int) -> float:
     With a single relevant item this equals :func:`hit_rate_at_k`.
     """
     ranks = _relevant_ranks(ranking, relevant)
-    return _recall(ranks, _check_k(k), len(_as_set(relevant)))
+    return _recall(ranks, check_k(k), len(_as_set(relevant)))
 
 
 def ndcg_at_k(ranking: Sequence[str], relevant: Relevant, k: int) -> float:
@@ -48,7 +48,7 @@ def ndcg_at_k(ranking: Sequence[str], relevant: Relevant, k: int) -> float:
     A single target at rank 3 gives ``1 / log2(4) = 0.5``.
     """
     ranks = _relevant_ranks(ranking, relevant)
-    return _ndcg(ranks, _check_k(k), len(_as_set(relevant)))
+    return _ndcg(ranks, check_k(k), len(_as_set(relevant)))
 
 
 def mrr(ranking: Sequence[str], relevant: Relevant, k: int | None = None) -> float:
@@ -57,7 +57,7 @@ def mrr(ranking: Sequence[str], relevant: Relevant, k: int | None = None) -> flo
     Averaged over users by :func:`ranking_metrics` this is the mean reciprocal rank.
     """
     ranks = _relevant_ranks(ranking, relevant)
-    return _reciprocal_rank(ranks, None if k is None else _check_k(k))
+    return _reciprocal_rank(ranks, None if k is None else check_k(k))
 
 
 def ranking_metrics(
@@ -78,7 +78,7 @@ def ranking_metrics(
         )
     if not rankings:
         raise ValueError("no rankings to average: metrics over zero users are undefined")
-    cutoffs = sorted({_check_k(k) for k in ks})
+    cutoffs = sorted({check_k(k) for k in ks})
     if not cutoffs:
         raise ValueError("ks is empty: give at least one cutoff, e.g. ks=(5, 10)")
 
@@ -105,7 +105,7 @@ def _metric_names(cutoffs: Sequence[int], include_recall: bool) -> list[str]:
     return names
 
 
-def _check_k(k: int) -> int:
+def check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     return k

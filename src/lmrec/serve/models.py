@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from lmrec.recommender import Scored
+from lmrec.recommenders.base import Scored
 
 __all__ = [
     "ExplanationModel",
@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 @runtime_checkable
 class RatingModel(Protocol):
     """A model that predicts each user's 1-5 rating of each item (``None``: an unknown user).
-    An answer is a number or has ``.expected`` (``lmrec.lm_tasks.RatingAnswer``)."""
+    An answer is a number or has ``.expected``
+    (``lmrec.recommenders.task_answers.RatingAnswer``)."""
 
     def rate(self, users: Sequence[str | None], items: Sequence[str]) -> list[Any]: ...
 
@@ -91,7 +92,7 @@ class LoadedModel:
 
 
 def _load_lm(path: str):
-    from lmrec.lm import LMRecommender
+    from lmrec.recommenders.lm import LMRecommender
 
     return LMRecommender.load(path)
 

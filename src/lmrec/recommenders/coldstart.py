@@ -2,7 +2,7 @@
 
 A new item has no id the model has learned. :class:`ColdStartRecommender` gives it *content
 neighbours*: the ``neighbours`` known items (items of the model's index) whose text (name,
-category, description; :func:`lmrec.indexing_semantic.item_texts`) is most similar, by cosine
+category, description; :func:`lmrec.indexing.semantic.item_texts`) is most similar, by cosine
 similarity of all-MiniLM-L6-v2 embeddings when the ``semantic`` extra is installed, else of
 character n-gram TF-IDF vectors. The new item then inherits the model's belief in the items it
 resembles, with similarity weights:
@@ -31,8 +31,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from lmrec.data.schema import Catalog, Item
 from lmrec.data.split import Split
-from lmrec.indexing_semantic import EMBEDDINGS, embed_texts, item_texts, minilm_available
-from lmrec.recommender import Recommender, Scored
+from lmrec.indexing.semantic import EMBEDDINGS, embed_texts, item_texts, minilm_available
+from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["ColdStartConfig", "ColdStartRecommender", "content_neighbours"]
 
@@ -103,7 +103,7 @@ def content_neighbours(
 
 class ColdStartRecommender(Recommender):
     """A fitted language-model recommender (anything with ``index``, ``catalog``,
-    ``recommend`` and ``score``, such as :class:`lmrec.lm.LMRecommender`) that can also
+    ``recommend`` and ``score``, such as :class:`lmrec.recommenders.lm.LMRecommender`) that can also
     recommend items added after training (:meth:`add_items`)."""
 
     name = "lm+coldstart"
@@ -195,7 +195,7 @@ class ColdStartRecommender(Recommender):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        from lmrec.lm import LMRecommender
+        from lmrec.recommenders.lm import LMRecommender
 
         src = Path(path)
         config = ColdStartConfig(**json.loads((src / COLDSTART_FILE).read_text(encoding="utf-8")))

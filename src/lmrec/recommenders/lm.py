@@ -14,14 +14,8 @@ from typing import Self
 import torch
 from transformers import AutoTokenizer, PreTrainedModel
 
-from lmrec.causal import is_causal
-from lmrec.data.random_split import InteractionSplit, split_interactions
-from lmrec.data.schema import Catalog
-from lmrec.data.split import Split
-from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
-from lmrec.indexing import IndexConfig, ItemIndex, build_index
-from lmrec.lm_tasks import RatingAnswer, TaskAnswers
-from lmrec.lora import (
+from lmrec.backbone.causal import is_causal
+from lmrec.backbone.lora import (
     ADAPTER_DIR,
     Adapter,
     LoraSettings,
@@ -31,8 +25,7 @@ from lmrec.lora import (
     save_adapter,
     trainable_parameters,
 )
-from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import (
+from lmrec.backbone.model import (
     auto_model_class,
     check_dropout,
     check_tokenizer_algorithm,
@@ -40,8 +33,23 @@ from lmrec.model import (
     is_scratch,
     prepare_model,
 )
+from lmrec.backbone.wholeword import (
+    WHOLE_WORD_FILE,
+    install_whole_word,
+    load_whole_word,
+    save_whole_word,
+    whole_word_of,
+    without_whole_word,
+)
+from lmrec.data.random_split import InteractionSplit, split_interactions
+from lmrec.data.schema import Catalog
+from lmrec.data.split import Split
+from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.indexing import IndexConfig, ItemIndex, build_index
+from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
+from lmrec.recommenders.task_answers import RatingAnswer, TaskAnswers
 from lmrec.tasks import (
     TASK_FAMILIES,
     PromptConfig,
@@ -64,21 +72,13 @@ from lmrec.tasks.events import (
     without_item,
 )
 from lmrec.tasks.sequential import sequence_examples, sequence_text
-from lmrec.train import (
+from lmrec.training.loop import (
     NDCG10,
     NEG_LOSS,
     TrainConfig,
     TrainResult,
     evaluation_losses,
     train_model,
-)
-from lmrec.wholeword import (
-    WHOLE_WORD_FILE,
-    install_whole_word,
-    load_whole_word,
-    save_whole_word,
-    whole_word_of,
-    without_whole_word,
 )
 
 logger = logging.getLogger(__name__)
@@ -118,13 +118,14 @@ class LMConfig:
     multitask: settings of the non-sequential tasks (examples per epoch, split seed, ...).
     lora: train a LoRA adapter (and the id tokens' embedding rows) instead of every weight;
         None = full fine-tuning. The adapter is merged into the saved weights and also saved
-        on its own (``lmrec.lora``).
+        on its own (``lmrec.backbone.lora``).
     quantization: load a pretrained checkpoint in "8bit" or "4bit" (bitsandbytes, CUDA GPUs
         only; for LoRA on a frozen quantised base); None = full precision.
     events: event types in sequential prompts and training (typed histories, per-type loss
         weights, target types); off by default. Sequential-only models for now.
     whole_word: add P5's whole-word embedding to the prompt's input embedding (each token also
-        embeds the number of the word or item id it belongs to; ``lmrec.wholeword``). Meant for
+        embeds the number of the word or item id it belongs to; ``lmrec.backbone.wholeword``).
+        Meant for
         ``subtokens`` ids; not with LoRA.
     objective: ``"answer"`` (P5): each training example is one templated prompt and the loss
         is on its answer. ``"sequence"`` (decoder-only backbones, sequential task only): the
@@ -133,8 +134,8 @@ class LMConfig:
         one example whose loss covers every next-item prediction in it (as SASRec trains); no
         natural-language template.
     tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
-        (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
-    dropout: a scratch model's dropout rate (:func:`lmrec.model.build_scratch_model`: T5's
+        (:func:`lmrec.backbone.model.build_tokenizer`); ignored for a pretrained checkpoint.
+    dropout: a scratch model's dropout rate (:func:`lmrec.backbone.model.build_scratch_model`: T5's
         ``dropout_rate``, GPT-2's residual/embedding/attention dropout, LLaMA's attention
         dropout); None keeps the architecture's default (0.1 for T5 and GPT-2, 0 for LLaMA).
         Refused for a pretrained checkpoint, which keeps its own.
@@ -214,7 +215,7 @@ class LMConfig:
         )
 
 
-def _catalog_corpus(
+def catalog_corpus(
     catalog: Catalog, templates: TemplateSet, families: tuple[str, ...] = _BASE_FAMILIES
 ) -> list[str]:
     """Text a scratch tokenizer learns from: the templates of ``families`` and every item
@@ -269,7 +270,7 @@ class LMRecommender(TaskAnswers, Recommender):
             extra_text = data.corpus()
         if cfg.events.typed and is_scratch(cfg.model):
             id_tokens = id_tokens + marker_words(self.templates)
-        corpus = _catalog_corpus(split.catalog, self.templates, families) + extra_text
+        corpus = catalog_corpus(split.catalog, self.templates, families) + extra_text
         self.model, self.tokenizer = prepare_model(
             cfg.model,
             corpus,

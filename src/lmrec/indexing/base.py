@@ -19,7 +19,7 @@ from pathlib import Path
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 
-_LEVEL_NAMES = "abcdefgh"
+LEVEL_NAMES = "abcdefgh"
 
 
 @dataclass(frozen=True)
@@ -129,13 +129,13 @@ def _numbers_to_codes(numbered: Sequence[str], config: IndexConfig) -> dict[str,
     levels = max(1, math.ceil(math.log(n, base) - 1e-9))
     while base**levels < n:
         levels += 1
-    if levels > len(_LEVEL_NAMES):
+    if levels > len(LEVEL_NAMES):
         raise ValueError(f"base {base} needs {levels} levels for {n} items; use a larger base")
     codes = {}
     for number, item in enumerate(numbered):
         digits = []
         for level in reversed(range(levels)):
-            digits.append(f"<{_LEVEL_NAMES[levels - 1 - level]}_{(number // base**level) % base}>")
+            digits.append(f"<{LEVEL_NAMES[levels - 1 - level]}_{(number // base**level) % base}>")
         codes[item] = tuple(digits)
     return codes
 
@@ -178,9 +178,9 @@ INDEX_STRATEGIES: dict[str, IndexBuilder] = {
 # Learned strategies live in their own modules (scikit-learn, maybe sentence-transformers) and
 # are imported on first use, so ``import lmrec.indexing`` stays light: name -> "module:function".
 _LAZY_STRATEGIES: dict[str, str] = {
-    "collaborative": "lmrec.indexing_collab:collaborative_index",
-    "collaborative+unique": "lmrec.indexing_collab:collaborative_unique_index",
-    "semantic": "lmrec.indexing_semantic:semantic_index",
+    "collaborative": "lmrec.indexing.collaborative:collaborative_index",
+    "collaborative+unique": "lmrec.indexing.collaborative:collaborative_unique_index",
+    "semantic": "lmrec.indexing.semantic:semantic_index",
 }
 
 

@@ -239,7 +239,8 @@ def _gpt2(
         resid_pdrop=rate,
         embd_pdrop=rate,
         attn_pdrop=rate,
-        # </s> separates prompt and answer (lmrec.causal); there is no separate start token.
+        # </s> separates prompt and answer (lmrec.backbone.causal); there is no separate start
+        # token.
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

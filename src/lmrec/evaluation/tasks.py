@@ -17,11 +17,11 @@ from lmrec.baselines.mf import BiasedMF, MeanRating
 from lmrec.baselines.popularity import PopularityRecommender
 from lmrec.data.random_split import InteractionSplit
 from lmrec.data.split import Split
-from lmrec.evaluate import evaluate_ranking
-from lmrec.lm import LMRecommender
+from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.metrics.ranking import ranking_metrics
 from lmrec.metrics.rating import accuracy, mae, rmse, roc_auc
 from lmrec.metrics.text import text_metrics
+from lmrec.recommenders.lm import LMRecommender
 from lmrec.tasks import PromptConfig, TaskData
 from lmrec.tasks.direct import CHOICE_FAMILY, YESNO_FAMILY, sample_negatives
 from lmrec.tasks.explanation import FAMILY as EXPLANATION_FAMILY

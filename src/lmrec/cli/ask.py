@@ -60,8 +60,8 @@ def task_settings(args: argparse.Namespace) -> dict[str, Any]:
 def run_task_evaluation(args: argparse.Namespace, dataset, split) -> int:
     """``lmrec evaluate --tasks ...``: one table per task (seen/unseen prompts, baselines)."""
     from lmrec.data.random_split import split_interactions
-    from lmrec.evaluate_tasks import evaluate_tasks
-    from lmrec.lm import LMRecommender
+    from lmrec.evaluation.tasks import evaluate_tasks
+    from lmrec.recommenders.lm import LMRecommender
     from lmrec.tasks import parse_tasks
 
     model = LMRecommender.load(args.model) if args.model else None
@@ -135,7 +135,7 @@ def _answer(rec, args: argparse.Namespace) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from lmrec.lm import LMRecommender, set_threads
+    from lmrec.recommenders.lm import LMRecommender, set_threads
 
     set_threads(args.threads)
     rec = LMRecommender.load(args.model)

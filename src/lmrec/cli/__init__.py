@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from lmrec.cli_tasks import (
+from lmrec.cli.ask import (
     add_ask_parser,
     add_train_task_options,
     run_task_evaluation,
@@ -118,11 +118,11 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
 
 # ---------------------------------------------------------------------------- commands
 def _lm_config(args: argparse.Namespace):
+    from lmrec.backbone.lora import LoraSettings
     from lmrec.indexing import IndexConfig
-    from lmrec.lm import LMConfig
-    from lmrec.lora import LoraSettings
+    from lmrec.recommenders.lm import LMConfig
     from lmrec.tasks import PromptConfig
-    from lmrec.train import TrainConfig
+    from lmrec.training.loop import TrainConfig
 
     return LMConfig(
         model=args.model,
@@ -171,8 +171,8 @@ def _event_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lmrec.lm import LMRecommender, set_threads
-    from lmrec.train import process_state
+    from lmrec.recommenders.lm import LMRecommender, set_threads
+    from lmrec.training.loop import process_state
 
     set_threads(args.threads)
     if args.stream:
@@ -200,8 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_stream(args: argparse.Namespace) -> int:
     from lmrec.data.stream import stream_catalog
-    from lmrec.lm import LMRecommender
-    from lmrec.train_stream import fit_on_stream
+    from lmrec.recommenders.lm import LMRecommender
+    from lmrec.training.stream import fit_on_stream
 
     if args.format not in ("auto", "table") or args.events or args.first_only:
         raise SystemExit("error: --stream reads a table log as it is (no --events, --first-only)")
@@ -222,7 +222,7 @@ def _parse_history(text: str) -> list[str]:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from lmrec.lm import LMRecommender, set_threads
+    from lmrec.recommenders.lm import LMRecommender, set_threads
 
     set_threads(args.threads)
     rec = LMRecommender.load(args.model)
@@ -299,7 +299,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _hybrid(args: argparse.Namespace, lm):
-    from lmrec.hybrid import HybridConfig, HybridRecommender
+    from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
 
     if not args.data:
         raise SystemExit("error: --mode hybrid needs --data: the retriever is fitted on its log")
@@ -329,8 +329,8 @@ def _make_baseline(name: str):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from lmrec.evaluate import evaluate_ranking, format_markdown
-    from lmrec.lm import LMRecommender, set_threads
+    from lmrec.evaluation.ranking import evaluate_ranking, format_markdown
+    from lmrec.recommenders.lm import LMRecommender, set_threads
 
     set_threads(args.threads)
     dataset = load_dataset(args)
@@ -364,11 +364,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from lmrec.baselines import PopularityRecommender
-    from lmrec.evaluate import evaluate_ranking, format_markdown
+    from lmrec.evaluation.ranking import evaluate_ranking, format_markdown
     from lmrec.indexing import IndexConfig
-    from lmrec.lm import LMConfig, LMRecommender, set_threads
+    from lmrec.recommenders.lm import LMConfig, LMRecommender, set_threads
     from lmrec.tasks import PromptConfig
-    from lmrec.train import TrainConfig
+    from lmrec.training.loop import TrainConfig
 
     set_threads(args.threads)
     started = time.perf_counter()
@@ -416,7 +416,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from lmrec.lm import set_threads
+    from lmrec.recommenders.lm import set_threads
     from lmrec.serve import ServeConfig, run_server
 
     set_threads(args.threads)
@@ -683,7 +683,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError, LookupError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lmrec.generate import score_candidates
-from lmrec.generate_text import generate_texts, score_options
+from lmrec.decoding.beam import score_candidates
+from lmrec.decoding.text import generate_texts, score_options
 from lmrec.prompts.templates import Template
 from lmrec.tasks.base import RATING_VALUES, TaskContext, UserIndex, yes_no
 from lmrec.tasks.direct import CHOICE_FAMILY, YESNO_FAMILY, choice_prompt, yesno_prompt

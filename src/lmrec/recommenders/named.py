@@ -2,7 +2,7 @@
 
 The prompt lists the names of the items a user bought and the names of candidate items (template
 family ``"named"``: ``{history_names}``, ``{candidate_names}`` -> ``{target_name}``), in
-``NamedConfig.language``. Decoding walks an :class:`~lmrec.generate.ItemTrie` over each item's
+``NamedConfig.language``. Decoding walks an :class:`~lmrec.decoding.beam.ItemTrie` over each item's
 tokenized name (ending with ``</s>``, which makes the names prefix-free), so every answer is the
 exact name of a real item, in the catalogue's own spelling, and never free text.
 
@@ -33,22 +33,22 @@ from typing import NamedTuple, Self
 
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from lmrec.data.schema import Catalog
-from lmrec.data.split import Split
-from lmrec.generate import ItemTrie, constrained_beam_search, score_candidates
-from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.model import (
+from lmrec.backbone.model import (
     check_isolate_separators,
     check_tokenizer_algorithm,
     count_parameters,
     prepare_model,
     unknown_token_rate,
 )
+from lmrec.data.schema import Catalog
+from lmrec.data.split import Split
+from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 from lmrec.tasks import Example, sequential_pairs
 from lmrec.text.names import catalog_names, match_names, parse_item_list
-from lmrec.train import TrainConfig, TrainResult, train_model
+from lmrec.training.loop import TrainConfig, TrainResult, train_model
 
 __all__ = ["WORD_ORDERS", "NamedConfig", "NamedItemsRecommender", "NamedRecommendation"]
 
@@ -83,7 +83,7 @@ class NamedConfig:
     valid_exclude_seen: exclude history items when measuring validation NDCG@10.
     train: fine-tuning settings (prompts list many names: 512 source tokens by default).
     tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
-        (:func:`lmrec.model.build_tokenizer`); ignored for a pretrained checkpoint.
+        (:func:`lmrec.backbone.model.build_tokenizer`); ignored for a pretrained checkpoint.
     target_word_order: the word order the decoder writes a name in: ``"natural"`` (as the
         catalogue spells it) or ``"reversed"`` (last word first). Only the decoder's target
         changes: prompts list names as spelt and every answer is still returned by its
@@ -92,7 +92,7 @@ class NamedConfig:
         writes the sport first, as English does (Soccer Jersey).
     isolate_separators: a scratch tokenizer makes the list separators of the prompts tokens
         of their own, so a listed name ends in the same token as the name the decoder writes
-        (:func:`lmrec.model.build_tokenizer`); must stay False for a pretrained checkpoint.
+        (:func:`lmrec.backbone.model.build_tokenizer`); must stay False for a pretrained checkpoint.
     """
 
     model: str = "scratch:tiny"

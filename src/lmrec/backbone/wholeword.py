@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lmrec.causal import is_causal
+from lmrec.backbone.causal import is_causal
 
 WHOLE_WORD_FILE = "whole_word.safetensors"
 WORD_MARKERS = ("▁", "Ġ")

@@ -1,15 +1,17 @@
 """Fine-tuning from a stream of examples, for training logs larger than memory.
 
-The optimisation step of :func:`lmrec.train.train_model` (same collation, weighted loss, AdamW
+The optimisation step of :func:`lmrec.training.loop.train_model` (same collation, weighted loss,
+AdamW
 with linear warm-up and decay, gradient clipping), but each epoch's examples arrive as an
 iterable, e.g. :func:`lmrec.data.stream.stream_sequential_examples`, and only a buffer of
 ``shuffle_buffer`` of them is held at a time: it is shuffled and cut into length-bucketed batches
-(:func:`lmrec.train.make_batches`), trained on, and dropped. A log in time order stays roughly in
+(:func:`lmrec.training.loop.make_batches`), trained on, and dropped. A log in time order stays
+roughly in
 time order across buffers, so make the buffer as large as memory allows.
 
 One process, no per-epoch validation, early stopping or checkpoints: a stream has no held-out
 users to validate on, and resuming would mean replaying the stream to a position.
-:func:`fit_on_stream` sets up and trains an :class:`~lmrec.lm.LMRecommender` this way.
+:func:`fit_on_stream` sets up and trains an :class:`~lmrec.recommenders.lm.LMRecommender` this way.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from lmrec.backbone.model import prepare_model
 from lmrec.data.readers import ColumnMap, StrPath
 from lmrec.data.schema import Catalog, LoadReport
 from lmrec.data.stream import (
@@ -30,11 +33,10 @@ from lmrec.data.stream import (
     stream_sequential_examples,
     stream_sequential_pairs,
 )
-from lmrec.generate import ItemTrie
-from lmrec.lm import LMRecommender, _catalog_corpus
-from lmrec.model import prepare_model
+from lmrec.decoding.beam import ItemTrie
+from lmrec.recommenders.lm import LMRecommender, catalog_corpus
 from lmrec.tasks import Example
-from lmrec.train import TrainConfig, TrainResult, _collate, make_batches, weighted_loss
+from lmrec.training.loop import TrainConfig, TrainResult, collate_batch, make_batches, weighted_loss
 
 __all__ = ["fit_on_stream", "train_on_stream"]
 
@@ -73,7 +75,7 @@ def fit_on_stream(
         raise ValueError(f"{log}: no training pairs (no user has two events)")
     model, tokenizer = prepare_model(
         cfg.model,
-        _catalog_corpus(catalog, recommender.templates),
+        catalog_corpus(catalog, recommender.templates),
         index.vocabulary(),
         cfg.train.seed,
         tokenizer_algorithm=cfg.tokenizer,
@@ -129,7 +131,7 @@ def train_on_stream(
     model.train()
 
     def step(batch_examples: Sequence[Example]) -> float:
-        batch = _collate(tokenizer, batch_examples, config.max_source_length)
+        batch = collate_batch(tokenizer, batch_examples, config.max_source_length)
         batch = {k: v.to(device) for k, v in batch.items()}
         weights = batch.pop("weights")
         out = model(

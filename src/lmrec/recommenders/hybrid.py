@@ -20,7 +20,7 @@ import numpy as np
 
 from lmrec.data.split import Split
 from lmrec.metrics.ranking import ndcg_at_k
-from lmrec.recommender import Recommender, Scored
+from lmrec.recommenders.base import Recommender, Scored
 
 HYBRID_FILE = "hybrid.json"
 
@@ -73,7 +73,8 @@ class HybridRecommender(Recommender):
 
     ``retriever`` is any fitted :class:`Recommender` (ALS, item-kNN, ...); ``lm`` a fitted
     recommender with a ``score(histories, candidates)`` method, such as
-    :class:`lmrec.lm.LMRecommender`. ``fit`` only tunes the fusion weight: both stages must
+    :class:`lmrec.recommenders.lm.LMRecommender`. ``fit`` only tunes the fusion weight: both stages
+    must
     already be trained on the same split.
     """
 
@@ -156,7 +157,7 @@ class HybridRecommender(Recommender):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        from lmrec.lm import LMRecommender
+        from lmrec.recommenders.lm import LMRecommender
 
         src = Path(path)
         payload = json.loads((src / HYBRID_FILE).read_text())

@@ -30,7 +30,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
-from lmrec.indexing import _LEVEL_NAMES, IndexConfig, ItemIndex
+from lmrec.indexing.base import LEVEL_NAMES, IndexConfig, ItemIndex
 
 __all__ = [
     "EMBEDDINGS",
@@ -142,8 +142,8 @@ def _default_clusters(n_items: int, levels: int) -> int:
 def semantic_codes(catalog: Catalog, config: IndexConfig) -> tuple[dict[str, tuple[str, ...]], str]:
     """Codes of every catalogue item from its text, and the embedding actually used."""
     levels = config.levels or DEFAULT_LEVELS
-    if not 1 <= levels <= len(_LEVEL_NAMES) - 1:
-        raise ValueError(f"levels must be between 1 and {len(_LEVEL_NAMES) - 1}")
+    if not 1 <= levels <= len(LEVEL_NAMES) - 1:
+        raise ValueError(f"levels must be between 1 and {len(LEVEL_NAMES) - 1}")
     clusters = config.clusters or _default_clusters(len(catalog), levels)
     if clusters < 2:
         raise ValueError("clusters must be at least 2 for the semantic index")
@@ -160,7 +160,7 @@ def semantic_codes(catalog: Catalog, config: IndexConfig) -> tuple[dict[str, tup
         collision = seen.get(key, 0)
         seen[key] = collision + 1
         digits = (*key, collision)
-        codes[item] = tuple(f"<{_LEVEL_NAMES[lv]}_{v}>" for lv, v in enumerate(digits))
+        codes[item] = tuple(f"<{LEVEL_NAMES[lv]}_{v}>" for lv, v in enumerate(digits))
     return codes, method
 
 

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from lmrec.data.split import Split
 from lmrec.metrics.ranking import ranking_metrics
-from lmrec.recommender import Recommender
+from lmrec.recommenders.base import Recommender
 
 __all__ = ["RankingReport", "evaluate_ranking", "format_markdown"]
 

@@ -9,7 +9,7 @@ The trie is stored as flat arrays (compressed sparse rows: each node's outgoing 
 token), built with numpy in O(items x depth) and walked with tensor operations only, so a
 decoding step costs the same Python work for 10 beams as for 10,000 and a million-item
 catalogue is a few arrays, not millions of dictionaries. Both encoder-decoder (T5) and
-decoder-only (GPT-2, LLaMA) models decode through it; :mod:`lmrec.causal` says how a
+decoder-only (GPT-2, LLaMA) models decode through it; :mod:`lmrec.backbone.causal` says how a
 decoder-only model sees the prompt.
 """
 
@@ -22,7 +22,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import BaseModelOutput
 
-from lmrec.causal import is_causal, prompt_ids, takes_logits_to_keep
+from lmrec.backbone.causal import is_causal, prompt_ids, takes_logits_to_keep
 from lmrec.indexing import ItemIndex
 
 
@@ -349,7 +349,7 @@ class _CausalSteps:
         return torch.cat([out, rest], dim=1)
 
 
-def _steps(model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True):
+def decoding_steps(model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True):
     if is_causal(model):
         return _CausalSteps(model, tokenizer, prompts, max_len, separator)
     return _Seq2SeqSteps(model, tokenizer, prompts, max_len)
@@ -381,7 +381,7 @@ def constrained_beam_search(
     if batch == 0:
         return []
     model.eval()
-    steps = _steps(model, tokenizer, prompts, max_source_length, separator)
+    steps = decoding_steps(model, tokenizer, prompts, max_source_length, separator)
     blocked = trie.blocked_nodes(exclude) if exclude else torch.zeros(0, dtype=torch.long)
     # Each blocked node as (example, the node it hangs from, the token that leads to it).
     blocked_example = blocked // max(trie.num_nodes, 1)
@@ -457,7 +457,7 @@ def score_candidates(
     if not seqs:
         return [[] for _ in prompts]
     model.eval()
-    steps = _steps(model, tokenizer, prompts, max_source_length, separator)
+    steps = decoding_steps(model, tokenizer, prompts, max_source_length, separator)
     depth = max(len(s) for s in seqs)
     targets = torch.full((len(seqs), depth), -100, dtype=torch.long)
     for i, s in enumerate(seqs):

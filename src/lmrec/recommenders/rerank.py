@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from lmrec.recommender import Scored
+from lmrec.recommenders.base import Scored
 
 
 def mmr_rerank(

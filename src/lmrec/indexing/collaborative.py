@@ -37,7 +37,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.cluster import KMeans
 
 from lmrec.data.split import Split
-from lmrec.indexing import _LEVEL_NAMES, IndexConfig, ItemIndex
+from lmrec.indexing.base import LEVEL_NAMES, IndexConfig, ItemIndex
 
 __all__ = [
     "Leaf",
@@ -227,7 +227,7 @@ def collaborative_tree(split: Split, config: IndexConfig) -> list[Leaf]:
     ]
     adj = cooccurrence_matrix(histories, len(warm), config.window)
     # The final token needs a level of its own, and so does the cold branch.
-    max_depth = len(_LEVEL_NAMES) - 1 - (1 if cold else 0)
+    max_depth = len(LEVEL_NAMES) - 1 - (1 if cold else 0)
     raw = (
         _split_tree(adj, np.arange(len(warm)), (), clusters, max_leaf, max_depth, config.seed)
         if warm
@@ -246,13 +246,13 @@ def collaborative_tree(split: Split, config: IndexConfig) -> list[Leaf]:
 
 
 def _token(level: int, value: int) -> str:
-    return f"<{_LEVEL_NAMES[level]}_{value}>"
+    return f"<{LEVEL_NAMES[level]}_{value}>"
 
 
 def _tree_codes(leaves: Sequence[Leaf], unique: bool) -> dict[str, tuple[str, ...]]:
     depth = max((len(leaf.path) for leaf in leaves), default=0)
-    if depth + 1 > len(_LEVEL_NAMES):
-        raise ValueError(f"the item tree is {depth} levels deep; at most {len(_LEVEL_NAMES) - 1}")
+    if depth + 1 > len(LEVEL_NAMES):
+        raise ValueError(f"the item tree is {depth} levels deep; at most {len(LEVEL_NAMES) - 1}")
     codes: dict[str, tuple[str, ...]] = {}
     serial = 0
     for leaf in leaves:

@@ -19,7 +19,13 @@ from accelerate import Accelerator, PartialState
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from lmrec.causal import answer_ids, is_causal, prompt_ids, separator_id, takes_logits_to_keep
+from lmrec.backbone.causal import (
+    answer_ids,
+    is_causal,
+    prompt_ids,
+    separator_id,
+    takes_logits_to_keep,
+)
 from lmrec.tasks import Example
 
 logger = logging.getLogger(__name__)
@@ -145,7 +151,7 @@ def make_batches(
     return batches
 
 
-def _collate(
+def collate_batch(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
     max_len: int,
@@ -181,7 +187,7 @@ def _collate_causal(
     tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_len: int
 ) -> dict[str, torch.Tensor]:
     """One sequence per example for a decoder-only model: ``prompt </s> answer </s>``
-    (:mod:`lmrec.causal`), right-padded; labels are the answer tokens in place, -100 on the
+    (:mod:`lmrec.backbone.causal`), right-padded; labels are the answer tokens in place, -100 on the
     prompt and padding (:func:`weighted_loss` shifts them). An ``Example.all_positions``
     example is ``source target`` with no separator between, every token but ``</s>`` a label."""
     rows = []
@@ -258,9 +264,9 @@ def evaluation_losses(
     losses = [0.0] * len(examples)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = _collate(tokenizer, [examples[i] for i in chunk], max_source_length, causal)
+        batch = collate_batch(tokenizer, [examples[i] for i in chunk], max_source_length, causal)
         batch = {k: v.to(device) for k, v in batch.items()}
-        logits, labels = _logits_and_labels(model, batch, causal)
+        logits, labels = logits_and_labels(model, batch, causal)
         values = example_losses(logits, labels).tolist()
         for i, value in zip(chunk, values, strict=True):
             losses[i] = value
@@ -274,23 +280,23 @@ def batch_loss(
     causal: bool = False,
     trim_logits: bool = False,
 ) -> torch.Tensor:
-    """The weighted loss of one batch from :func:`_collate`.
+    """The weighted loss of one batch from :func:`collate_batch`.
 
     ``trim_logits`` (decoder-only models whose forward takes ``logits_to_keep``): logits only
     at the positions that predict a label in some row of the batch. The vocabulary-wide logits
     of the prompt (or, with ``Example.all_positions``, of the positions followed by a ``</s>``)
     would otherwise be a large share of a step's time and memory, all thrown away."""
-    logits, labels = _logits_and_labels(model, batch, causal, trim_logits)
+    logits, labels = logits_and_labels(model, batch, causal, trim_logits)
     return weighted_loss(logits, labels, batch["weights"])
 
 
-def _logits_and_labels(
+def logits_and_labels(
     model: torch.nn.Module,
     batch: dict[str, torch.Tensor],
     causal: bool,
     trim_logits: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward pass over a batch from :func:`_collate`: the logits and the labels they
+    """One forward pass over a batch from :func:`collate_batch`: the logits and the labels they
     predict, aligned (a decoder-only model's causal shift already applied; see
     :func:`batch_loss` for ``trim_logits``)."""
     labels = batch["labels"]
@@ -384,7 +390,7 @@ def train_model(
         )
         for step in range(state.step, len(batches)):
             local = batches[step][rank::world]
-            batch = _collate(
+            batch = collate_batch(
                 tokenizer, [examples[i] for i in local], config.max_source_length, causal
             )
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}

@@ -3,7 +3,8 @@
 An encoder-decoder reads the prompt with its encoder and writes the answer with its decoder. A
 decoder-only model reads ``prompt </s> answer </s>`` left to right; training puts the loss on
 the answer tokens only, and generation feeds ``prompt </s>`` and continues from there. Training
-(:mod:`lmrec.train`) and decoding (:mod:`lmrec.generate`) both use these functions, so the two
+(:mod:`lmrec.training.loop`) and decoding (:mod:`lmrec.decoding.beam`) both use these functions, so
+the two
 always agree on where the prompt ends.
 """
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lmrec.causal import answer_ids, is_causal, prompt_ids
-from lmrec.generate import _steps
+from lmrec.backbone.causal import answer_ids, is_causal, prompt_ids
+from lmrec.decoding.beam import decoding_steps
 
 
 @torch.no_grad()
@@ -33,7 +33,7 @@ def score_options(
     for i, s in enumerate(seqs):
         labels[i, : len(s)] = torch.tensor(s)
     n, m = len(prompts), len(options)
-    steps = _steps(model, tokenizer, prompts, max_source_length)
+    steps = decoding_steps(model, tokenizer, prompts, max_source_length)
     tiled = labels.repeat(n, 1)
     token_logp = steps.sequence_logprobs(torch.arange(n).repeat_interleave(m), tiled)
     return (token_logp * (tiled >= 0)).sum(-1).reshape(n, m)

@@ -1,0 +1,6 @@
+"""``python -m lmrec.cli`` (as ``torchrun -m lmrec.cli`` and ``accelerate launch -m lmrec.cli``
+start it): the command line."""
+
+from lmrec.cli import main
+
+raise SystemExit(main())
