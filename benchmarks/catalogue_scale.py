@@ -35,9 +35,11 @@ import numpy as np
 import psutil
 import torch
 
-from lmrec.backbone.model import add_id_tokens, build_scratch_model, build_tokenizer
+from lmrec.backbone.model import build_scratch_model
+from lmrec.backbone.tokenizer import add_id_tokens, build_tokenizer
 from lmrec.data.sportshop import load_catalog
-from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.trie import ItemTrie
 from lmrec.prompts.templates import load_templates
 from lmrec.recommenders.retrieval import EmbeddingIndex
 

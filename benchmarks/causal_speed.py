@@ -38,7 +38,8 @@ from sequential import DATA, load
 from lmrec.backbone.causal import answer_ids, prompt_ids
 from lmrec.backbone.model import prepare_model
 from lmrec.data import leave_one_out_split
-from lmrec.decoding.beam import ItemTrie, constrained_beam_search
+from lmrec.decoding.beam import constrained_beam_search
+from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import IndexConfig, build_index
 from lmrec.tasks import Example
 from lmrec.tasks.sequential import sequence_text

@@ -27,7 +27,8 @@ from sequential import DATA, load
 
 from lmrec.backbone.model import prepare_model
 from lmrec.data import leave_one_out_split
-from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import IndexConfig, build_index
 from lmrec.prompts.templates import load_templates
 from lmrec.tasks.sequential import sequential_prompt

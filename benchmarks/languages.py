@@ -55,7 +55,7 @@ from pathlib import Path
 
 import torch
 
-from lmrec.backbone.model import build_tokenizer, unknown_token_rate
+from lmrec.backbone.tokenizer import build_tokenizer, unknown_token_rate
 from lmrec.baselines import ItemKNNRecommender
 from lmrec.data.schema import Catalog, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split

@@ -12,8 +12,9 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
 
 from lmrec.backbone.causal import prompt_ids
-from lmrec.backbone.model import build_tokenizer
-from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.backbone.tokenizer import build_tokenizer
+from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.trie import ItemTrie
 
 CODES = {
     "a": [7, 3],

@@ -12,7 +12,7 @@ from contract import check_recommender_contract, checkerboard_split
 
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
-from lmrec.decoding.beam import ItemTrie
+from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
 from lmrec.indexing.collaborative import collaborative_tree, cooccurrence_matrix, spectral_split
 from lmrec.indexing.semantic import embed_texts, minilm_available, residual_kmeans

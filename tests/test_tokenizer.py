@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmrec.backbone.model import build_tokenizer, unknown_token_rate
+from lmrec.backbone.tokenizer import build_tokenizer, unknown_token_rate
 
 CORPUS = [
     "اشترى المستخدم قميص كرة القدم، كرة القدم، مرابط كرة القدم . اختر المنتج التالي",

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
 from tqdm.auto import tqdm
 
 from lmrec.baselines.popularity import check_k, popularity_ranking
+from lmrec.baselines.self_attention import PAD, SASRecNetwork
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
 
@@ -28,7 +28,6 @@ __all__ = ["SASRecConfig", "SASRecRecommender"]
 _CONFIG_FILE = "config.json"
 _WEIGHTS_FILE = "model.safetensors"
 _POPULARITY_PREFIX = "popularity."
-_PAD = 0  # index 0 is padding; catalogue item i has index i + 1
 
 
 @dataclass(frozen=True)
@@ -96,87 +95,6 @@ class SASRecConfig:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads!r}")
 
 
-class _Block(nn.Module):
-    """Pre-norm causal self-attention and a point-wise feed-forward layer, as in SASRec."""
-
-    def __init__(self, hidden: int, num_heads: int, dropout: float) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.attention_norm = nn.LayerNorm(hidden, eps=1e-8)
-        self.query = nn.Linear(hidden, hidden)
-        self.key_value = nn.Linear(hidden, 2 * hidden)
-        self.out = nn.Linear(hidden, hidden)
-        self.feed_forward_norm = nn.LayerNorm(hidden, eps=1e-8)
-        self.feed_forward = nn.Sequential(
-            nn.Linear(hidden, hidden),
-            nn.Dropout(dropout),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.Dropout(dropout),
-        )
-
-    def forward(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
-        batch, length, hidden = x.shape
-        normed = self.attention_norm(x)
-        # As in the reference code, queries come from the normalised input, keys and values
-        # from the raw one, and the residual adds the normalised input.
-        k, v = self.key_value(x).split(hidden, dim=-1)
-        q = self.query(normed)
-        heads = [t.view(batch, length, self.num_heads, -1).transpose(1, 2) for t in (q, k, v)]
-        attended = F.scaled_dot_product_attention(
-            *heads, attn_mask=attend, dropout_p=self.dropout if self.training else 0.0
-        )
-        attended = attended.transpose(1, 2).reshape(batch, length, hidden)
-        x = normed + self.out(attended)
-        x = self.feed_forward_norm(x)
-        return x + self.feed_forward(x)
-
-
-class _SASRec(nn.Module):
-    """Item + position embeddings, causal blocks, a final norm: one hidden state per position."""
-
-    def __init__(self, n_items: int, config: SASRecConfig) -> None:
-        super().__init__()
-        self.hidden = config.hidden
-        self.items = nn.Embedding(n_items + 1, config.hidden, padding_idx=_PAD)
-        self.positions = nn.Embedding(config.max_len, config.hidden)
-        self.embedding_dropout = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            _Block(config.hidden, config.num_heads, config.dropout)
-            for _ in range(config.num_blocks)
-        )
-        self.final_norm = nn.LayerNorm(config.hidden, eps=1e-8)
-        for name, parameter in self.named_parameters():
-            if parameter.dim() > 1:
-                nn.init.xavier_normal_(parameter)
-            elif name.endswith("bias"):
-                nn.init.zeros_(parameter)
-        with torch.no_grad():
-            self.items.weight[_PAD].zero_()
-
-    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
-        """Hidden states ``(batch, length, hidden)`` of left-padded index ``sequences``."""
-        length = sequences.shape[1]
-        real = (sequences != _PAD).unsqueeze(-1)
-        x = self.items(sequences) * math.sqrt(self.hidden)
-        x = x + self.positions.weight[-length:]
-        x = self.embedding_dropout(x) * real
-        # Causal attention to real items only; a padding position attends to itself so that no
-        # row of the mask is empty (its output is zeroed anyway).
-        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-        eye = torch.eye(length, dtype=torch.bool, device=x.device)
-        attend = (causal & real.transpose(1, 2)) | eye
-        attend = attend.unsqueeze(1)
-        for block in self.blocks:
-            x = block(x, attend) * real
-        return self.final_norm(x)
-
-    def item_scores(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Dot products of hidden states with every catalogue item (padding excluded)."""
-        return hidden @ self.items.weight[1:].T
-
-
 class SASRecRecommender(Recommender):
     """Self-attentive sequential recommendation (Kang & McAuley, 2018).
 
@@ -212,7 +130,7 @@ class SASRecRecommender(Recommender):
         self.best_epoch = 0
         self._items: list[str] = []
         self._index: dict[str, int] = {}
-        self._model: _SASRec | None = None
+        self._model: SASRecNetwork | None = None
         self._device = torch.device("cpu")
         self._counts = np.zeros(0, dtype=np.float64)
         self._order = np.zeros(0, dtype=np.int64)
@@ -229,7 +147,7 @@ class SASRecRecommender(Recommender):
         devices = [self._device] if self._device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(config.seed)
-            model = _SASRec(len(self._items), config).to(self._device)
+            model = SASRecNetwork(len(self._items), config).to(self._device)
             self._model = model
             self._train(model, split)
         return self
@@ -293,15 +211,15 @@ class SASRecRecommender(Recommender):
         recommender._counts = tensors.pop(_POPULARITY_PREFIX + "counts").numpy()
         recommender._order = tensors.pop(_POPULARITY_PREFIX + "order").numpy()
         recommender._device = _resolve_device(recommender.config.device)
-        model = _SASRec(len(recommender._items), recommender.config)
+        model = SASRecNetwork(len(recommender._items), recommender.config)
         model.load_state_dict(tensors)
         recommender._model = model.to(recommender._device).eval()
         return recommender
 
-    def _train(self, model: _SASRec, split: Split) -> None:
+    def _train(self, model: SASRecNetwork, split: Split) -> None:
         config = self.config
         inputs, targets = self._training_windows(split)
-        lengths = (inputs != _PAD).sum(1)
+        lengths = (inputs != PAD).sum(1)
         valid_histories, valid_targets = self._validation_data(split)
         optimizer = torch.optim.Adam(
             model.parameters(), lr=config.lr, betas=(0.9, 0.98), weight_decay=config.weight_decay
@@ -352,9 +270,11 @@ class SASRecRecommender(Recommender):
             self.best_epoch = len(self.training_log)
         model.eval()
 
-    def _loss(self, model: _SASRec, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, model: SASRecNetwork, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
         hidden = model(inputs)
-        real = targets != _PAD
+        real = targets != PAD
         states, wanted = hidden[real], targets[real]
         if self.config.loss == "ce":
             return F.cross_entropy(model.item_scores(states), wanted - 1)
@@ -393,7 +313,7 @@ class SASRecRecommender(Recommender):
 
     @torch.no_grad()
     def _validation_ndcg(
-        self, model: _SASRec, histories: list[list[int]], targets: torch.Tensor
+        self, model: SASRecNetwork, histories: list[list[int]], targets: torch.Tensor
     ) -> float:
         """Mean NDCG@10 of the targets in the all-item ranking (ties: lower index first)."""
         model.eval()
@@ -419,7 +339,9 @@ class SASRecRecommender(Recommender):
         return total / max(len(histories), 1)
 
     @torch.no_grad()
-    def _score(self, model: _SASRec, encoded: list[list[int]], exclude_seen: bool) -> torch.Tensor:
+    def _score(
+        self, model: SASRecNetwork, encoded: list[list[int]], exclude_seen: bool
+    ) -> torch.Tensor:
         """All-item scores ``(len(encoded), n_items)``; history items -inf if excluded."""
         width = max(1, min(self.config.max_len, max(map(len, encoded), default=1)))
         sequences = torch.tensor([_left_pad(h[-width:], width) for h in encoded])
@@ -437,7 +359,7 @@ class SASRecRecommender(Recommender):
     def _popular(self, k: int) -> list[Scored]:
         return [Scored(self._items[i], float(self._counts[i])) for i in self._order[:k]]
 
-    def _ready(self, k: int) -> _SASRec:
+    def _ready(self, k: int) -> SASRecNetwork:
         if self._model is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
         check_k(k)
@@ -446,7 +368,7 @@ class SASRecRecommender(Recommender):
 
 
 def _left_pad(indices: Sequence[int], length: int) -> list[int]:
-    return [_PAD] * (length - len(indices)) + list(indices)
+    return [PAD] * (length - len(indices)) + list(indices)
 
 
 def _resolve_device(device: str) -> torch.device:

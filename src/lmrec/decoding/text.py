@@ -9,7 +9,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lmrec.backbone.causal import answer_ids, is_causal, prompt_ids
-from lmrec.decoding.beam import decoding_steps
+from lmrec.decoding.steps import decoding_steps
 
 
 @torch.no_grad()

@@ -28,11 +28,11 @@ from lmrec.backbone.lora import (
 from lmrec.backbone.model import (
     auto_model_class,
     check_dropout,
-    check_tokenizer_algorithm,
     count_parameters,
     is_scratch,
     prepare_model,
 )
+from lmrec.backbone.tokenizer import check_tokenizer_algorithm
 from lmrec.backbone.wholeword import (
     WHOLE_WORD_FILE,
     install_whole_word,
@@ -44,7 +44,8 @@ from lmrec.backbone.wholeword import (
 from lmrec.data.random_split import InteractionSplit, split_interactions
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
-from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.prompts.templates import Template, TemplateSet, load_templates

@@ -33,16 +33,12 @@ from typing import NamedTuple, Self
 
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from lmrec.backbone.model import (
-    check_isolate_separators,
-    check_tokenizer_algorithm,
-    count_parameters,
-    prepare_model,
-    unknown_token_rate,
-)
+from lmrec.backbone.model import check_isolate_separators, count_parameters, prepare_model
+from lmrec.backbone.tokenizer import check_tokenizer_algorithm, unknown_token_rate
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
-from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
+from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.trie import ItemTrie
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommenders.base import Recommender, Scored

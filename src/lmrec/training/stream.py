@@ -33,7 +33,7 @@ from lmrec.data.stream import (
     stream_sequential_examples,
     stream_sequential_pairs,
 )
-from lmrec.decoding.beam import ItemTrie
+from lmrec.decoding.trie import ItemTrie
 from lmrec.recommenders.lm import LMRecommender, catalog_corpus
 from lmrec.tasks import Example
 from lmrec.training.loop import TrainConfig, TrainResult, collate_batch, make_batches, weighted_loss

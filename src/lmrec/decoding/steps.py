@@ -1,0 +1,183 @@
+"""One decoding step at a time, for encoder-decoder (T5) and decoder-only (GPT-2, LLaMA) models
+alike: the first step's log-probabilities from the prompts, each next step from the chosen
+parents and tokens (key/value caches reordered, not recomputed), and teacher-forced scores of
+whole answers. :mod:`lmrec.backbone.causal` says how a decoder-only model sees the prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers.modeling_outputs import BaseModelOutput
+
+from lmrec.backbone.causal import is_causal, prompt_ids, takes_logits_to_keep
+
+
+class _Seq2SeqSteps:
+    """Next-token log-probabilities of an encoder-decoder, one decoder step at a time.
+
+    The prompt is encoded once; the decoder keeps a key/value cache, so each step feeds only
+    the newest token. The cross-attention keys and values are computed once per prompt and
+    copied to its beams when they first fan out; after that, beams only move within their own
+    prompt, so only the self-attention cache is reordered.
+    """
+
+    def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
+        device = model.device
+        enc = tokenizer(
+            list(prompts), padding=True, truncation=True, max_length=max_len, return_tensors="pt"
+        )
+        self.model = model
+        self.mask = enc.attention_mask.to(device)
+        encoder = model.get_encoder()
+        self.hidden = encoder(input_ids=enc.input_ids.to(device), attention_mask=self.mask)
+        self.hidden = self.hidden.last_hidden_state
+        self.start = model.config.decoder_start_token_id
+        self.cache = None
+        self.rows = torch.arange(len(prompts))
+        self.row_hidden, self.row_mask = self.hidden, self.mask
+
+    def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        out = self.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=self.row_hidden),
+            attention_mask=self.row_mask,
+            decoder_input_ids=tokens.unsqueeze(1).to(self.hidden.device),
+            cache=self.cache,
+            use_cache=True,
+        )
+        self.cache = out.cache
+        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
+
+    def first(self) -> torch.Tensor:
+        """Log-probabilities of the first answer token, one row per prompt."""
+        return self._decode(torch.full((len(self.rows),), self.start, dtype=torch.long))
+
+    def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Extend row ``parents[i]`` of the previous step by ``tokens[i]``; log-probabilities
+        of the token after each extended row."""
+        rows = self.rows[parents]
+        beam_idx = parents.to(self.hidden.device)
+        if torch.equal(rows, self.rows):
+            self.cache.self_attention_cache.reorder_cache(beam_idx)
+        else:
+            self.cache.reorder_cache(beam_idx)
+            device_rows = rows.to(self.hidden.device)
+            self.row_hidden = self.hidden.index_select(0, device_rows)
+            self.row_mask = self.mask.index_select(0, device_rows)
+        self.rows = rows
+        return self._decode(tokens)
+
+    def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Per-token log-probability of each target row (padded with -100) after its prompt
+        ``rows[i]``, teacher-forced: the first token from one cached step per prompt, the rest
+        in one pass over all rows that reuses each prompt's cross-attention keys and values."""
+        first = self.first()[rows]
+        out = first.gather(-1, targets[:, :1].clamp(min=0))
+        if targets.shape[1] == 1:
+            return out
+        self.cache.reorder_cache(rows.to(self.hidden.device))
+        device_rows = rows.to(self.hidden.device)
+        result = self.model(
+            encoder_outputs=BaseModelOutput(
+                last_hidden_state=self.hidden.index_select(0, device_rows)
+            ),
+            attention_mask=self.mask.index_select(0, device_rows),
+            decoder_input_ids=targets[:, :-1].clamp(min=0).to(self.hidden.device),
+            cache=self.cache,
+            use_cache=True,
+        )
+        self.cache = None
+        logp = torch.log_softmax(result.logits.float(), dim=-1).cpu()
+        rest = logp.gather(-1, targets[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return torch.cat([out, rest], dim=1)
+
+
+class _CausalSteps:
+    """Next-token log-probabilities of a decoder-only model reading ``prompt </s> prefix``.
+
+    Prompts are left-padded (explicit position ids keep every prompt starting at position 0)
+    and read once; the key/value cache is copied to the beams when they fan out, and each
+    step feeds only the newest token. Where only the next token matters, the output layer runs
+    on the last position alone (``logits_to_keep``): over a large id vocabulary it costs more
+    than the rest of the model, once per prompt token.
+    """
+
+    def __init__(
+        self, model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True
+    ):
+        self.model = model
+        self.last_only = takes_logits_to_keep(model)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = [prompt_ids(tokenizer, p, max_len, separator) for p in prompts]
+        width = max(len(i) for i in ids)
+        self.input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids])
+        self.prompt_mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids])
+        self.cache = None
+        self.mask = self.prompt_mask
+        self.next_position = self.prompt_mask.sum(1)
+
+    def _run(
+        self, input_ids: torch.Tensor, positions: torch.Tensor, last: bool = False
+    ) -> torch.Tensor:
+        """Logits of every fed position, or of the last one only (``last``)."""
+        device = self.model.device
+        keep = {}
+        if last and self.last_only:
+            # An index, not the count 1: indexing copies the last hidden states into a
+            # contiguous block, and the output layer then gives bit-for-bit the logits of the
+            # full pass (a strided slice can take another matmul path, equal only to rounding).
+            keep["logits_to_keep"] = torch.tensor([input_ids.shape[1] - 1], device=device)
+        out = self.model(
+            input_ids=input_ids.to(device),
+            attention_mask=self.mask.to(device),
+            position_ids=positions.to(device),
+            cache=self.cache,
+            use_cache=True,
+            **keep,
+        )
+        self.cache = out.cache
+        return out.logits[:, -1:].float().cpu() if last else out.logits.float().cpu()
+
+    def first(self) -> torch.Tensor:
+        """Log-probabilities of the first answer token, one row per prompt."""
+        self.cache = None
+        self.mask = self.prompt_mask
+        self.next_position = self.prompt_mask.sum(1)
+        positions = (self.prompt_mask.cumsum(1) - 1).clamp(min=0)
+        logits = self._run(self.input_ids, positions, last=True)
+        return torch.log_softmax(logits[:, -1], dim=-1)
+
+    def _extend(
+        self, parents: torch.Tensor, tokens: torch.Tensor, last: bool = False
+    ) -> torch.Tensor:
+        """Move the cache to rows ``parents`` and feed ``tokens`` (one row each) after them."""
+        self.cache.reorder_cache(parents.to(self.model.device))
+        start = self.next_position[parents]
+        steps = tokens.shape[1]
+        self.mask = torch.cat([self.mask[parents], torch.ones(len(parents), steps).long()], 1)
+        self.next_position = start + steps
+        return self._run(tokens, start.unsqueeze(1) + torch.arange(steps), last)
+
+    def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Extend row ``parents[i]`` of the previous step by ``tokens[i]``; log-probabilities
+        of the token after each extended row."""
+        logits = self._extend(parents, tokens.unsqueeze(1), last=True)
+        return torch.log_softmax(logits[:, -1], dim=-1)
+
+    def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Per-token log-probability of each target row (padded with -100) after its prompt:
+        the prompts are read once, then every target in one pass over the copied cache."""
+        first = self.first()[rows]
+        out = first.gather(-1, targets[:, :1].clamp(min=0))
+        if targets.shape[1] == 1:
+            return out
+        logits = self._extend(rows, targets[:, :-1].clamp(min=0))
+        logp = torch.log_softmax(logits, dim=-1)
+        rest = logp.gather(-1, targets[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return torch.cat([out, rest], dim=1)
+
+
+def decoding_steps(model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True):
+    if is_causal(model):
+        return _CausalSteps(model, tokenizer, prompts, max_len, separator)
+    return _Seq2SeqSteps(model, tokenizer, prompts, max_len)
