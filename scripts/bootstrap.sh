@@ -8,6 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-# torch is pinned to the CPU build (2.13.0) so pip never pulls a multi-GB CUDA build.
+# The package takes any torch >= 2.13; here torch is pinned to the CPU build of 2.13.0 (installed
+# first, and named again beside the package so no resolver step replaces it) so pip never pulls
+# a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet -e ".[test]" "torch==2.13.0"
