@@ -10,7 +10,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.baselines.popularity import check_k, popularity_ranking
+from lmrec.baselines.popularity import FittedItems, popularity_ranking
 from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
@@ -18,7 +18,7 @@ from lmrec.recommenders.base import Recommender, Scored
 __all__ = ["ALSRecommender"]
 
 
-class ALSRecommender(Recommender):
+class ALSRecommender(FittedItems, Recommender):
     """Weighted matrix factorisation of the user x item training matrix (implicit feedback).
 
     Fitting runs ``implicit.cpu.als.AlternatingLeastSquares`` on the matrix of training events
@@ -100,9 +100,8 @@ class ALSRecommender(Recommender):
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        items = list(split.catalog)
-        self._items = items
-        self._index = {item: i for i, item in enumerate(items)}
+        self._set_items(split.catalog)
+        items = self._items
         user_items = _interaction_matrix(
             [[x.item for x in events] for events in split.train.values()],
             self._index,
@@ -207,8 +206,7 @@ class ALSRecommender(Recommender):
         config = read_config(path, cls.__name__)
         settings = {key: config[key] for key in config if key != "items"}
         model = cls(**settings)
-        model._items = list(config["items"])
-        model._index = {item: i for i, item in enumerate(model._items)}
+        model._set_items(config["items"])
         arrays = read_arrays(path)
         model._set_item_factors(arrays["item_factors"])
         model._set_popularity(arrays["counts"], arrays["order"])
@@ -218,17 +216,6 @@ class ALSRecommender(Recommender):
     def _set_item_factors(self, item_factors: np.ndarray) -> None:
         self._item_factors = item_factors
         self._gram = item_factors.T @ item_factors
-
-    def _set_popularity(self, counts: np.ndarray, order: np.ndarray) -> None:
-        self._counts = counts
-        self._order = order
-        self._popularity_rank = np.empty_like(order)
-        self._popularity_rank[order] = np.arange(len(order))
-
-    def _check_ready(self, k: int) -> None:
-        if not self._fitted:
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        check_k(k)
 
 
 def _interaction_matrix(

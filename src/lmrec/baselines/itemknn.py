@@ -9,7 +9,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.baselines.popularity import check_k, popularity_ranking
+from lmrec.baselines.popularity import FittedItems, popularity_ranking
 from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
@@ -20,7 +20,7 @@ __all__ = ["ItemKNNRecommender"]
 _CELLS_PER_CHUNK = 1 << 22
 
 
-class ItemKNNRecommender(Recommender):
+class ItemKNNRecommender(FittedItems, Recommender):
     """Score items by their cosine similarity to the items of a history (Sarwar et al., 2001).
 
     Fitting builds the binary user x item matrix of the training events (repeat events count
@@ -98,8 +98,7 @@ class ItemKNNRecommender(Recommender):
         self._similarity = sp.csr_matrix(
             (sims[keep], (rows[keep], cols[keep])), shape=(n_items, n_items)
         )
-        self._items = items
-        self._index = index
+        self._set_items(items)
         self._set_popularity(*popularity_ranking(split, items))
         self._fitted = True
         return self
@@ -171,8 +170,7 @@ class ItemKNNRecommender(Recommender):
             shrink=config["shrink"],
             recency_decay=config["recency_decay"],
         )
-        model._items = list(config["items"])
-        model._index = {item: i for i, item in enumerate(model._items)}
+        model._set_items(config["items"])
         n_items = len(model._items)
         arrays = read_arrays(path)
         model._similarity = sp.csr_matrix(
@@ -182,12 +180,6 @@ class ItemKNNRecommender(Recommender):
         model._set_popularity(arrays["counts"], arrays["order"])
         model._fitted = True
         return model
-
-    def _set_popularity(self, counts: np.ndarray, order: np.ndarray) -> None:
-        self._counts = counts
-        self._order = order
-        self._popularity_rank = np.empty_like(order)
-        self._popularity_rank[order] = np.arange(len(order))
 
     def _history_matrix(
         self, histories: Sequence[Sequence[str]]
@@ -231,11 +223,6 @@ class ItemKNNRecommender(Recommender):
                     if len(recs) == k:
                         break
         return recs
-
-    def _check_ready(self, k: int) -> None:
-        if not self._fitted:
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        check_k(k)
 
 
 def _top_per_row(values: np.ndarray, indptr: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:

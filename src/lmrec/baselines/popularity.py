@@ -12,10 +12,34 @@ from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
 
-__all__ = ["PopularityRecommender"]
+__all__ = ["FittedItems", "PopularityRecommender", "check_k", "popularity_ranking"]
 
 
-class PopularityRecommender(Recommender):
+class FittedItems:
+    """The fitted state the classic baselines share: the catalogue's items and their index,
+    the training popularity they fall back on when a history says nothing, and the check that
+    a model is fitted before it is asked for ``k`` items."""
+
+    _items: list[str]
+    _fitted: bool
+
+    def _set_items(self, items: Sequence[str]) -> None:
+        self._items = list(items)
+        self._index = {item: i for i, item in enumerate(self._items)}
+
+    def _set_popularity(self, counts: np.ndarray, order: np.ndarray) -> None:
+        self._counts = counts
+        self._order = order
+        self._popularity_rank = np.empty_like(order)
+        self._popularity_rank[order] = np.arange(len(order))
+
+    def _check_ready(self, k: int) -> None:
+        if not self._fitted:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
+        check_k(k)
+
+
+class PopularityRecommender(FittedItems, Recommender):
     """Recommend the same list to everyone: catalogue items by number of training events.
 
     The score of an item is its event count in ``split.train`` (repeat events count again).
@@ -36,8 +60,8 @@ class PopularityRecommender(Recommender):
 
     def fit(self, split: Split) -> Self:
         """Count the training events of every catalogue item."""
-        self._items = list(split.catalog)
-        self._counts, self._order = popularity_ranking(split, self._items)
+        self._set_items(split.catalog)
+        self._set_popularity(*popularity_ranking(split, self._items))
         self._fitted = True
         return self
 
@@ -78,17 +102,11 @@ class PopularityRecommender(Recommender):
         """Read a model written by :meth:`save`."""
         config = read_config(path, cls.__name__)
         model = cls()
-        model._items = list(config["items"])
+        model._set_items(config["items"])
         arrays = read_arrays(path)
-        model._counts = arrays["counts"]
-        model._order = arrays["order"]
+        model._set_popularity(arrays["counts"], arrays["order"])
         model._fitted = True
         return model
-
-    def _check_ready(self, k: int) -> None:
-        if not self._fitted:
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
-        check_k(k)
 
 
 def check_k(k: int) -> None:
