@@ -3,7 +3,7 @@ ALS, item-kNN and popularity, on the standard sequential benchmarks, in one run.
 
 Protocol: leave-one-out (last item = test, second-last = validation; file order kept on ties),
 all items ranked, the user's history *not* excluded unless --exclude-seen (as P5, TIGER and the
-SASRec numbers in DESIGN.md report it). Each dataset's table also records training wall time,
+SASRec numbers in docs/design.md report it). Each dataset's table also records training wall time,
 training examples/s and tokens/s, the share of this machine's matmul peak (measured in the same
 run), inference users/s for top-10 (trie beam search for the LM) and peak resident memory.
 

@@ -63,6 +63,7 @@ def test_recommendations_are_unique_catalogue_items(subtoken_model, history, k, 
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.slow
 def test_learns_the_cycle():
     split = cycle_split(n_items=12, n_users=150)
     rec = LMRecommender(tiny_config(epochs=8)).fit(split)

@@ -16,6 +16,7 @@ from lmrec.serve.loadtest import LoadResult, ServerProcess, measure_latency, sen
 from lmrec.serve.store import SQLiteEventStore
 
 CLIENTS, EVENTS_EACH, BATCH = 20, 2000, 100
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,7 @@ def _recommendations(url: str, lang: str = "en") -> list[dict]:
     return httpx.get(url + "/users/u0001/recommendations", params=params).json()["recommendations"]
 
 
+@pytest.mark.slow
 def test_dump_dom_shows_history_and_recommendations(base_url, tmp_path):
     dom = subprocess.run(
         [str(CHROMIUM), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
@@ -113,6 +114,7 @@ class _DevTools:
         raise TimeoutError(f"page never satisfied: {expression}")
 
 
+@pytest.mark.slow
 def test_adding_an_event_in_the_page_updates_recommendations(base_url, tmp_path):
     pytest.importorskip("websockets")
     profile = tmp_path / "profile"

@@ -239,7 +239,7 @@ class Dataset:
 def sort_by_time(events: Sequence[Interaction]) -> list[Interaction]:
     """Stable sort by timestamp: ties (and missing timestamps) keep their log order.
 
-    Never break ties by item id: that leaks the test item (DESIGN.md, "Tie leakage").
+    Never break ties by item id: that leaks the test item (docs/design.md, "Tie leakage").
     """
     if all(e.timestamp is None for e in events):
         return sorted(events, key=lambda e: e.position)

@@ -1,9 +1,9 @@
 """Item indexing: how each catalogue item is written as a short sequence of id tokens.
 
 An :class:`ItemIndex` maps item ids to tuples of token strings (``("<item_17>",)`` or
-``("<a_3>", "<b_12>")``). Strategies build one from a split's *training* events only (DESIGN.md,
-"ID leakage"): items never seen in training are numbered after the training items, in catalogue
-order, which carries no information about test events.
+``("<a_3>", "<b_12>")``). Strategies build one from a split's *training* events only
+(docs/design.md, "ID leakage"): items never seen in training are numbered after the training
+items, in catalogue order, which carries no information about test events.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 After Hua et al. 2023 ("How to Index Item IDs for Recommendation Foundation Models"): items
 bought by the same users get codes with a common prefix, so the language model can share what it
 learns about one item with its neighbours. The graph is built from the split's *training*
-histories only (DESIGN.md, "ID leakage").
+histories only (docs/design.md, "ID leakage").
 
 The tree: the training items are split into ``clusters`` groups by spectral clustering, and every
 group with more than ``max_leaf`` items is split again, until all groups are leaves. An item's

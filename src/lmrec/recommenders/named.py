@@ -10,7 +10,7 @@ Candidates in the prompt:
 
 - a catalogue of at most ``max_prompt_candidates`` items (40, as in the T5-P5 sports set) is
   listed whole, in catalogue order, in every prompt;
-- a larger one does not fit in a prompt (DESIGN.md, "Whole inventory in the prompt"). Training
+- a larger one does not fit in a prompt (docs/design.md, "Whole inventory in the prompt"). Training
   prompts then list the target and ``num_candidates - 1`` items drawn at random (seeded,
   shuffled). At inference the candidate list is the caller's choice (``candidates=``, e.g. from
   a retrieval stage), or else a seeded random sample of the catalogue. The answer is always one

@@ -1,6 +1,6 @@
 """Event types in the sequential family: typed histories, per-type loss weights, target types.
 
-A view, a bookmark, a cart-add and a purchase are different signals (DESIGN.md, "Only
+A view, a bookmark, a cart-add and a purchase are different signals (docs/design.md, "Only
 purchases count"). With :class:`EventConfig` a history is written with one short marker per
 event, ``"viewed <item_3> carted <item_5> bought <item_7>"``, the markers being templates of
 the ``event`` family (one per event type and language, so they are data like every prompt);
