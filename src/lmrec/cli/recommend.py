@@ -8,9 +8,19 @@ import json
 import sys
 
 from lmrec.cli.data import add_data_options, data_config, read_data
+from lmrec.cli.options import ConfigOptions, add_config_options, build_config
 from lmrec.data.schema import EventType
 from lmrec.data.split import leave_one_out_split
+from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
 from lmrec.recommenders.registry import BASELINES, canonical_name, make_recommender
+
+HYBRID_OPTIONS = ConfigOptions(
+    cls=HybridConfig,
+    dest="hybrid",
+    # The tuning grid and sample stay at their defaults on the command line.
+    skip=frozenset({"weight_grid", "tune_users", "seed"}),
+    groups={"candidates": "hybrid (--mode hybrid)"},
+)
 
 
 def add_recommend_parser(sub) -> None:
@@ -43,13 +53,7 @@ def add_recommend_parser(sub) -> None:
         help="retrieval stage of --mode hybrid, fitted on --data's training split "
         "(itemknn is accepted for item-knn)",
     )
-    p.add_argument("--candidates", type=int, default=50, help="retrieved candidates (hybrid)")
-    p.add_argument(
-        "--weight",
-        type=float,
-        default=None,
-        help="LM share of the fused score (hybrid; default: tuned on validation)",
-    )
+    add_config_options(p, HYBRID_OPTIONS)
     p.set_defaults(func=cmd_recommend)
 
 
@@ -145,17 +149,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _hybrid(args: argparse.Namespace, lm):
-    from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
-
     data = data_config(args)
     if data.path is None:
         raise SystemExit("error: --mode hybrid needs --data: the retriever is fitted on its log")
     split = leave_one_out_split(read_data(data))
     retriever = make_recommender(args.retriever).fit(split)
-    config = HybridConfig(candidates=args.candidates, weight=args.weight)
+    config = build_config(HYBRID_OPTIONS, args)
     hybrid = HybridRecommender(retriever, lm, config).fit(split)
     print(
-        f"hybrid: {args.retriever} top-{args.candidates} candidates, LM weight {hybrid.weight}",
+        f"hybrid: {args.retriever} top-{config.candidates} candidates, LM weight {hybrid.weight}",
         file=sys.stderr,
     )
     return hybrid

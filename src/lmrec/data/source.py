@@ -25,7 +25,7 @@ class DataConfig:
 
     path: 'builtin' (the sports shop), a RecBole directory or .inter file, an S3-Rec sequence
         file (.txt), or a CSV/TSV/JSONL/Parquet log.
-    format: how to read path: auto (guessed from the path), builtin, table, recbole or
+    format: how to read the data: auto (guessed from its path), builtin, table, recbole or
         sequences.
     catalog: item catalogue file for a table log (CSV/JSONL/Parquet).
     columns: which column of a table log holds each field, e.g. 'user=uid,item=sku,timestamp=ts'
