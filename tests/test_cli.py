@@ -241,3 +241,179 @@ def test_recommend_hybrid_mode(trained, shop_files, capsys):
 def test_hybrid_mode_needs_data(trained):
     with pytest.raises(SystemExit, match="--mode hybrid needs --data"):
         main(["recommend", "--model", str(trained), "--mode", "hybrid", "--history", "SOC-01"])
+
+
+# ---------------------------------------------------------------------------- options from configs
+# Every flag each verb had before its options were generated from the config dataclasses; the
+# generated parser must keep each one, spelled the same.
+FLAGS_BEFORE = {
+    "train": "--batch-size --beams --catalog --checkpoint-steps --columns --data --data-seed "
+    "--direct-candidates --dropout --epochs --event-targets --event-weights --events "
+    "--first-only --format --help --id-base --id-map --id-style --index --language "
+    "--load-in-4bit --load-in-8bit --lora --lr --max-examples-per-task --max-history "
+    "--max-targets-per-user --max-valid-users --model --names --objective --out --patience "
+    "--resume --seed --split-seed --stream --task-weights --tasks --tokenizer --typed-history "
+    "--unseen-targets --users --whole-word -h",
+    "recommend": "--candidates --catalog --columns --data --data-seed --events --first-only "
+    "--format --help --history --history-events --id-map --include-seen --json --language "
+    "--mode --model --names --retriever --user --users --weight -h -k",
+    "evaluate": "--baselines --catalog --columns --data --data-seed --events --first-only "
+    "--format --help --id-map --include-seen --json-out --max-users --model --names --stage "
+    "--tasks --users -h",
+    "demo": "--epochs --help --language --out --seed --show --users -h",
+    "ask": "--candidates --feature --help --history --item --json --model --review --task "
+    "--template --user -h -k",
+    "serve": "--api-key --db --help --host --key-header --log-level --max-batch "
+    "--max-body-bytes --model --port --read-key -h",
+}
+# Fields that had no flag before: generated now, as every config field is.
+FLAGS_ADDED = {
+    "train": "--config --direct-negatives --index-clusters --index-embedding --index-levels "
+    "--index-max-leaf --index-window --inference-batch-size --max-answer-tokens "
+    "--max-review-words --max-source-length --no-valid-exclude-seen --template --user-dropout "
+    "--valid-exclude-seen --warmup-ratio --weight-decay",
+    "serve": "--history-limit --max-k --max-page --max-request-history",
+}
+
+
+def _sub(command):
+    return build_parser()._subparsers._group_actions[0].choices[command]
+
+
+@pytest.mark.parametrize("command", sorted(FLAGS_BEFORE))
+def test_every_flag_keeps_its_spelling(command):
+    flags = sorted(s for a in _sub(command)._actions for s in a.option_strings)
+    expected = FLAGS_BEFORE[command].split() + FLAGS_ADDED.get(command, "").split()
+    assert flags == sorted(expected)
+
+
+def test_a_config_fields_help_and_default_appear_in_help(capsys):
+    from lmrec.config import field_docs
+    from lmrec.training.loop import TrainConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    # TrainConfig's documented line for warmup_ratio, and its default, both from the dataclass.
+    assert field_docs(TrainConfig)["warmup_ratio"] == "share of steps spent warming up."
+    assert "--warmup-ratio WARMUP_RATIO share of steps spent warming up (default: 0.05)" in out
+    assert "--lr LR peak AdamW learning rate" in out
+
+
+def test_options_are_the_configs_defaults():
+    from dataclasses import replace
+
+    from lmrec.cli.train import lm_config
+    from lmrec.recommenders.lm import LMConfig
+
+    args = build_parser().parse_args(["--quiet", "train", "--data", "builtin", "--out", "o"])
+    plain = LMConfig()
+    train = replace(plain.train, output_dir="o/_train", progress=False)
+    assert lm_config(args) == replace(plain, train=train)
+
+
+def test_options_set_nested_fields():
+    from lmrec.cli.train import lm_config
+
+    argv = "train --data builtin --out o --seed 4 --lr 0.01 --id-style subtokens --tasks all "
+    argv += "--lora r=4 --task-weights 1,1,1,1,2 --no-valid-exclude-seen"
+    config = lm_config(build_parser().parse_args(argv.split()))
+    assert (config.index.seed, config.train.seed) == (4, 4)
+    assert config.train.learning_rate == 0.01
+    assert config.index.style == "subtokens"
+    assert config.tasks == ("sequential", "rating", "explanation", "review", "direct")
+    assert config.task_weights == (1.0, 1.0, 1.0, 1.0, 2.0)
+    assert (config.lora.r, config.lora.alpha) == (4, 16.0)
+    assert config.valid_exclude_seen is False
+    argv = "train --data builtin --out o --event-weights view=0.5,cart=0.2 --event-targets purchase"
+    config = lm_config(build_parser().parse_args([*argv.split(), "--lora"]))
+    assert config.events.weights == (("view", 0.5), ("cart", 0.2))
+    assert config.events.targets == ("purchase",)
+    assert config.lora.r == 8
+
+
+def test_a_bad_option_value_names_the_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", "builtin", "--out", "o", "--columns", "user"])
+    assert "argument --columns: columns entry 'user' is not field=column" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- run files
+def _run_file(tmp_path, text, suffix=".toml"):
+    path = tmp_path / f"run{suffix}"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_unknown_key_in_a_run_file_is_refused_by_name(tmp_path, capsys):
+    run = _run_file(tmp_path, '[config]\nmodel = "scratch:tiny"\n[config.train]\nepoch = 3\n')
+    assert main(["train", "--config", str(run), "--out", str(tmp_path / "m")]) == 2
+    assert "unknown key 'train.epoch' in TrainConfig" in capsys.readouterr().err
+    run = _run_file(tmp_path, '{"config": {}, "dataset": {}}', ".json")
+    assert main(["train", "--config", str(run), "--out", str(tmp_path / "m")]) == 2
+    assert "unknown key 'dataset'" in capsys.readouterr().err
+
+
+def test_command_line_options_override_the_run_file(tmp_path):
+    from lmrec.cli.data import data_config
+    from lmrec.cli.runfile import read_run
+    from lmrec.cli.train import lm_config
+
+    run = _run_file(
+        tmp_path,
+        '[data]\npath = "builtin"\nusers = 50\nevents = ["purchase"]\n'
+        '[config]\nmodel = "scratch:tiny"\n'
+        "[config.train]\nepochs = 3\nlearning_rate = 0.002\n"
+        '[config.index]\nstrategy = "random"\n',
+    )
+    argv = ["train", "--config", str(run), "--out", "o", "--epochs", "5", "--users", "70"]
+    args = build_parser().parse_args(argv)
+    tables = read_run(args.config)
+    config, data = lm_config(args, tables["config"]), data_config(args, tables["data"])
+    assert (config.train.epochs, config.train.learning_rate) == (5, 0.002)
+    assert (config.model, config.index.strategy) == ("scratch:tiny", "random")
+    assert (data.path, data.users, data.events) == ("builtin", 70, ("purchase",))
+
+
+def test_train_needs_data_from_options_or_file(tmp_path):
+    with pytest.raises(SystemExit, match="no data: give --data"):
+        main(["train", "--out", str(tmp_path / "m")])
+
+
+def test_training_again_from_a_model_directory_reproduces_it(tmp_path, capsys):
+    """`lmrec train --config DEMO/lmrec.json` trains the demo's model again: same data, same
+    settings, the same validation NDCG@10."""
+    demo, again = tmp_path / "demo", tmp_path / "again"
+    argv = ["--quiet", "demo", "--users", "40", "--epochs", "1", "--show", "1"]
+    assert main([*argv, "--seed", "1", "--out", str(demo)]) == 0
+    saved = json.loads((demo / "lmrec.json").read_text())
+    assert saved["format_version"] == 1
+    assert saved["data"]["path"] == "builtin"
+    assert (saved["data"]["users"], saved["data"]["data_seed"]) == (40, 1)
+    assert saved["data"]["first_only"] is True
+    code = main(["--quiet", "train", "--config", str(demo / "lmrec.json"), "--out", str(again)])
+    assert code == 0
+    redone = json.loads((again / "lmrec.json").read_text())
+    assert redone["data"] == saved["data"]
+    assert redone["config"]["train"].pop("output_dir") == str(again / "_train")
+    assert saved["config"]["train"].pop("output_dir") is None
+    assert redone["config"] == saved["config"]
+    first, second = saved["train_result"], redone["train_result"]
+    assert second["best_valid_ndcg10"] == first["best_valid_ndcg10"]
+    assert 0 < first["best_valid_ndcg10"] < 1
+
+
+def test_a_model_directory_without_a_data_table_still_loads(trained):
+    """Directories written before the data table (and files without format_version) load."""
+    from lmrec.cli.runfile import read_run
+    from lmrec.recommenders.lm import LMRecommender
+
+    meta_path = trained / "lmrec.json"
+    meta = json.loads(meta_path.read_text())
+    old = {k: v for k, v in meta.items() if k not in ("data", "format_version")}
+    meta_path.write_text(json.dumps(old))
+    try:
+        assert LMRecommender.load(trained).config.model == "scratch:tiny"
+        assert set(read_run(trained)) == {"config"}
+    finally:
+        meta_path.write_text(json.dumps(meta))

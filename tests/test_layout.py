@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lmrec"
 
 # Lower layers never import higher ones; packages in one layer may import each other.
 LAYERS = [
+    {"config"},
     {"data", "text", "metrics", "prompts"},
     {"tasks", "indexing"},
     {"backbone"},

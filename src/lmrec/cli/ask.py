@@ -1,5 +1,4 @@
-"""Command-line pieces for the P5 task families: the multitask options of ``lmrec train``,
-``lmrec evaluate --tasks`` and ``lmrec ask``. Part of the CLI layer (it reads parsed args)."""
+"""``lmrec ask``: ask a trained model one question of any P5 task family."""
 
 from __future__ import annotations
 
@@ -8,74 +7,6 @@ import json
 from typing import Any
 
 ASK_TASKS = ("next", "rating", "like", "choose", "explanation", "summary", "review-rating")
-
-
-def add_train_task_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("tasks (P5 task families)")
-    g.add_argument(
-        "--tasks",
-        default="sequential",
-        help="comma-separated tasks to train: sequential, rating, explanation, review, direct, "
-        "or 'all' (default: sequential)",
-    )
-    g.add_argument(
-        "--task-weights",
-        default="",
-        help="loss weight per task, comma-separated in --tasks order (default: all 1)",
-    )
-    g.add_argument(
-        "--max-examples-per-task",
-        type=int,
-        default=0,
-        help="examples per task and epoch, redrawn each epoch (0 = all)",
-    )
-    g.add_argument(
-        "--direct-candidates",
-        type=int,
-        default=100,
-        help="candidates in a direct choose-one prompt (1 true + sampled; default 100)",
-    )
-    g.add_argument(
-        "--split-seed", type=int, default=0, help="seed of the random 80/10/10 interaction split"
-    )
-
-
-def task_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The LMConfig fields the task options set."""
-    from lmrec.tasks import TaskConfig, parse_tasks
-
-    tasks = parse_tasks(args.tasks)
-    weights = tuple(float(w) for w in args.task_weights.split(",") if w.strip())
-    return {
-        "tasks": tasks,
-        "task_weights": weights,
-        "multitask": TaskConfig(
-            max_examples_per_task=args.max_examples_per_task,
-            direct_candidates=args.direct_candidates,
-            split_seed=args.split_seed,
-        ),
-    }
-
-
-def run_task_evaluation(args: argparse.Namespace, dataset, split) -> int:
-    """``lmrec evaluate --tasks ...``: one table per task (seen/unseen prompts, baselines)."""
-    from lmrec.data.random_split import split_interactions
-    from lmrec.evaluation.tasks import evaluate_tasks
-    from lmrec.recommenders.lm import LMRecommender
-    from lmrec.tasks import parse_tasks
-
-    model = LMRecommender.load(args.model) if args.model else None
-    seed = model.config.multitask.split_seed if model is not None else 0
-    isplit = split_interactions(dataset, seed)
-    print(isplit.describe())
-    reports = evaluate_tasks(model, split, isplit, parse_tasks(args.tasks), args.max_users, 0)
-    for report in reports:
-        print()
-        print(report.format_markdown())
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as f:
-            json.dump([r.to_dict() for r in reports], f, indent=1)
-    return 0
 
 
 def add_ask_parser(sub) -> None:

@@ -18,9 +18,11 @@ from typing import Self
 
 import numpy as np
 
+from lmrec.config import from_dict
 from lmrec.data.split import Split
 from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.recommenders.base import Recommender, Scored
+from lmrec.recommenders.registry import name_of, recommender_class
 
 HYBRID_FILE = "hybrid.json"
 
@@ -142,9 +144,12 @@ class HybridRecommender(Recommender):
         """One directory: the fusion settings plus both stages in ``retriever/`` and ``lm/``."""
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        kind = next((k for k, c in _retrievers().items() if type(self.retriever) is c), None)
-        if kind is None:
-            raise TypeError(f"cannot save a hybrid with a {type(self.retriever).__name__} stage")
+        try:
+            kind = name_of(self.retriever)
+        except TypeError:
+            raise TypeError(
+                f"cannot save a hybrid with a {type(self.retriever).__name__} stage"
+            ) from None
         self.retriever.save(out / "retriever")
         self.lm.save(out / "lm")
         payload = {
@@ -161,27 +166,11 @@ class HybridRecommender(Recommender):
 
         src = Path(path)
         payload = json.loads((src / HYBRID_FILE).read_text())
-        config = payload["config"]
-        config["weight_grid"] = tuple(config["weight_grid"])
-        retriever = _retrievers()[payload["retriever"]].load(src / "retriever")
-        hybrid = cls(retriever, LMRecommender.load(src / "lm"), HybridConfig(**config))
+        # Files saved before the registry name the item-kNN stage "itemknn": an alias of it.
+        retriever = recommender_class(payload["retriever"]).load(src / "retriever")
+        hybrid = cls(
+            retriever, LMRecommender.load(src / "lm"), from_dict(HybridConfig, payload["config"])
+        )
         hybrid.weight = payload["weight"]
         hybrid.tuning = {float(w): v for w, v in payload["tuning"].items()}
         return hybrid
-
-
-def _retrievers() -> dict[str, type[Recommender]]:
-    """Retrieval stages a saved hybrid can name."""
-    from lmrec.baselines import (
-        ALSRecommender,
-        ItemKNNRecommender,
-        PopularityRecommender,
-        SASRecRecommender,
-    )
-
-    return {
-        "als": ALSRecommender,
-        "itemknn": ItemKNNRecommender,
-        "popularity": PopularityRecommender,
-        "sasrec": SASRecRecommender,
-    }

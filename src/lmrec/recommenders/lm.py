@@ -41,6 +41,7 @@ from lmrec.backbone.wholeword import (
     whole_word_of,
     without_whole_word,
 )
+from lmrec.config import from_dict
 from lmrec.data.random_split import InteractionSplit, split_interactions
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
@@ -201,19 +202,7 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> LMConfig:
-        data = dict(data)
-        lora = data.pop("lora", None)
-        return cls(
-            index=IndexConfig(**data.pop("index", {})),
-            prompts=PromptConfig(**data.pop("prompts", {})),
-            train=TrainConfig(**data.pop("train", {})),
-            multitask=TaskConfig(**data.pop("multitask", {})),
-            lora=LoraSettings(**lora) if lora else None,
-            events=EventConfig(**data.pop("events", {})),
-            tasks=tuple(data.pop("tasks", ("sequential",))),
-            task_weights=tuple(data.pop("task_weights", ())),
-            **data,
-        )
+        return from_dict(cls, data)
 
 
 def catalog_corpus(

@@ -245,10 +245,9 @@ def create_app(
         tags=["recommendations"],
     )
     def recommend(request: RecommendRequest, lang: LangQuery = None) -> Recommendations:
-        if len(request.history) > config.max_history:
-            raise ApiError(
-                422, f"history of {len(request.history)} items; at most {config.max_history}"
-            )
+        limit = config.max_request_history
+        if len(request.history) > limit:
+            raise ApiError(422, f"history of {len(request.history)} items; at most {limit}")
         if request.k > config.max_k:
             raise ApiError(422, f"k: at most {config.max_k}")
         loaded = holder.current

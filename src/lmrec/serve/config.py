@@ -18,7 +18,8 @@ class ServeConfig:
     key_header: the request header that carries a key.
     max_body_bytes: larger request bodies are refused with 413 before they are parsed.
     max_batch: most events in one ``POST /events``.
-    max_history: most items in an anonymous history (``POST /recommend``).
+    max_request_history: most items in an anonymous history (``POST /recommend``); a
+        limit on requests, unlike ``PromptConfig.max_history``, the items a prompt keeps.
     max_k: the largest ``k`` a client may ask for.
     max_page: most items in one ``GET /items`` page.
     history_limit: most recent stored events read for a user's recommendations.
@@ -31,7 +32,7 @@ class ServeConfig:
     key_header: str = "X-API-Key"
     max_body_bytes: int = 1 << 20
     max_batch: int = 1000
-    max_history: int = 200
+    max_request_history: int = 200
     max_k: int = 100
     max_page: int = 500
     history_limit: int = 1000

@@ -1,0 +1,40 @@
+"""The data options every verb that reads a log shares, generated from
+:class:`lmrec.data.source.DataConfig`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lmrec.cli.options import ConfigOptions, add_config_options, build_config
+from lmrec.data.schema import Dataset
+from lmrec.data.source import FORMATS, DataConfig, data_format, load_dataset, parse_columns
+
+DATA_OPTIONS = ConfigOptions(
+    cls=DataConfig,
+    dest="data",
+    spellings={"path": "--data"},
+    parsers={"columns": parse_columns},
+    choices={"format": FORMATS},
+    groups={"path": "data"},
+)
+
+
+def add_data_options(p: argparse.ArgumentParser, required: bool = False) -> None:
+    add_config_options(p, DATA_OPTIONS, required=("--data",) if required else ())
+
+
+def data_config(args: argparse.Namespace, base: Mapping[str, Any] | None = None) -> DataConfig:
+    """The data the options (over ``base``, a run file's ``data`` table) name."""
+    return build_config(DATA_OPTIONS, args, base)
+
+
+def read_data(config: DataConfig) -> Dataset:
+    """:func:`load_dataset`, with a missing file refused before any reader starts."""
+    if config.path is None:
+        raise SystemExit("error: no data: give --data (or a --config file with a data table)")
+    if data_format(config) != "builtin" and not Path(config.path).exists():
+        raise SystemExit(f"error: data file {config.path} does not exist")
+    return load_dataset(config)

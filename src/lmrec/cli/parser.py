@@ -1,0 +1,48 @@
+"""The ``lmrec`` parser: global options and one sub-command per verb, each in its module."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from lmrec.cli.ask import add_ask_parser
+from lmrec.cli.demo import add_demo_parser
+from lmrec.cli.evaluate import add_evaluate_parser
+from lmrec.cli.recommend import add_recommend_parser
+from lmrec.cli.serve import add_serve_parser
+from lmrec.cli.train import add_train_parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmrec", description="Language models as recommender systems (P5-style)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="PyTorch threads (default: all cores)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_parser(sub)
+    add_recommend_parser(sub)
+    add_evaluate_parser(sub)
+    add_demo_parser(sub)
+    add_ask_parser(sub)
+    add_serve_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, LookupError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,52 @@
+"""``lmrec serve``: the recommendation web service. Its limits and keys are options generated
+from :class:`~lmrec.serve.ServeConfig`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lmrec.cli.options import ConfigOptions, add_config_options, build_config
+
+
+def _serve_options() -> ConfigOptions:
+    from lmrec.serve import ServeConfig
+
+    return ConfigOptions(
+        cls=ServeConfig,
+        dest="serve",
+        # The directory and the store are --model and --db, with defaults of the CLI's own.
+        skip=frozenset({"model_dir", "db_path"}),
+        groups={"api_key": "service (keys default to $LMREC_API_KEY and $LMREC_READ_KEY)"},
+    )
+
+
+def add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="the recommendation web service (FastAPI + SQLite events)")
+    p.add_argument("--model", default="runs/demo", help="a directory written by 'lmrec train'")
+    p.add_argument("--db", default="events.sqlite", help="SQLite event store (created if missing)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    add_config_options(p, _serve_options())
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lmrec.recommenders.lm import set_threads
+    from lmrec.serve import run_server
+
+    set_threads(args.threads)
+    base = {
+        "model_dir": args.model,
+        "db_path": args.db,
+        "api_key": os.environ.get("LMREC_API_KEY") or None,
+        "read_key": os.environ.get("LMREC_READ_KEY") or None,
+    }
+    config = build_config(_serve_options(), args, base)
+    if config.api_key is None:
+        print("warning: no --api-key (or LMREC_API_KEY): writes are disabled", file=sys.stderr)
+    print(f"serving {args.model} on http://{args.host}:{args.port}/ (events in {args.db})")
+    run_server(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,155 @@
+"""``lmrec train``: fine-tune a language model on a log and save it to a directory. Its model,
+training and task options are generated from :class:`~lmrec.recommenders.lm.LMConfig` (the
+nested configs walked through); ``--config`` reads a whole run from a file first."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lmrec.backbone.lora import LoraSettings
+from lmrec.backbone.model import TOKENIZERS
+from lmrec.cli.data import add_data_options, data_config, read_data
+from lmrec.cli.options import ConfigOptions, add_config_options, build_config, set_path
+from lmrec.cli.runfile import read_run, record_data
+from lmrec.data.split import leave_one_out_split
+from lmrec.recommenders.lm import OBJECTIVES, LMConfig
+from lmrec.tasks.events import parse_event_weights
+
+MODEL_OPTIONS = ConfigOptions(
+    cls=LMConfig,
+    dest="model",
+    # Today's flag of each field whose flag is not --field-name: these spellings are the CLI's
+    # public surface and never change (tests/test_cli.py lists every flag).
+    spellings={
+        "index.strategy": "--index",
+        "index.style": "--id-style",
+        "index.base": "--id-base",
+        "index.seed": "--seed",
+        "train.seed": "--seed",
+        "train.learning_rate": "--lr",
+        "num_beams": "--beams",
+        "prompts.language": "--language",
+        "events.typed": "--typed-history",
+        "events.weights": "--event-weights",
+        "events.targets": "--event-targets",
+    },
+    prefixes={"index": "--index-"},
+    parsers={"lora": LoraSettings.parse, "events.weights": parse_event_weights},
+    # Set from --out, --quiet and --load-in-8bit/--load-in-4bit.
+    skip=frozenset({"train.output_dir", "train.progress", "quantization"}),
+    choices={
+        "index.style": ("single", "subtokens"),
+        "objective": OBJECTIVES,
+        "tokenizer": TOKENIZERS,
+    },
+    extra={
+        "lora": {
+            "nargs": "?",
+            "const": LoraSettings(),
+            "metavar": "r=8,alpha=16,dropout=0.05,targets=q,v",
+        }
+    },
+    groups={
+        "model": "model",
+        "train": "training",
+        "lora": "training",
+        "tasks": "tasks (P5 task families)",
+        "task_weights": "tasks (P5 task families)",
+        "multitask": "tasks (P5 task families)",
+    },
+)
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune a language model on a log; save it to a directory")
+    p.add_argument(
+        "--config",
+        help="a run file (TOML or JSON) with a 'config' table (the model, training and task "
+        "settings) and a 'data' table; a trained model directory's lmrec.json is one. "
+        "Options given on the command line override it",
+    )
+    add_data_options(p)
+    add_config_options(p, MODEL_OPTIONS)
+    quant = p.add_argument_group("quantization").add_mutually_exclusive_group()
+    quant.add_argument(
+        "--load-in-8bit", action="store_true", help="load a hub checkpoint in 8 bits (CUDA only)"
+    )
+    quant.add_argument(
+        "--load-in-4bit", action="store_true", help="load a hub checkpoint in 4 bits (CUDA only)"
+    )
+    p.add_argument("--out", required=True, help="directory for the trained model")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read a CSV/JSONL/Parquet log in chunks, sorted by time (per user at least), and "
+        "make prompts on the fly: memory grows with users, not events; sequential task only, "
+        "no validation; item ids from --catalog, else from a first pass over the log",
+    )
+    p.set_defaults(func=cmd_train)
+
+
+def lm_config(args: argparse.Namespace, base: dict | None = None) -> LMConfig:
+    """The LMConfig of a run: defaults, then ``base`` (a run file's table), then the options;
+    the checkpoint directory and progress bars always follow --out and --quiet."""
+    base = dict(base or {})
+    set_path(base, "train.output_dir", str(Path(args.out) / "_train") if args.out else None)
+    set_path(base, "train.progress", not args.quiet)
+    if args.load_in_8bit or args.load_in_4bit:
+        base["quantization"] = "8bit" if args.load_in_8bit else "4bit"
+    return build_config(MODEL_OPTIONS, args, base)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from lmrec.recommenders.lm import LMRecommender, set_threads
+    from lmrec.training.loop import process_state
+
+    set_threads(args.threads)
+    run = read_run(args.config) if args.config else {}
+    data = data_config(args, run.get("data"))
+    config = lm_config(args, run.get("config"))
+    if args.stream:
+        return _train_stream(args, data, config)
+    # Under torchrun / accelerate launch every process runs this; only the first one talks.
+    # (process_state, not a bare PartialState: on the CPU that one silently runs single.)
+    main_process = process_state().is_main_process
+    dataset = read_data(data)
+    split = leave_one_out_split(dataset)
+    if main_process:
+        print(dataset.describe())
+        print(split.describe())
+    rec = LMRecommender(config)
+    rec.fit(split)
+    if not main_process:
+        return 0
+    rec.save(args.out)
+    record_data(args.out, data)
+    r = rec.train_result
+    print(
+        f"trained in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s), "
+        f"{r.describe_best()}; model saved to {args.out}"
+    )
+    return 0
+
+
+def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
+    from lmrec.data.readers import read_catalog
+    from lmrec.data.stream import stream_catalog
+    from lmrec.recommenders.lm import LMRecommender
+    from lmrec.training.stream import fit_on_stream
+
+    if data.format not in ("auto", "table") or data.events or data.first_only:
+        raise SystemExit("error: --stream reads a table log as it is (no --events, --first-only)")
+    if data.path is None:
+        raise SystemExit("error: --stream needs --data")
+    columns = data.columns
+    catalog = read_catalog(data.catalog) if data.catalog else stream_catalog(data.path, columns)
+    rec = fit_on_stream(LMRecommender(config), data.path, catalog, columns)
+    rec.save(args.out)
+    record_data(args.out, data)
+    r = rec.train_result
+    print(
+        f"trained on a stream of {r.examples_seen // max(1, r.epochs_run)} examples per epoch "
+        f"in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s); model saved to {args.out}"
+    )
+    return 0

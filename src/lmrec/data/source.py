@@ -1,0 +1,110 @@
+"""Where a run's data comes from: one config naming the file and how to read it, and the
+function that reads it (the format guessed from the path unless given)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from lmrec.data.readers import (
+    ColumnMap,
+    read_interactions,
+    read_recbole,
+    read_sequences,
+)
+from lmrec.data.schema import Dataset, EventType
+from lmrec.data.sportshop import make_sportshop
+
+BUILTIN = "builtin"
+FORMATS = ("auto", "builtin", "table", "recbole", "sequences")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The interaction log a run reads, and how.
+
+    path: 'builtin' (the sports shop), a RecBole directory or .inter file, an S3-Rec sequence
+        file (.txt), or a CSV/TSV/JSONL/Parquet log.
+    format: how to read the data: auto (guessed from its path), builtin, table, recbole or
+        sequences.
+    catalog: item catalogue file for a table log (CSV/JSONL/Parquet).
+    columns: which column of a table log holds each field, e.g. 'user=uid,item=sku,timestamp=ts'
+        (fields: user, item, timestamp, event, rating, review, summary).
+    names: item names file ('key name' lines) for a sequence file.
+    id_map: P5 datamaps.json mapping sequence ids to the names' keys.
+    events: keep only these event types (view, bookmark, cart, purchase); empty keeps all.
+    first_only: keep each user's first event per item only (distinct items in order of
+        contact).
+    users: users generated for the built-in shop.
+    data_seed: seed of the built-in shop's generator.
+    """
+
+    path: str | None = None
+    format: str = "auto"
+    catalog: str | None = None
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    names: str | None = None
+    id_map: str | None = None
+    events: tuple[str, ...] = ()
+    first_only: bool = False
+    users: int = 600
+    data_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown data format {self.format!r} (known: {', '.join(FORMATS)})")
+        for event in self.events:
+            EventType.parse(event)
+        object.__setattr__(self, "events", tuple(self.events))
+
+
+def parse_columns(text: str) -> ColumnMap:
+    """``'user=uid,item=sku'`` -> a :class:`ColumnMap` (unnamed fields keep their default)."""
+    if not text:
+        return ColumnMap()
+    known = {f.name for f in fields(ColumnMap)}
+    mapping = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise ValueError(f"columns entry {part!r} is not field=column")
+        key, value = (s.strip() for s in part.split("=", 1))
+        if key not in known:
+            raise ValueError(f"columns field {key!r} unknown (known: {sorted(known)})")
+        mapping[key] = value
+    return ColumnMap(**mapping)
+
+
+def data_format(config: DataConfig) -> str:
+    """The config's format, guessed from its path when 'auto'."""
+    if config.format != "auto":
+        return config.format
+    path = Path(config.path or "")
+    if config.path == BUILTIN:
+        return "builtin"
+    if path.is_dir() or path.suffix == ".inter":
+        return "recbole"
+    if path.suffix == ".txt":
+        return "sequences"
+    return "table"
+
+
+def load_dataset(config: DataConfig) -> Dataset:
+    """Read the data ``config`` names; then keep only its ``events`` / ``first_only``."""
+    if config.path is None:
+        raise ValueError("no data given (--data)")
+    kind = data_format(config)
+    path = Path(config.path)
+    if kind != "builtin" and not path.exists():
+        raise FileNotFoundError(f"data file {path} does not exist")
+    if kind == "builtin":
+        dataset = make_sportshop(n_users=config.users, seed=config.data_seed)
+    elif kind == "recbole":
+        dataset = read_recbole(path)
+    elif kind == "sequences":
+        dataset = read_sequences(path, names_path=config.names, id_map_path=config.id_map)
+    else:
+        dataset = read_interactions(path, config.columns, catalog_path=config.catalog)
+    if config.events or config.first_only:
+        events = [EventType.parse(e) for e in config.events] or None
+        dataset = dataset.select(events, first_only=config.first_only)
+    return dataset
