@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from lmrec.backbone.lora import LoraSettings
-from lmrec.backbone.model import TOKENIZERS
+from lmrec.backbone.tokenizer import TOKENIZERS
 from lmrec.cli.data import add_data_options, data_config, read_data
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config, set_path
 from lmrec.cli.runfile import read_run, record_data
