@@ -14,12 +14,10 @@ silently. ``Interaction.position`` is always the event's index in ``Dataset.inte
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 # format_of, parquet_records, reject_row, row_interaction, row_records and RowError are
 # re-exported: lmrec.data.stream imports them from here.
@@ -42,12 +40,13 @@ from lmrec.data.rows import (
     RatingRange,
     TimestampUnit,
     collect,
-    control_character,
+    not_empty,
     row_interaction,
     row_item,
     text_field,
 )
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item, LoadReport
+from lmrec.data.sequences import id2item_map, name_lines, sequence_interactions
 
 __all__ = [
     "DEFAULT_RATING_RANGE",
@@ -70,7 +69,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 _RECBOLE_NAME_FIELDS = ("movie_title", "title", "name")
 _RECBOLE_CATEGORY_FIELDS = ("class", "genre", "categories")
 
@@ -175,18 +173,18 @@ def read_sequences(
     """
     path = Path(path)
     report = LoadReport(str(path))
-    interactions = _read_sequence_lines(path, report, strict)
+    interactions = sequence_interactions(path, report, strict)
     reports = [report]
     names: dict[str, str] = {}
     if names_path is not None:
         names_report = LoadReport(str(names_path))
-        names = _read_names(Path(names_path), names_report, strict)
+        names = name_lines(Path(names_path), names_report, strict)
         reports.append(names_report)
     if id_map_path is not None:
         if names_path is None:
             raise ValueError(f"{id_map_path}: an id map is only used with names_path")
         map_report = LoadReport(str(id_map_path))
-        id2item = _read_id2item(Path(id_map_path), map_report)
+        id2item = id2item_map(Path(id_map_path), map_report)
         reports.append(map_report)
         names = {item: names[key] for item, key in id2item.items() if key in names}
     ids = dict.fromkeys(x.item for x in interactions)
@@ -211,20 +209,10 @@ def _log_rows(
     def convert(record: Record, position: int) -> Interaction:
         return row_interaction(record, columns, position, rating_range, unit)
 
-    interactions = _not_empty(collect(records, convert, report, strict), report)
+    interactions = not_empty(collect(records, convert, report, strict), report)
     if unit.milliseconds:
         logger.info("%s: timestamps in epoch milliseconds, read as seconds", path)
     return interactions
-
-
-def _not_empty(rows: list[_T], report: LoadReport) -> list[_T]:
-    """``rows``, or ValueError naming the file when it gave none (a header-only file)."""
-    if rows:
-        return rows
-    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.dropped.items()))
-    raise ValueError(
-        f"{report.source}: no rows to read" + (f" (skipped {skipped})" * bool(skipped))
-    )
 
 
 # --- catalogues ----------------------------------------------------------------------------------
@@ -247,7 +235,7 @@ def _read_catalog(
         seen.add(item.id)
         return item
 
-    return Catalog(_not_empty(collect(records, convert, report, strict), report))
+    return Catalog(not_empty(collect(records, convert, report, strict), report))
 
 
 def _only_known(
@@ -342,78 +330,6 @@ def _read_recbole_items(path: Path, report: LoadReport, strict: bool) -> Catalog
         return replace(item, description=description, category=genres or item.category)
 
     return _read_catalog(records, columns, report, strict, finish)
-
-
-# --- sequence files ------------------------------------------------------------------------------
-
-
-def _read_sequence_lines(path: Path, report: LoadReport, strict: bool) -> list[Interaction]:
-    """One line per user; a user on two lines is malformed (the lines' order would be a guess)."""
-    interactions: list[Interaction] = []
-    user_lines: dict[str, int] = {}
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            tokens = line.split()
-            if not tokens:
-                report.drop("blank line")
-                continue
-            if len(tokens) == 1:
-                report.drop("user with no items")
-                continue
-            bad = next((t for t in tokens if not (t.isascii() and t.isdigit())), None)
-            if bad is not None:
-                error = RowError("non-integer token", f"{bad!r} (ids must be whole numbers)")
-                reject_row(f"{path}:{number}", error, report, strict)
-                continue
-            user = tokens[0]
-            if user in user_lines:
-                error = RowError("user on two lines", f"{user!r} (also line {user_lines[user]})")
-                reject_row(f"{path}:{number}", error, report, strict)
-                continue
-            user_lines[user] = number
-            start = len(interactions)
-            interactions.extend(
-                Interaction(user=user, item=item, position=start + offset)
-                for offset, item in enumerate(tokens[1:])
-            )
-    report.rows = len(user_lines)
-    return _not_empty(interactions, report)
-
-
-def _read_names(path: Path, report: LoadReport, strict: bool) -> dict[str, str]:
-    """``key name`` lines (split at the first whitespace); a key with no name is counted."""
-    names: dict[str, str] = {}
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.split(maxsplit=1)
-            if not parts:
-                report.drop("blank line")
-            elif len(parts) == 1 or not parts[1].strip():
-                report.drop("key with no name")
-            elif parts[0] in names:
-                error = RowError("duplicate key", repr(parts[0]))
-                reject_row(f"{path}:{number}", error, report, strict)
-            elif (found := control_character(parts[1].strip())) is not None:
-                error = RowError("control character in name", found)
-                reject_row(f"{path}:{number}", error, report, strict)
-            else:
-                names[parts[0]] = parts[1].strip()
-    report.rows = len(names)
-    return names
-
-
-def _read_id2item(path: Path, report: LoadReport) -> dict[str, str]:
-    """The ``id2item`` map (file item id -> key such as an ASIN) of a P5 ``datamaps.json``."""
-    with open_text(path) as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(f"{path}:{error.lineno}", "invalid JSON", error.msg) from None
-    id2item = data.get("id2item") if isinstance(data, dict) else None
-    if not isinstance(id2item, dict):
-        raise ValueError(f"{path}: expected a JSON object with an 'id2item' object (datamaps.json)")
-    report.rows = len(id2item)
-    return {str(k): str(v) for k, v in id2item.items()}
 
 
 # --- helpers -------------------------------------------------------------------------------------

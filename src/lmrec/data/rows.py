@@ -27,6 +27,7 @@ __all__ = [
     "TimestampUnit",
     "collect",
     "control_character",
+    "not_empty",
     "row_interaction",
     "row_item",
     "text_field",
@@ -280,3 +281,13 @@ def _event(value: Any) -> EventType:
     except ValueError:
         valid = ", ".join(e.value for e in EventType)
         raise RowError("unknown event type", f"{value!r} (expected {valid})") from None
+
+
+def not_empty(rows: list[_T], report: LoadReport) -> list[_T]:
+    """``rows``, or ValueError naming the file when it gave none (a header-only file)."""
+    if rows:
+        return rows
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.dropped.items()))
+    raise ValueError(
+        f"{report.source}: no rows to read" + (f" (skipped {skipped})" * bool(skipped))
+    )
