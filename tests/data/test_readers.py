@@ -322,19 +322,19 @@ def test_recbole_header_without_types(tmp_path: Path) -> None:
 
 
 def test_sequences_keep_file_order_and_count_skipped_lines(tmp_path: Path) -> None:
-    path = _write(tmp_path / "seq.txt", "1 10 11 12\n\n2 11\n3\n1 13\n")
+    path = _write(tmp_path / "seq.txt", "1 10 11 12\n\n2 13 11\n3\n")
     data = read_sequences(path)
     assert data.interactions == [
         Interaction("1", "10", position=0),
         Interaction("1", "11", position=1),
         Interaction("1", "12", position=2),
-        Interaction("2", "11", position=3),
-        Interaction("1", "13", position=4),
+        Interaction("2", "13", position=3),
+        Interaction("2", "11", position=4),
     ]
-    assert [x.item for x in data.histories()["1"]] == ["10", "11", "12", "13"]
+    assert [x.item for x in data.histories()["2"]] == ["13", "11"]
     assert list(data.catalog) == ["10", "11", "12", "13"]
     assert data.name == "seq"
-    assert data.reports[0].rows == 3
+    assert data.reports[0].rows == 2
     assert data.reports[0].dropped == {"blank line": 1, "user with no items": 1}
 
 

@@ -16,6 +16,8 @@ from lmrec.serve.loadtest import LoadResult, ServerProcess, measure_latency, sen
 from lmrec.serve.store import SQLiteEventStore
 
 CLIENTS, EVENTS_EACH, BATCH = 20, 2000, 100
+ERASED_USERS = 10
+KEY = {"X-API-Key": API_KEY}
 pytestmark = pytest.mark.slow
 
 
@@ -44,27 +46,58 @@ def test_concurrent_clients_store_every_event_once(server, catalog):
     print(f"\n{result.acked} events in {result.seconds:.1f}s: {result.events_per_second:.0f}/s")
 
 
+def _erase(url: str, users: list[str], erased: dict[str, int], pause: float) -> None:
+    """DELETE each user, retrying through the crash until a 2xx; ``erased`` gets the counts."""
+    with httpx.Client(base_url=url, headers={"X-API-Key": API_KEY}, timeout=30.0) as http:
+        for user in users:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    response = http.delete(f"/users/{user}")
+                    if response.status_code == 200:
+                        erased[user] = response.json()["deleted"]
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            time.sleep(pause)
+
+
 def test_sigkill_mid_load_loses_nothing(model_dir, tmp_path, catalog):
     proc = ServerProcess(model_dir, tmp_path / "crash.sqlite", API_KEY).start()
     total = CLIENTS * EVENTS_EACH
+    # Users to erase while the load runs: their events go in first, under other ids.
+    doomed = [f"erase-{n}" for n in range(ERASED_USERS)]
+    before = [
+        {"id": f"x{n}", "user": doomed[n % ERASED_USERS], "item": "SOC-01", "type": "view"}
+        for n in range(ERASED_USERS * 10)
+    ]
+    assert httpx.post(proc.url + "/events", json={"events": before}, headers=KEY).is_success
     result = LoadResult(CLIENTS, total, BATCH)
+    erased: dict[str, int] = {}
     sender = threading.Thread(
         target=send_events,
         args=(proc.url, API_KEY, CLIENTS, EVENTS_EACH, list(catalog), BATCH),
         kwargs={"give_up_after": 90.0, "result": result},
     )
+    eraser = threading.Thread(target=_erase, args=(proc.url, doomed, erased, 0.1))
     try:
         sender.start()
         deadline = time.monotonic() + 60
+        while result.acked < total // 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        eraser.start()
         while result.acked < total // 4 and time.monotonic() < deadline:
             time.sleep(0.01)
         acked_before_kill = set(result.acked_ids)
+        erased_before_kill = set(erased)
         proc.kill()
         assert 0 < len(acked_before_kill) < total, "the kill must land mid-load"
         time.sleep(0.5)  # clients now meet a refused connection and retry
         proc.start()
         sender.join(timeout=120)
-        assert not sender.is_alive()
+        eraser.join(timeout=120)
+        assert not sender.is_alive() and not eraser.is_alive()
     finally:
         proc.stop()
     assert result.errors == []
@@ -73,6 +106,33 @@ def test_sigkill_mid_load_loses_nothing(model_dir, tmp_path, catalog):
     assert len(ids) == len(set(ids)), "an event was stored twice"
     assert acked_before_kill <= set(ids), "an acknowledged event was lost in the crash"
     assert set(ids) == result.acked_ids and len(ids) == total
+    # Every erasure was acknowledged and held through the crash; none erased twice.
+    assert set(erased) == set(doomed) and erased_before_kill <= set(erased)
+    assert sum(erased.values()) <= len(before)
+    print(f"\n{len(erased_before_kill)} of {ERASED_USERS} users erased before the kill")
+
+
+def test_start_up_access_and_reload_lines_in_the_server_log(server):
+    httpx.get(server.url + "/users?offset=-1")
+    assert httpx.post(server.url + "/admin/reload", headers=KEY).status_code == 200
+    time.sleep(0.2)  # the access line is written after the answer is sent
+    log = server.log_path.read_text(encoding="utf-8").splitlines()
+    assert (
+        f"lmrec serve on http://127.0.0.1:{server.port}/: "
+        + (
+            "reads are OPEN to anyone who can reach the port (set LMREC_READ_KEY to close them); "
+            "writes need the API key in X-API-Key"
+        )
+        in log
+    )
+    assert any(
+        line.startswith("INFO lmrec.serve.access: 127.0.0.1 GET /users 422 ") for line in log
+    )
+    assert any(
+        line.startswith(f"INFO lmrec.serve.models: model reloaded from {server.model_dir} in ")
+        for line in log
+    )
+    assert not any(API_KEY in line for line in log)
 
 
 def test_recommendation_latency_under_write_load(server, catalog):

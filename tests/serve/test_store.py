@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 
@@ -73,4 +74,39 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         t.join()
     ids = store.all_ids()
     assert len(ids) == len(set(ids)) == 8 * 20 * 10
+    store.close()
+
+
+def test_an_id_stored_with_another_payload_refuses_the_batch(tmp_path):
+    from lmrec.serve.store import EventConflict
+
+    store = SQLiteEventStore(tmp_path / "events.sqlite")
+    store.add([_event(1), _event(2)])
+    with pytest.raises(EventConflict) as caught:
+        store.add([_event(3), _event(2, item="SOC-02")])
+    assert str(caught.value) == "event id 'e2' is already stored with a different payload"
+    assert store.all_ids() == ["e1", "e2"]
+    # A server-chosen timestamp is not part of the payload.
+    assert store.add([_event(1, ts=99.0)], server_timestamps={"e1"}).duplicates == 1
+    with pytest.raises(EventConflict):
+        store.add([_event(1, ts=99.0)])
+    store.close()
+
+
+def test_delete_user_is_one_transaction_and_erased_ids_stay_duplicates(tmp_path):
+    from lmrec.serve.store import ServedRecommendation
+
+    store = SQLiteEventStore(tmp_path / "events.sqlite")
+    store.add([_event(1), _event(2), _event(3, user="u2")])
+    store.record_served(ServedRecommendation("u1", ["SOC-03"], "m", 1.0, 2.0))
+    store.record_served(ServedRecommendation(None, ["SOC-04"], "m", 1.0, 3.0))
+    assert store.delete_user("u1") == 2
+    assert store.all_ids() == ["e3"]
+    assert store.served() == [ServedRecommendation(None, ["SOC-04"], "m", 1.0, 3.0)]
+    assert store.add([_event(1), _event(4)]).stored == 1
+    assert store.all_ids() == ["e3", "e4"]
+    # Only hashes of erased ids are kept: no id the client chose stays readable.
+    erased = store._reader().execute("SELECT id_hash FROM erased").fetchall()
+    expected = sorted(hashlib.sha256(i.encode()).hexdigest() for i in ("e1", "e2"))
+    assert sorted(h for (h,) in erased) == expected
     store.close()

@@ -13,6 +13,7 @@ from lmrec.data.schema import EventType
 from lmrec.data.split import leave_one_out_split
 from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
 from lmrec.recommenders.registry import BASELINES, canonical_name, make_recommender
+from lmrec.text.display import for_terminal
 
 HYBRID_OPTIONS = ConfigOptions(
     cls=HybridConfig,
@@ -141,10 +142,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(payload, ensure_ascii=False, indent=1))
         return 0
+    # Names and ids go through for_terminal: a name holding a newline or U+202E must not forge
+    # or reverse a row (issue 26); the JSON above keeps them exact.
     for label, h, r in rows:
-        print(f"{label}: history {', '.join(rec.catalog.name(i, lang) for i in h[-10:])}")
+        seen = ", ".join(for_terminal(rec.catalog.name(i, lang), 40) for i in h[-10:])
+        print(f"{for_terminal(label)}: history {seen}")
         for rank, s in enumerate(r, 1):
-            print(f"  {rank:2d}. {s.item:<12} {rec.catalog.name(s.item, lang):<40} {s.score:9.4f}")
+            item, name = for_terminal(s.item, 40), for_terminal(rec.catalog.name(s.item, lang), 40)
+            print(f"  {rank:2d}. {item:<12} {name:<40} {s.score:9.4f}")
     return 0
 
 

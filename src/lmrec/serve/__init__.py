@@ -11,10 +11,18 @@ from lmrec.serve.models import (
     supported_tasks,
 )
 from lmrec.serve.server import run_server
-from lmrec.serve.store import AddResult, EventStore, SQLiteEventStore, StoredEvent
+from lmrec.serve.store import (
+    AddResult,
+    EventConflict,
+    EventStore,
+    ServedRecommendation,
+    SQLiteEventStore,
+    StoredEvent,
+)
 
 __all__ = [
     "AddResult",
+    "EventConflict",
     "EventStore",
     "ExplanationModel",
     "LoadedModel",
@@ -22,6 +30,7 @@ __all__ = [
     "RatingModel",
     "SQLiteEventStore",
     "ServeConfig",
+    "ServedRecommendation",
     "StoredEvent",
     "TaskNotSupported",
     "create_app",

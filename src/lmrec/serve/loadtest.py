@@ -69,10 +69,15 @@ class ServerProcess:
         command = [
             sys.executable, "-m", "lmrec.cli", "--threads", "1", "serve",
             "--model", self.model_dir, "--db", self.db_path,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--api-key", self.api_key, *self.extra_args,
+            "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args,
         ]  # fmt: skip
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # The key goes in the environment, as the README advises: argv is visible in ``ps``.
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "LMREC_API_KEY": self.api_key,
+        }
         self._log = open(self.log_path, "ab")  # closed in stop() / kill()
         self.process = subprocess.Popen(command, stdout=self._log, stderr=self._log, env=env)
         deadline = time.monotonic() + timeout

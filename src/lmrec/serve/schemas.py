@@ -2,7 +2,9 @@
 
 Every text field a client sends is length-limited and refused when it holds control characters,
 lone surrogates or U+FFFD (what a decoder leaves of invalid UTF-8). Letters of any script, Arabic
-and other right-to-left text included, pass through untouched.
+and other right-to-left text included, pass through untouched. User ids are NFC-normalised and
+may not hold bidi overrides, zero-width characters or surrounding whitespace: each would make a
+look-alike of another user. Numbers and booleans are strict: ``"5"`` and ``true`` are no ``k``.
 """
 
 from __future__ import annotations
@@ -39,10 +41,28 @@ def _check_multiline(value: str) -> str:
     return check_text(value, multiline=True)
 
 
+def check_user_id(value: str) -> str:
+    """``value`` in NFC, or ValueError for what would make it a look-alike of another id:
+    surrounding whitespace, format characters (bidi overrides, zero-width), controls."""
+    check_text(value)
+    if value != value.strip():
+        raise ValueError("surrounding whitespace")
+    for position, char in enumerate(value):
+        if unicodedata.category(char) == "Cf":
+            name = unicodedata.name(char, "format character")
+            raise ValueError(f"invisible U+{ord(char):04X} ({name}) at position {position}")
+    return unicodedata.normalize("NFC", value)
+
+
 Id = Annotated[
     str,
     Field(min_length=1, max_length=MAX_ID_LENGTH),
     AfterValidator(check_text),
+]
+UserId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(check_user_id),
 ]
 Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_check_multiline)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
@@ -62,17 +82,18 @@ class EventIn(_Strict):
     """One user-item event. ``id`` is the client's idempotency id: resending it stores nothing."""
 
     id: Id = Field(description="client-chosen idempotency id, unique per event")
-    user: Id
+    user: UserId = Field(description="NFC; no bidi, zero-width or surrounding space")
     item: Id = Field(description="an item id of the model's catalogue")
     type: EventType = Field(description="view, bookmark, cart or purchase")
     timestamp: float | None = Field(
         None,
+        strict=True,
         ge=0,
         le=MAX_TIMESTAMP,
         allow_inf_nan=False,
         description="seconds since 1970 (UTC); default: when the server receives it",
     )
-    rating: float | None = Field(None, ge=1, le=5, allow_inf_nan=False)
+    rating: float | None = Field(None, strict=True, ge=1, le=5, allow_inf_nan=False)
     review: Text | None = None
 
 
@@ -129,12 +150,17 @@ class UsersPage(BaseModel):
     users: list[UserSummary]
 
 
+class UserDeleted(BaseModel):
+    user: str
+    deleted: int = Field(description="events erased (0: none were stored)")
+
+
 class RecommendRequest(_Strict):
     """An anonymous history, oldest item first."""
 
     history: list[Id] = Field(default_factory=list)
-    k: int = Field(10, ge=1, le=100)
-    exclude_seen: bool = True
+    k: int = Field(10, strict=True, ge=1, le=100)
+    exclude_seen: bool = Field(True, strict=True)
 
 
 class Recommendations(BaseModel):
@@ -142,7 +168,7 @@ class Recommendations(BaseModel):
 
 
 class RateRequest(_Strict):
-    user: Id | None = Field(None, description="a user the model was trained on (else unknown)")
+    user: UserId | None = Field(None, description="a user the model was trained on (else unknown)")
     item: Id
 
 
@@ -152,7 +178,7 @@ class Rating(BaseModel):
 
 
 class ExplainRequest(_Strict):
-    user: Id | None = Field(None, description="a user the model was trained on (else unknown)")
+    user: UserId | None = Field(None, description="a user the model was trained on (else unknown)")
     item: Id
     feature: Id | None = Field(None, description="a feature word the explanation should use")
 

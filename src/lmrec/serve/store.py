@@ -4,7 +4,15 @@ Durability contract: when :meth:`EventStore.add` returns, the batch is on disk (
 mode with ``synchronous=FULL`` fsyncs the log at every commit). A batch is one transaction: all
 its events are stored or none. Idempotency ids are UNIQUE and inserted with
 ``ON CONFLICT (event_id) DO NOTHING``, so a client that retries a batch it got no answer for
-never stores an event twice.
+never stores an event twice; an id resent with a *different* payload is a client bug, and its
+batch is refused whole (:class:`EventConflict`) rather than half-ignored.
+
+Erasure (:meth:`EventStore.delete_user`) removes a user's events and served recommendations in
+one transaction and keeps only a SHA-256 of each erased event id, so a late retry of an erased
+event is a duplicate (not a resurrection), and no id the client chose stays readable.
+
+Every recommendation served is recorded (user, items, model, time) so a model can be judged
+online against what users then did.
 
 Another backend (PostgreSQL: ``INSERT ... ON CONFLICT (event_id) DO NOTHING``) only has to
 implement the methods of :class:`EventStore`.
@@ -12,14 +20,23 @@ implement the methods of :class:`EventStore`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["AddResult", "EventStore", "SQLiteEventStore", "StoredEvent"]
+__all__ = [
+    "AddResult",
+    "EventConflict",
+    "EventStore",
+    "SQLiteEventStore",
+    "ServedRecommendation",
+    "StoredEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,25 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ServedRecommendation:
+    """One recommendation list as served. ``user`` is None for an anonymous history."""
+
+    user: str | None
+    items: list[str]
+    model: str
+    model_loaded_at: float
+    timestamp: float
+
+
+class EventConflict(Exception):
+    """A batch reuses an event id with a different payload: nothing of it was stored."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event id {event_id!r} is already stored with a different payload")
+        self.event_id = event_id
+
+
+@dataclass(frozen=True, slots=True)
 class AddResult:
     received: int
     stored: int
@@ -48,8 +84,20 @@ class AddResult:
 class EventStore(Protocol):
     """What the service needs from an event store."""
 
-    def add(self, events: Sequence[StoredEvent]) -> AddResult:
-        """Store a batch atomically and durably; already-known ids are skipped."""
+    def add(
+        self, events: Sequence[StoredEvent], server_timestamps: Collection[str] = frozenset()
+    ) -> AddResult:
+        """Store a batch atomically and durably; already-known ids are skipped, and an id known
+        with another payload raises :class:`EventConflict` (``server_timestamps``: ids whose
+        timestamp the server chose, left out of that comparison)."""
+        ...
+
+    def delete_user(self, user: str) -> int:
+        """Erase the user's events and served recommendations; the number of events erased."""
+        ...
+
+    def record_served(self, served: ServedRecommendation) -> None:
+        """Record one recommendation list as served."""
         ...
 
     def history(self, user: str, limit: int | None = None) -> list[StoredEvent]:
@@ -77,6 +125,16 @@ CREATE TABLE IF NOT EXISTS events (
     review   TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_user ON events (user_id, ts, seq);
+CREATE TABLE IF NOT EXISTS erased (id_hash TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS served (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id         TEXT,
+    items           TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    model_loaded_at REAL NOT NULL,
+    ts              REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS served_by_user ON served (user_id, seq);
 """
 
 _COLUMNS = "event_id, user_id, item_id, type, ts, rating, review"
@@ -86,6 +144,57 @@ _INSERT = (
     f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (event_id) DO NOTHING"
 )
+
+
+_SERVED = "user_id, items, model, model_loaded_at, ts"
+# Well under SQLite's limit on bound variables in one statement (32766 since 3.32).
+_IN_CHUNK = 500
+
+
+def _row(e: StoredEvent) -> tuple:
+    return (e.id, e.user, e.item, e.type, e.timestamp, e.rating, e.review)
+
+
+def _id_hash(event_id: str) -> str:
+    return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _erased(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """The hashes of ``ids`` that belong to erased events."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted({_id_hash(i) for i in ids})):
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT id_hash FROM erased WHERE id_hash IN ({marks})"
+        found.update(row[0] for row in conn.execute(query, chunk))
+    return found
+
+
+def _check_conflicts(
+    conn: sqlite3.Connection, events: Sequence[StoredEvent], server_timestamps: Collection[str]
+) -> None:
+    """Raise :class:`EventConflict` for the first id the batch or the store holds with another
+    payload. A timestamp the server chose is not part of the payload: a client resending a
+    batch without timestamps gets a new one each time."""
+
+    def payload(row: tuple) -> tuple:
+        return row[1:4] + row[5:] if row[0] in server_timestamps else row[1:]
+
+    mine: dict[str, tuple] = {}
+    for event in events:
+        row = _row(event)
+        if mine.setdefault(event.id, payload(row)) != payload(row):
+            raise EventConflict(event.id)
+    for chunk in _chunks(list(mine)):
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})"
+        for row in conn.execute(query, chunk):
+            if payload(row) != mine[row[0]]:
+                raise EventConflict(row[0])
 
 
 class SQLiteEventStore:
@@ -122,20 +231,66 @@ class SQLiteEventStore:
                 self._readers.append(conn)
         return conn
 
-    def add(self, events: Sequence[StoredEvent]) -> AddResult:
-        rows = [(e.id, e.user, e.item, e.type, e.timestamp, e.rating, e.review) for e in events]
+    def add(
+        self, events: Sequence[StoredEvent], server_timestamps: Collection[str] = frozenset()
+    ) -> AddResult:
+        rows = [_row(e) for e in events]
         with self._write_lock:
             conn = self._writer
-            before = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                # Checked inside the transaction: no other writer can store an id in between.
+                _check_conflicts(conn, events, server_timestamps)
+                erased = _erased(conn, [e.id for e in events])
+                before = conn.total_changes
+                conn.executemany(_INSERT, [r for r in rows if _id_hash(r[0]) not in erased])
+                stored = conn.total_changes - before
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            stored = conn.total_changes - before
         return AddResult(received=len(rows), stored=stored)
+
+    def delete_user(self, user: str) -> int:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = conn.execute("SELECT event_id FROM events WHERE user_id = ?", (user,))
+                hashes = [(_id_hash(row[0]),) for row in ids.fetchall()]
+                conn.executemany("INSERT OR IGNORE INTO erased (id_hash) VALUES (?)", hashes)
+                deleted = conn.execute("DELETE FROM events WHERE user_id = ?", (user,)).rowcount
+                conn.execute("DELETE FROM served WHERE user_id = ?", (user,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return deleted
+
+    def record_served(self, served: ServedRecommendation) -> None:
+        row = (
+            served.user,
+            json.dumps(served.items, ensure_ascii=False),
+            served.model,
+            served.model_loaded_at,
+            served.timestamp,
+        )
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT INTO served (user_id, items, model, model_loaded_at, ts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def served(self, user: str | None = None) -> list[ServedRecommendation]:
+        """Recommendations served (to ``user``, else to anyone), oldest first."""
+        query = f"SELECT {_SERVED} FROM served ORDER BY seq"
+        args: tuple = ()
+        if user is not None:
+            query = f"SELECT {_SERVED} FROM served WHERE user_id = ? ORDER BY seq"
+            args = (user,)
+        rows = self._reader().execute(query, args).fetchall()
+        return [ServedRecommendation(u, json.loads(i), m, at, ts) for u, i, m, at, ts in rows]
 
     def history(self, user: str, limit: int | None = None) -> list[StoredEvent]:
         rows = (

@@ -1,0 +1,363 @@
+"""The service's routes, by group (service, catalogue, events, recommendations, other tasks):
+each ``add_*_routes`` function adds one group to an app, closing over one :class:`ServiceContext`.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the annotations of the route
+functions at runtime.)
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from lmrec.serve.config import ServeConfig
+from lmrec.serve.errors import ApiError
+from lmrec.serve.metrics import Metrics
+from lmrec.serve.models import LoadedModel, ModelHolder, TaskNotSupported
+from lmrec.serve.page import PAGE_HTML
+from lmrec.serve.schemas import (
+    MAX_ID_LENGTH,
+    ErrorResponse,
+    EventBatch,
+    EventsStored,
+    ExplainRequest,
+    Explanation,
+    Health,
+    HistoryEntry,
+    ItemOut,
+    ItemsPage,
+    Language,
+    RateRequest,
+    Rating,
+    Recommendations,
+    RecommendRequest,
+    Reloaded,
+    ScoredItem,
+    UserDeleted,
+    UserRecommendations,
+    UsersPage,
+    UserSummary,
+    check_user_id,
+)
+from lmrec.serve.store import (
+    EventConflict,
+    EventStore,
+    ServedRecommendation,
+    StoredEvent,
+)
+
+__all__ = [
+    "MAX_OFFSET",
+    "ServiceContext",
+    "add_catalogue_routes",
+    "add_event_routes",
+    "add_recommendation_routes",
+    "add_service_routes",
+    "add_task_routes",
+]
+
+logger = logging.getLogger(__name__)
+
+# Offsets past this are refused with 422, not handed to SQLite (which overflows past 2**63).
+MAX_OFFSET = 1_000_000_000
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 415, 422)}
+_NOT_TRAINED = {501: {"model": ErrorResponse, "description": "model not trained for this"}}
+LangQuery = Annotated[
+    Language | None, Query(description="language of item names, e.g. 'ar' (default: main name)")
+]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+UserPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+@dataclass
+class ServiceContext:
+    """What the routes share: settings, the model, the store (opened at start-up), metrics."""
+
+    config: ServeConfig
+    holder: ModelHolder
+    metrics: Metrics
+    read: list[Any]
+    write: list[Any]
+    state: dict[str, EventStore] = field(default_factory=dict)
+
+    def store(self) -> EventStore:
+        return self.state["store"]
+
+    def record(self, user: str | None, ranked: Sequence[Any], loaded: LoadedModel) -> None:
+        """Keep what was recommended to whom, by which model, so it can be judged online."""
+        items = [s.item for s in ranked]
+        served = ServedRecommendation(user, items, loaded.name, loaded.loaded_at, time.time())
+        self.store().record_served(served)
+        self.metrics.add("recommendations_served")
+
+
+def _distinct_in_order(items: list[str]) -> list[str]:
+    """Each item once, at its first contact: the order the demo model was trained on."""
+    return list(dict.fromkeys(items))
+
+
+def _scored(loaded: LoadedModel, ranked, lang: str | None) -> list[ScoredItem]:
+    name = loaded.catalog.name
+    return [ScoredItem(item=s.item, name=name(s.item, lang), score=s.score) for s in ranked]
+
+
+def _check_known(loaded: LoadedModel, items: list[str], storing: bool = False) -> None:
+    unknown = _distinct_in_order([i for i in items if i not in loaded.catalog])
+    if unknown:
+        shown = ", ".join(repr(i) for i in unknown[:20])
+        more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        outcome = "; nothing stored" if storing else ""
+        raise ApiError(422, f"unknown item(s) not in the model's catalogue: {shown}{more}{outcome}")
+
+
+def _user_id(user: str) -> str:
+    """A path's user id, NFC-normalised, or 422 as a body's user id would get."""
+    try:
+        return check_user_id(user)
+    except ValueError as err:
+        raise ApiError(422, f"user: {err}") from None
+
+
+def add_service_routes(app: FastAPI, service: ServiceContext) -> None:
+    holder = service.holder
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(PAGE_HTML)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        loaded = holder.current
+        return Health(
+            status="ok",
+            model=loaded.name,
+            items=len(loaded.catalog),
+            tasks=loaded.tasks,
+            events=service.store().count(),
+            loaded_at=loaded.loaded_at,
+            reloads=holder.reloads,
+        )
+
+    @app.get(
+        "/metrics", response_class=PlainTextResponse, dependencies=service.read, tags=["service"]
+    )
+    def metrics() -> PlainTextResponse:
+        gauges = [
+            ("events", "events in the store", float(service.store().count())),
+            ("model_reloads", "model reloads since start", float(holder.reloads)),
+            (
+                "model_loaded_at",
+                "when the served model was loaded (epoch seconds)",
+                holder.current.loaded_at,
+            ),
+        ]
+        text = service.metrics.render(gauges)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    @app.post(
+        "/admin/reload",
+        response_model=Reloaded,
+        dependencies=service.write,
+        responses=_ERRORS,
+        tags=["service"],
+    )
+    def reload() -> Reloaded:
+        try:
+            loaded = holder.reload()
+        except Exception as err:  # a broken model directory must not take the service down
+            logger.warning(
+                "reload of %s failed, still serving the previous model: %s", holder.model_dir, err
+            )
+            raise ApiError(503, f"reload failed, still serving the previous model: {err}") from None
+        return Reloaded(
+            model=loaded.name,
+            items=len(loaded.catalog),
+            loaded_at=loaded.loaded_at,
+            seconds=loaded.seconds,
+        )
+
+
+def add_catalogue_routes(app: FastAPI, service: ServiceContext) -> None:
+    @app.get(
+        "/items",
+        response_model=ItemsPage,
+        dependencies=service.read,
+        responses=_ERRORS,
+        tags=["catalogue"],
+    )
+    def items(
+        lang: LangQuery = None,
+        offset: Offset = 0,
+        limit: Annotated[int, Query(ge=1, le=service.config.max_page)] = 50,
+    ) -> ItemsPage:
+        catalog = service.holder.current.catalog
+        ids = list(catalog)[offset : offset + limit]
+        page_items = [
+            ItemOut(id=i, name=catalog[i].name_in(lang), category=catalog[i].category) for i in ids
+        ]
+        return ItemsPage(items=page_items, total=len(catalog), offset=offset, limit=limit)
+
+
+def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
+    config = service.config
+
+    @app.post(
+        "/events",
+        response_model=EventsStored,
+        dependencies=service.write,
+        responses=_ERRORS,
+        tags=["events"],
+    )
+    def add_events(batch: EventBatch) -> EventsStored:
+        if len(batch.events) > config.max_batch:
+            raise ApiError(
+                422, f"batch of {len(batch.events)} events; at most {config.max_batch} allowed"
+            )
+        _check_known(service.holder.current, [e.item for e in batch.events], storing=True)
+        now = time.time()
+        rows = [
+            StoredEvent(
+                id=e.id,
+                user=e.user,
+                item=e.item,
+                type=e.type.value,
+                timestamp=e.timestamp if e.timestamp is not None else now,
+                rating=e.rating,
+                review=e.review,
+            )
+            for e in batch.events
+        ]
+        server_timestamps = {e.id for e in batch.events if e.timestamp is None}
+        try:
+            result = service.store().add(rows, server_timestamps)
+        except EventConflict as err:
+            raise ApiError(409, f"{err}; nothing stored (a new event needs a new id)") from None
+        service.metrics.add("events_stored", result.stored)
+        service.metrics.add("events_duplicate", result.duplicates)
+        return EventsStored(
+            received=result.received, stored=result.stored, duplicates=result.duplicates
+        )
+
+    @app.get(
+        "/users",
+        response_model=UsersPage,
+        dependencies=service.read,
+        responses=_ERRORS,
+        tags=["events"],
+    )
+    def users(
+        offset: Offset = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> UsersPage:
+        rows = service.store().users(offset, limit)
+        return UsersPage(users=[UserSummary(user=u, events=n) for u, n in rows])
+
+    @app.delete(
+        "/users/{user}",
+        response_model=UserDeleted,
+        dependencies=service.write,
+        responses=_ERRORS,
+        tags=["events"],
+    )
+    def delete_user(user: UserPath) -> UserDeleted:
+        """Erase a user's events and served recommendations (an erasure request)."""
+        user = _user_id(user)
+        deleted = service.store().delete_user(user)
+        service.metrics.add("events_erased", deleted)
+        logger.info("erased %d event(s) of one user on request", deleted)
+        return UserDeleted(user=user, deleted=deleted)
+
+
+def add_recommendation_routes(app: FastAPI, service: ServiceContext) -> None:
+    config, holder = service.config, service.holder
+
+    @app.get(
+        "/users/{user}/recommendations",
+        response_model=UserRecommendations,
+        dependencies=service.read,
+        responses=_ERRORS,
+        tags=["recommendations"],
+    )
+    def user_recommendations(
+        user: UserPath,
+        k: Annotated[int, Query(ge=1, le=config.max_k)] = 10,
+        lang: LangQuery = None,
+    ) -> UserRecommendations:
+        user = _user_id(user)
+        loaded = holder.current
+        events = service.store().history(user, config.history_limit)
+        history = _distinct_in_order([e.item for e in events if e.item in loaded.catalog])
+        ranked = holder.recommend(loaded, history, k, exclude_seen=True)
+        service.record(user, ranked, loaded)
+        name = loaded.catalog.name
+        return UserRecommendations(
+            user=user,
+            history=[
+                HistoryEntry(
+                    item=e.item, name=name(e.item, lang), type=e.type, timestamp=e.timestamp
+                )
+                for e in events
+            ],
+            recommendations=_scored(loaded, ranked, lang),
+        )
+
+    @app.post(
+        "/recommend",
+        response_model=Recommendations,
+        dependencies=service.read,
+        responses=_ERRORS,
+        tags=["recommendations"],
+    )
+    def recommend(request: RecommendRequest, lang: LangQuery = None) -> Recommendations:
+        if len(request.history) > config.max_request_history:
+            raise ApiError(
+                422,
+                f"history of {len(request.history)} items; at most {config.max_request_history}",
+            )
+        if request.k > config.max_k:
+            raise ApiError(422, f"k: at most {config.max_k}")
+        loaded = holder.current
+        _check_known(loaded, request.history)
+        ranked = holder.recommend(loaded, request.history, request.k, request.exclude_seen)
+        service.record(None, ranked, loaded)
+        return Recommendations(recommendations=_scored(loaded, ranked, lang))
+
+
+def add_task_routes(app: FastAPI, service: ServiceContext) -> None:
+    holder = service.holder
+
+    @app.post(
+        "/rate",
+        response_model=Rating,
+        dependencies=service.read,
+        responses={**_ERRORS, **_NOT_TRAINED},
+        tags=["other tasks"],
+    )
+    def rate(request: RateRequest) -> Rating:
+        loaded = holder.current
+        _check_known(loaded, [request.item])
+        try:
+            value = holder.rate(loaded, request.user, request.item)
+        except TaskNotSupported as err:
+            raise ApiError(501, str(err)) from None
+        return Rating(item=request.item, rating=value)
+
+    @app.post(
+        "/explain",
+        response_model=Explanation,
+        dependencies=service.read,
+        responses={**_ERRORS, **_NOT_TRAINED},
+        tags=["other tasks"],
+    )
+    def explain(request: ExplainRequest) -> Explanation:
+        loaded = holder.current
+        _check_known(loaded, [request.item])
+        try:
+            text = holder.explain(loaded, request.user, request.item, request.feature)
+        except TaskNotSupported as err:
+            raise ApiError(501, str(err)) from None
+        return Explanation(item=request.item, explanation=text)
