@@ -10,8 +10,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.baselines.popularity import FittedItems, popularity_ranking
-from lmrec.baselines.storage import read_arrays, read_config, write_model
+from lmrec.baselines.popularity import FittedItems
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
 
@@ -120,8 +119,7 @@ class ALSRecommender(FittedItems, Recommender):
             )
             model.fit(user_items, show_progress=self.progress)
         self._set_item_factors(np.asarray(model.item_factors, dtype=np.float64))
-        self._set_popularity(*popularity_ranking(split, items))
-        self._fitted = True
+        self._fit_items(split, items)
         return self
 
     def user_factors(self, histories: Sequence[Sequence[str]]) -> np.ndarray:
@@ -179,8 +177,7 @@ class ALSRecommender(FittedItems, Recommender):
 
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (settings, item ids) and ``arrays.npz`` (factors, counts)."""
-        self._check_ready(1)
-        config = {
+        settings = {
             "factors": self.factors,
             "regularization": self.regularization,
             "alpha": self.alpha,
@@ -189,28 +186,14 @@ class ALSRecommender(FittedItems, Recommender):
             "use_cg": self.use_cg,
             "seed": self.seed,
             "threads": self.threads,
-            "items": self._items,
         }
-        write_model(
-            path,
-            type(self).__name__,
-            config,
-            item_factors=self._item_factors,
-            counts=self._counts,
-            order=self._order,
-        )
+        self._write(path, settings, item_factors=self._item_factors)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save` (``implicit`` is not needed to recommend)."""
-        config = read_config(path, cls.__name__)
-        settings = {key: config[key] for key in config if key != "items"}
-        model = cls(**settings)
-        model._set_items(config["items"])
-        arrays = read_arrays(path)
+        model, arrays = cls._read(path)
         model._set_item_factors(arrays["item_factors"])
-        model._set_popularity(arrays["counts"], arrays["order"])
-        model._fitted = True
         return model
 
     def _set_item_factors(self, item_factors: np.ndarray) -> None:

@@ -9,8 +9,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from lmrec.baselines.popularity import FittedItems, popularity_ranking
-from lmrec.baselines.storage import read_arrays, read_config, write_model
+from lmrec.baselines.popularity import FittedItems
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
 
@@ -98,9 +97,7 @@ class ItemKNNRecommender(FittedItems, Recommender):
         self._similarity = sp.csr_matrix(
             (sims[keep], (rows[keep], cols[keep])), shape=(n_items, n_items)
         )
-        self._set_items(items)
-        self._set_popularity(*popularity_ranking(split, items))
-        self._fitted = True
+        self._fit_items(split, items)
         return self
 
     def recommend(
@@ -142,43 +139,29 @@ class ItemKNNRecommender(FittedItems, Recommender):
 
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (settings, item ids) and ``arrays.npz`` (similarities, counts)."""
-        self._check_ready(1)
-        config = {
+        settings = {
             "neighbors": self.neighbors,
             "shrink": self.shrink,
             "recency_decay": self.recency_decay,
-            "items": self._items,
         }
         similarity = self._similarity
-        write_model(
+        self._write(
             path,
-            type(self).__name__,
-            config,
+            settings,
             similarity_data=similarity.data,
             similarity_indices=similarity.indices,
             similarity_indptr=similarity.indptr,
-            counts=self._counts,
-            order=self._order,
         )
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`."""
-        config = read_config(path, cls.__name__)
-        model = cls(
-            neighbors=config["neighbors"],
-            shrink=config["shrink"],
-            recency_decay=config["recency_decay"],
-        )
-        model._set_items(config["items"])
+        model, arrays = cls._read(path)
         n_items = len(model._items)
-        arrays = read_arrays(path)
         model._similarity = sp.csr_matrix(
             (arrays["similarity_data"], arrays["similarity_indices"], arrays["similarity_indptr"]),
             shape=(n_items, n_items),
         )
-        model._set_popularity(arrays["counts"], arrays["order"])
-        model._fitted = True
         return model
 
     def _history_matrix(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
@@ -38,6 +38,33 @@ class FittedItems:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(split) first")
         check_k(k)
 
+    def _fit_items(self, split: Split, items: Sequence[str]) -> None:
+        """The end of every ``fit``: the items, their training popularity, fitted."""
+        self._set_items(items)
+        self._set_popularity(*popularity_ranking(split, self._items))
+        self._fitted = True
+
+    def _write(self, path: str | Path, settings: dict[str, Any], **arrays: np.ndarray) -> None:
+        """``config.json`` (``settings`` and the item ids) and ``arrays.npz`` (``arrays`` and
+        the popularity counts and ranking), in :mod:`lmrec.baselines.storage`'s form."""
+        self._check_ready(1)
+        config = {**settings, "items": self._items}
+        write_model(
+            path, type(self).__name__, config, counts=self._counts, order=self._order, **arrays
+        )
+
+    @classmethod
+    def _read(cls, path: str | Path) -> tuple[Self, dict[str, np.ndarray]]:
+        """A fitted model from :meth:`_write`'s files (settings passed to the constructor),
+        and the arrays for the caller to restore its own state from."""
+        config = read_config(path, cls.__name__)
+        model = cls(**{key: value for key, value in config.items() if key != "items"})
+        model._set_items(config["items"])
+        arrays = read_arrays(path)
+        model._set_popularity(arrays["counts"], arrays["order"])
+        model._fitted = True
+        return model, arrays
+
 
 class PopularityRecommender(FittedItems, Recommender):
     """Recommend the same list to everyone: catalogue items by number of training events.
@@ -60,9 +87,7 @@ class PopularityRecommender(FittedItems, Recommender):
 
     def fit(self, split: Split) -> Self:
         """Count the training events of every catalogue item."""
-        self._set_items(split.catalog)
-        self._set_popularity(*popularity_ranking(split, self._items))
-        self._fitted = True
+        self._fit_items(split, split.catalog)
         return self
 
     def recommend(
@@ -88,25 +113,12 @@ class PopularityRecommender(FittedItems, Recommender):
 
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` (item ids) and ``arrays.npz`` (counts, ranking) to ``path``."""
-        self._check_ready(1)
-        write_model(
-            path,
-            type(self).__name__,
-            {"items": self._items},
-            counts=self._counts,
-            order=self._order,
-        )
+        self._write(path, {})
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`."""
-        config = read_config(path, cls.__name__)
-        model = cls()
-        model._set_items(config["items"])
-        arrays = read_arrays(path)
-        model._set_popularity(arrays["counts"], arrays["order"])
-        model._fitted = True
-        return model
+        return cls._read(path)[0]
 
 
 def check_k(k: int) -> None:
