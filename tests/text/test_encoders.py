@@ -60,13 +60,17 @@ def plain_minilm(tmp_path_factory):
 
 def test_template_joins_fields_and_drops_missing_ones_cleanly():
     (p1, p2, p3, _) = SHOP.values()
-    assert render_item_text(p1) == "red running shoe. shoes. light mesh upper"
-    assert render_item_text(p2) == "blue swimming cap. swimming"
-    assert render_item_text(p3) == "tennis racket. carbon frame"
+    assert render_item_text(p1) == "red running shoe ; shoes ; light mesh upper"
+    assert render_item_text(p2) == "blue swimming cap ; swimming"
+    assert render_item_text(p3) == "tennis racket ; carbon frame"
     assert render_item_text(Item("x", description="  only a description ")) == "only a description"
     assert render_item_text(Item("x9")) == "x9"  # no text at all: the id
+    sentences = "{name}. {category}. {description}"
+    assert render_item_text(p1, sentences) == "red running shoe. shoes. light mesh upper"
+    assert render_item_text(p3, sentences) == "tennis racket. carbon frame"
     # A field that ends in the separator's punctuation does not get it twice.
-    assert render_item_text(Item("x", name="Acme Inc.", category="tools")) == "Acme Inc. tools"
+    acme = Item("x", name="Acme Inc.", category="tools")
+    assert render_item_text(acme, sentences) == "Acme Inc. tools"
     template = "Product: {name} | {category}!"
     assert render_item_text(p1, template) == "Product: red running shoe | shoes!"
     assert render_item_text(p3, template) == "Product: tennis racket!"

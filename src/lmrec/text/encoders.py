@@ -53,7 +53,9 @@ logger = logging.getLogger(__name__)
 
 MINILM = "minilm"
 TFIDF = "tfidf"
-DEFAULT_TEMPLATE = "{name}. {category}. {description}"
+# The text the semantic index and cold start read before this module, so their codes and
+# neighbours stay as measured; "{name}. {category}. {description}" reads more like a sentence.
+DEFAULT_TEMPLATE = "{name} ; {category} ; {description}"
 ITEM_FIELDS = ("id", "name", "category", "description")
 # The ``embedding`` spellings of IndexConfig and ColdStartConfig before this module existed;
 # saved models still hold them. ``auto`` meant MiniLM when installed, which ``minilm`` now does.
