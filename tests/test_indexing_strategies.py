@@ -15,7 +15,8 @@ from lmrec.data.split import Split, leave_one_out_split
 from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import IndexConfig, ItemIndex, build_index
 from lmrec.indexing.collaborative import collaborative_tree, cooccurrence_matrix, spectral_split
-from lmrec.indexing.semantic import embed_texts, minilm_available, residual_kmeans
+from lmrec.indexing.semantic import residual_kmeans
+from lmrec.text.encoders import encode_texts
 
 GROUP_A = [f"a{i}" for i in range(8)]
 GROUP_B = [f"b{i}" for i in range(8)]
@@ -135,7 +136,7 @@ def test_semantic_codes_depend_only_on_the_catalogue():
     c = build_index(empty, SEMANTIC)
     assert {i: a.code(i) for i in a.items} == {i: b.code(i) for i in b.items}
     assert {i: a.code(i) for i in a.items} == {i: c.code(i) for i in c.items}
-    assert a.config.embedding == "tfidf"
+    assert a.config.item_text.encoder == "tfidf" and a.config.embedding == ""
 
 
 def test_semantic_similar_names_share_a_prefix():
@@ -183,9 +184,9 @@ def test_unknown_strategy_lists_learned_ones():
         build_index(group_split(), replace(SEMANTIC, embedding="word2vec"))
 
 
-@pytest.mark.skipif(not minilm_available(), reason="the semantic extra is not installed")
 def test_minilm_embeddings():
-    vectors = embed_texts(["red lipstick", "red lip stick", "tennis racket"], "minilm")
+    # MiniLM is a default dependency: this runs everywhere lmrec is installed.
+    vectors = encode_texts(["red lipstick", "red lip stick", "tennis racket"], "minilm")
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 

@@ -13,11 +13,12 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
+from lmrec.text.encoders import ItemTextConfig, coerce_item_text
 
 LEVEL_NAMES = "abcdefgh"
 
@@ -43,9 +44,11 @@ class IndexConfig:
     levels: ``semantic``: residual k-means levels before the collision token; 0 means 3.
     window: ``collaborative``: items co-occur when at most this many positions apart in a
         user's training history; 0 means anywhere in it.
-    embedding: ``semantic``: ``minilm`` (all-MiniLM-L6-v2, needs the ``semantic`` extra),
-        ``tfidf`` (character n-gram TF-IDF + truncated SVD) or ``auto`` (MiniLM when installed).
-        A built index records the one it used.
+    item_text: ``semantic``: the item-text encoder and template
+        (:class:`lmrec.text.encoders.ItemTextConfig`); a built index records the encoder used.
+    embedding: the old spelling of ``item_text``'s encoder, still read from saved models:
+        ``minilm``, ``tfidf`` or ``auto`` (= ``minilm``, which falls back to TF-IDF when not
+        installed). Moved into ``item_text`` on construction, so it reads ``""`` afterwards.
     """
 
     strategy: str = "sequential"
@@ -56,7 +59,14 @@ class IndexConfig:
     max_leaf: int = 0
     levels: int = 0
     window: int = 0
-    embedding: str = "auto"
+    item_text: ItemTextConfig = field(default_factory=ItemTextConfig)
+    embedding: str = ""
+
+    def __post_init__(self) -> None:
+        # Saved configs hold ``item_text`` as a dict, and older ones only ``embedding``; clearing
+        # ``embedding`` afterwards lets ``replace(config, item_text=...)`` take effect.
+        object.__setattr__(self, "item_text", coerce_item_text(self.item_text, self.embedding))
+        object.__setattr__(self, "embedding", "")
 
 
 class ItemIndex:

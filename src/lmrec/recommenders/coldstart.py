@@ -1,11 +1,11 @@
 """Cold-start items: recommend items added to the catalogue after training, from their text.
 
 A new item has no id the model has learned. :class:`ColdStartRecommender` gives it *content
-neighbours*: the ``neighbours`` known items (items of the model's index) whose text (name,
-category, description; :func:`lmrec.indexing.semantic.item_texts`) is most similar, by cosine
-similarity of all-MiniLM-L6-v2 embeddings when the ``semantic`` extra is installed, else of
-character n-gram TF-IDF vectors. The new item then inherits the model's belief in the items it
-resembles, with similarity weights:
+neighbours*: the ``neighbours`` known items (items of the model's index) whose text (its
+catalogue fields through a template) is most similar, by cosine similarity of the item-text
+encoder's vectors (:mod:`lmrec.text.encoders`: all-MiniLM-L6-v2 by default, a local encoder
+directory, or character n-gram TF-IDF + SVD, the fallback). The new item then inherits the
+model's belief in the items it resembles, with similarity weights:
 
     p(new | history) = sum_j w_j * p(n_j | history),   w_j = max(sim_j, 0) / sum_l max(sim_l, 0)
 
@@ -14,7 +14,9 @@ Known items keep the scores of the wrapped model's beam search; new items get th
 log-probability, from one batched scoring pass over their neighbours (:meth:`score` of the
 wrapped model, whose scores equal its beam-search scores); both lists are merged by score.
 A new item inside a history is read as its nearest known neighbour (the model has no token for
-it), and that stand-in counts as seen when ``exclude_seen`` is on.
+it), and that stand-in counts as seen when ``exclude_seen`` is on. The text vectors of the
+known and new items are saved with the model (``coldstart_text.npz``/``.json``), so a loaded
+model does not encode them again.
 """
 
 from __future__ import annotations
@@ -22,22 +24,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Self
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from lmrec.data.schema import Catalog, Item
 from lmrec.data.split import Split
-from lmrec.indexing.semantic import EMBEDDINGS, embed_texts, item_texts, minilm_available
 from lmrec.recommenders.base import Recommender, Scored
+from lmrec.text.encoders import ItemTextConfig, ItemTextEmbeddings, coerce_item_text, embed_catalog
 
-__all__ = ["ColdStartConfig", "ColdStartRecommender", "content_neighbours"]
+__all__ = ["ColdStartConfig", "ColdStartRecommender", "content_neighbours", "text_embeddings"]
 
 COLDSTART_FILE = "coldstart.json"
 NEW_ITEMS_FILE = "new_items.jsonl"
+TEXT_STEM = "coldstart_text"  # the known and new items' text vectors, beside the model
 _SCORE_CHUNK = 32  # histories scored together against the neighbour pool
 
 
@@ -51,45 +53,50 @@ def _logsumexp(values: np.ndarray) -> float:
 @dataclass(frozen=True)
 class ColdStartConfig:
     """neighbours: known items each new item borrows its score from.
-    embedding: ``minilm``, ``tfidf`` (character n-grams, any language, no model) or ``auto``
-        (MiniLM when installed).
+    item_text: the item-text encoder and template (:class:`lmrec.text.encoders.ItemTextConfig`).
+    embedding: the old spelling of ``item_text``'s encoder, still read from saved models
+        (``minilm``, ``tfidf``, ``auto`` = ``minilm``); moved into ``item_text`` on construction.
     """
 
     neighbours: int = 5
-    embedding: str = "auto"
+    item_text: ItemTextConfig = field(default_factory=ItemTextConfig)
+    embedding: str = ""
 
     def __post_init__(self) -> None:
         if self.neighbours < 1:
             raise ValueError("neighbours must be at least 1")
-        if self.embedding not in EMBEDDINGS:
-            raise ValueError(f"unknown embedding {self.embedding!r} (expected one of {EMBEDDINGS})")
+        # Saved configs hold ``item_text`` as a dict, and older ones only ``embedding``.
+        object.__setattr__(self, "item_text", coerce_item_text(self.item_text, self.embedding))
+        object.__setattr__(self, "embedding", "")
 
 
-def _similarities(texts: Sequence[str], n_known: int, embedding: str) -> np.ndarray:
-    """Cosine similarity of each new text (after the first ``n_known``) to each known one."""
-    use_minilm = embedding == "minilm" or (embedding == "auto" and minilm_available())
-    if use_minilm:
-        vectors = embed_texts(texts, "minilm")
-    else:
-        # Raw sparse TF-IDF rather than embed_texts' SVD: neighbours need the exact words.
-        matrix = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, dtype=np.float64
-        ).fit_transform(texts)
-        vectors = matrix.toarray()
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return vectors[n_known:] @ vectors[:n_known].T
+def text_embeddings(
+    catalog: Catalog,
+    known: Sequence[str],
+    new: Sequence[str],
+    config: ColdStartConfig,
+    reuse: ItemTextEmbeddings | None = None,
+) -> ItemTextEmbeddings:
+    """The text vectors of the known items then the new ones (``reuse`` when it holds them)."""
+    pool = Catalog(catalog[i] for i in [*known, *new])
+    return embed_catalog(pool, config.item_text, reuse=reuse)
 
 
 def content_neighbours(
-    catalog: Catalog, known: Sequence[str], new: Sequence[str], config: ColdStartConfig
+    catalog: Catalog,
+    known: Sequence[str],
+    new: Sequence[str],
+    config: ColdStartConfig,
+    embeddings: ItemTextEmbeddings | None = None,
 ) -> dict[str, list[tuple[str, float]]]:
     """Each new item's ``config.neighbours`` most similar known items with their weights
     (non-negative, summing to 1; equal when no neighbour is similar at all). Ties keep the
-    known items' order."""
+    known items' order. ``embeddings`` (from :func:`text_embeddings`) spare encoding again."""
     if not known:
         raise ValueError("content neighbours need at least one known item")
-    texts = item_texts(Catalog(catalog[i] for i in [*known, *new]))
-    sims = _similarities(texts, len(known), config.embedding)
+    embeddings = text_embeddings(catalog, known, new, config, embeddings)
+    vectors = embeddings.rows([*known, *new])
+    sims = vectors[len(known) :] @ vectors[: len(known)].T
     m = min(config.neighbours, len(known))
     result = {}
     for row, item in zip(sims, new, strict=True):
@@ -113,6 +120,7 @@ class ColdStartRecommender(Recommender):
         self.config = config or ColdStartConfig()
         self.new_items: list[Item] = []
         self.neighbours: dict[str, list[tuple[str, float]]] = {}
+        self.text: ItemTextEmbeddings | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -134,9 +142,12 @@ class ColdStartRecommender(Recommender):
             i for i in self.new_items if i.id not in self.lm.catalog
         )
         known = [i for i in self.lm.index.items if i in catalog]
-        self.neighbours = content_neighbours(
-            catalog, known, [i.id for i in self.new_items], self.config
-        )
+        new = [i.id for i in self.new_items]
+        if not new:  # nothing to place: no text to encode
+            self.neighbours = {}
+            return self
+        self.text = text_embeddings(catalog, known, new, self.config, self.text)
+        self.neighbours = content_neighbours(catalog, known, new, self.config, self.text)
         return self
 
     def fit(self, split: Split) -> Self:
@@ -192,6 +203,8 @@ class ColdStartRecommender(Recommender):
         self.lm.save(out)
         Catalog(self.new_items).save_jsonl(out / NEW_ITEMS_FILE)
         (out / COLDSTART_FILE).write_text(json.dumps(asdict(self.config)), encoding="utf-8")
+        if self.text is not None:
+            self.text.save(out, TEXT_STEM)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
@@ -200,4 +213,6 @@ class ColdStartRecommender(Recommender):
         src = Path(path)
         config = ColdStartConfig(**json.loads((src / COLDSTART_FILE).read_text(encoding="utf-8")))
         rec = cls(LMRecommender.load(src), config)
+        if ItemTextEmbeddings.exists(src, TEXT_STEM):  # absent from models saved before it
+            rec.text = ItemTextEmbeddings.load(src, TEXT_STEM)
         return rec.add_items(Catalog.load_jsonl(src / NEW_ITEMS_FILE).values())

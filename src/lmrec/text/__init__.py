@@ -1,6 +1,8 @@
-"""Text utilities for names in any language: normalisation for matching, and list parsing."""
+"""Text utilities for names in any language: normalisation for matching, list parsing, and the
+item-text encoders (lmrec.text.encoders)."""
 
 from lmrec.text.arabic import has_arabic, normalize_arabic, normalize_name
+from lmrec.text.encoders import ItemTextConfig, ItemTextEmbeddings, embed_catalog
 from lmrec.text.names import (
     DEFAULT_CUTOFF,
     MatchResult,
@@ -12,9 +14,12 @@ from lmrec.text.names import (
 
 __all__ = [
     "DEFAULT_CUTOFF",
+    "ItemTextConfig",
+    "ItemTextEmbeddings",
     "MatchResult",
     "PieceMatch",
     "catalog_names",
+    "embed_catalog",
     "has_arabic",
     "match_names",
     "normalize_arabic",
