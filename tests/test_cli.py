@@ -268,8 +268,9 @@ FLAGS_BEFORE = {
 }
 # Fields that had no flag before: generated now, as every config field is.
 FLAGS_ADDED = {
-    "train": "--config --direct-negatives --index-clusters --index-embedding --index-levels "
-    "--index-max-leaf --index-window --inference-batch-size --max-answer-tokens "
+    "train": "--config --direct-negatives --index-clusters --index-levels "
+    "--index-max-leaf --index-window --inference-batch-size --item-text --item-text-template "
+    "--max-answer-tokens "
     "--max-review-words --max-source-length --no-valid-exclude-seen --template --user-dropout "
     "--valid-exclude-seen --warmup-ratio --weight-decay",
     "serve": "--history-limit --max-k --max-page --max-request-history",

@@ -33,11 +33,14 @@ MODEL_OPTIONS = ConfigOptions(
         "events.typed": "--typed-history",
         "events.weights": "--event-weights",
         "events.targets": "--event-targets",
+        "index.item_text.encoder": "--item-text",
+        "index.item_text.template": "--item-text-template",
     },
     prefixes={"index": "--index-"},
     parsers={"lora": LoraSettings.parse, "events.weights": parse_event_weights},
-    # Set from --out, --quiet and --load-in-8bit/--load-in-4bit.
-    skip=frozenset({"train.output_dir", "train.progress", "quantization"}),
+    # Set from --out, --quiet and --load-in-8bit/--load-in-4bit; index.embedding is the old
+    # spelling of --item-text, still read from saved models but not offered.
+    skip=frozenset({"train.output_dir", "train.progress", "quantization", "index.embedding"}),
     choices={
         "index.style": ("single", "subtokens"),
         "objective": OBJECTIVES,
