@@ -1,4 +1,5 @@
-"""The benchmark scripts' smoke paths run end to end on a tiny subsample."""
+"""The benchmarks: their smoke paths run end to end on a tiny subsample, the harness resumes an
+interrupted run, and the studies' pieces compute what they say."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import harness, languages, sequential
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
@@ -18,7 +21,8 @@ DATA = ROOT.parent / "shared" / "data"
 def test_sequential_benchmark_quick_path(tmp_path):
     command = [
         sys.executable,
-        str(ROOT / "benchmarks" / "sequential.py"),
+        "-m",
+        "benchmarks.sequential",
         "--quick",
         "--datasets",
         "ml100k",
@@ -41,7 +45,7 @@ def test_sequential_benchmark_quick_path(tmp_path):
         "--name",
         "smoke",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "smoke-quick.json").read_text())
     (dataset,) = result["datasets"]
@@ -66,16 +70,43 @@ def test_sequential_benchmark_quick_path(tmp_path):
     assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
 
 
-def _languages_module():
-    import importlib.util
+def test_row_cache_keeps_rows_only_for_the_same_settings(tmp_path):
+    """A finished row is saved at once and read back by a run with the same settings; a run
+    with other settings starts over; finish() removes the file."""
+    first = harness.RowCache(tmp_path, "run", {"epochs": 3})
+    assert first.row("a", lambda: {"NDCG@10": 0.25}) == {"NDCG@10": 0.25}
+    again = harness.RowCache(tmp_path, "run", {"epochs": 3})
+    assert again.row("a", lambda: pytest.fail("a finished row was computed again")) == {
+        "NDCG@10": 0.25
+    }
+    other = harness.RowCache(tmp_path, "run", {"epochs": 4})
+    assert other.row("a", lambda: {"NDCG@10": 0.5}) == {"NDCG@10": 0.5}
+    other.finish()
+    assert not (tmp_path / "run.partial.json").exists()
 
-    spec = importlib.util.spec_from_file_location(
-        "languages_benchmark", ROOT / "benchmarks" / "languages.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+
+def test_interrupted_sequential_run_resumes_at_the_next_model(tmp_path):
+    """sequential.py with popularity's row cached (as a run stopped after it leaves it) does not
+    fit popularity again: its row is the cached one, item-kNN's is measured, the cache is
+    removed once the results are written."""
+    argv = ["--datasets", "shop", "--baselines", "popularity,item-kNN", "--strategies", ""]
+    argv += ["--threads", "1", "--out", str(tmp_path), "--name", "resume"]
+    args = sequential.parser().parse_args(argv)
+    cache = harness.RowCache(tmp_path, "resume", harness.settings_of(args))
+    metrics = {"HR@5": 0.5, "HR@10": 0.75, "NDCG@5": 0.25, "NDCG@10": 0.375, "MRR": 0.125}
+    cached = metrics | {"fit_seconds": 1.0, "users_per_second": 2.0, "peak_rss_mib": 3.0}
+    cache.row("shop/popularity", lambda: cached | {"protocol": "as cached"})
+    sequential.main(argv)
+    result = json.loads((tmp_path / "resume.json").read_text())
+    (dataset,) = result["datasets"]
+    popularity, knn = dataset["rows"]
+    assert popularity == {"recommender": "popularity"} | cached
+    # item-kNN on the built-in shop (1000 users, seed 0), measured in this run.
+    assert knn["recommender"] == "item-kNN"
+    assert knn["NDCG@10"] == pytest.approx(0.3832999714569281)
+    assert knn["HR@10"] == 0.791
+    assert dataset["protocol"].startswith("leave-one-out, test stage, all 72 items ranked")
+    assert not (tmp_path / "resume.partial.json").exists()
 
 
 def test_name_overlap_control_ranks_candidates_by_shared_name_words():
@@ -86,7 +117,6 @@ def test_name_overlap_control_ranks_candidates_by_shared_name_words():
     from lmrec.data.schema import Catalog, Item
     from lmrec.data.split import Split
 
-    languages = _languages_module()
     names = {"a": "red ball", "b": "red bat", "c": "blue cap", "d": "blue ball"}
     names |= {"x": "قميص كرة السلة", "y": "كره السله هوب", "z": "قميص التنس"}
     catalog = Catalog(Item(id=i, name=n) for i, n in names.items())
@@ -115,7 +145,6 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
 
     from lmrec.baselines import ItemKNNRecommender
 
-    languages = _languages_module()
     split = checkerboard_split()
     task = languages.Task(
         split,
@@ -157,8 +186,6 @@ def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
     (means over seeds, not over files; timings may differ); the same seed with different
     results is refused."""
     import json
-
-    languages = _languages_module()
 
     def metrics(ar_hr1, en_hr1, seconds=1.0):
         return {
@@ -203,8 +230,6 @@ def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
     length only keeps its plain label."""
     import json
 
-    languages = _languages_module()
-
     def metrics(ar_hr1, en_hr1, epochs):
         return {
             lang: {"hr1": hr1, "hr5": 0.8, "distinct_top1": 10, "top1_entropy_bits": 3.0}
@@ -245,7 +270,6 @@ def test_t5p5_hand_tasks_are_the_english_tasks_renamed():
     by ARABIC_NAMES (same folds, rows, candidate lists); 't5p5' keeps the Arabic file's items."""
     from lmrec.data.t5p5 import ARABIC_NAMES
 
-    languages = _languages_module()
     hand, info = languages.t5p5_tasks(0, 5, 10, 3, hand_arabic=True)
     file_based, file_info = languages.t5p5_tasks(0, 5, 10, 3)
     assert info["items"] == {"ar": 35, "en": 35} and "shared_item_groups" not in info
