@@ -19,19 +19,21 @@ import shlex
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-import torch
 
 from lmrec.data import ColumnMap, Dataset, read_interactions, read_recbole, read_sequences
 from lmrec.data.sportshop import make_sportshop
 from lmrec.data.t5p5 import T5P5Data, load_t5p5
-from lmrec.indexing import IndexConfig
 from lmrec.metrics.ranking import hit_rate_at_k, ndcg_at_k
-from lmrec.recommenders.lm import LMConfig
-from lmrec.tasks import PromptConfig
-from lmrec.training.loop import TrainConfig
+
+# torch and the language model are imported where they are used: streaming.py's measured child
+# processes import this module, and their memory must not start with transformers loaded.
+if TYPE_CHECKING:
+    from lmrec.indexing import IndexConfig
+    from lmrec.recommenders.lm import LMConfig
+    from lmrec.tasks import PromptConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -182,6 +184,11 @@ def lm_config(
 ) -> LMConfig:
     """The :class:`LMConfig` of the options of :func:`add_lm_options` (and ``--seed``): sequential
     one-token ids unless ``index`` says otherwise; ``fields`` are further LMConfig fields."""
+    from lmrec.indexing import IndexConfig
+    from lmrec.recommenders.lm import LMConfig
+    from lmrec.tasks import PromptConfig
+    from lmrec.training.loop import TrainConfig
+
     return LMConfig(
         model=args.model,
         index=IndexConfig(strategy="sequential", style="single") if index is None else index,
@@ -204,6 +211,8 @@ def lm_config(
 
 def setup(args: argparse.Namespace, level: int = logging.WARNING) -> None:
     """Torch threads (``--threads``; 0 keeps all cores) and logging, before any work."""
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s")
@@ -222,6 +231,8 @@ def command_line(study: str, argv: Sequence[str] | None = None) -> str:
 
 
 def machine() -> str:
+    import torch
+
     return (
         f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
         f"{torch.get_num_threads()} torch thread(s)"
