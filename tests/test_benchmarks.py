@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, languages, sequential
+from benchmarks import harness, sequential
+from benchmarks.languages import controls, models, scores, tasks
+from benchmarks.languages.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -110,7 +112,7 @@ def test_interrupted_sequential_run_resumes_at_the_next_model(tmp_path):
 
 
 def test_name_overlap_control_ranks_candidates_by_shared_name_words():
-    """languages.py's name-reading control: IDF-weighted words shared with the history's
+    """The languages study's name-reading control: IDF-weighted words shared with the history's
     names, after normalisation (كره = كرة), on the given candidate lists."""
     from argparse import Namespace
 
@@ -121,24 +123,24 @@ def test_name_overlap_control_ranks_candidates_by_shared_name_words():
     names |= {"x": "قميص كرة السلة", "y": "كره السله هوب", "z": "قميص التنس"}
     catalog = Catalog(Item(id=i, name=n) for i, n in names.items())
     split = Split(train={}, valid={}, test={}, catalog=catalog, name="toy")
-    task = languages.Task(
+    task = tasks.Task(
         split,
         histories=[["a", "b"], ["x"]],
         targets=["b", "y"],
         exclude_seen=False,
         candidates=[["c", "d", "b"], ["z", "y"]],
     )
-    out = languages.run_overlap(task, "en", Namespace(seed=0), epochs=0, data="toy")
+    out = controls.run_overlap(task, "en", Namespace(seed=0), epochs=0, data="toy")
     # b shares red (twice named) and bat; d shares ball; c shares nothing. y shares two
     # words with the history only once normalised, z one word as written.
     assert out["name-overlap"]["rankings"] == [["b", "d", "c"], ["y", "z"]]
-    assert languages.rank_metrics(out["name-overlap"]["rankings"], task.targets)["hr1"] == 1.0
+    assert scores.rank_metrics(out["name-overlap"]["rankings"], task.targets)["hr1"] == 1.0
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
 def test_named_knn_fusion_ends_at_each_stage(weight):
-    """languages.py's 'named+item-kNN': at weight 0 each candidate list is in item-kNN's order
-    of similarity to the history, at weight 1 in the named model's ('named-scored')."""
+    """The languages study's 'named+item-kNN': at weight 0 each candidate list is in item-kNN's
+    order of similarity to the history, at weight 1 in the named model's ('named-scored')."""
     from argparse import Namespace
 
     from contract import checkerboard_split
@@ -146,7 +148,7 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
     from lmrec.baselines import ItemKNNRecommender
 
     split = checkerboard_split()
-    task = languages.Task(
+    task = tasks.Task(
         split,
         histories=[["A1", "A2"], ["B2"], ["A4", "B1"]],
         targets=["A3", "B3", "A5"],
@@ -166,7 +168,7 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
         isolate_separators=False,
         fuse_weight=weight,
     )
-    out = languages.run_named_knn(task, "en", args, epochs=0, data="toy")
+    out = models.run_named_knn(task, "en", args, epochs=0, data="toy")
     assert set(out) == {"named", "named-scored", "named-per-token", "named+item-kNN"}
     fused = out["named+item-kNN"]["rankings"]
     if weight == 1.0:
@@ -182,8 +184,8 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
 
 
 def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
-    """languages.py --summarize: a model that two runs of one seed both measured counts once
-    (means over seeds, not over files; timings may differ); the same seed with different
+    """The languages study's --summarize: a model that two runs of one seed both measured counts
+    once (means over seeds, not over files; timings may differ); the same seed with different
     results is refused."""
     import json
 
@@ -211,7 +213,7 @@ def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
         {"t5p5": {"named": metrics(0.3, 0.5, seconds=9.0), "named+item-kNN": metrics(0.6, 0.8)}},
     )
     seed1 = write("seed1", "languages.py --seed 1", {"t5p5": {"named": metrics(0.5, 0.5)}})
-    text = languages.summarize([base, again, seed1], tmp_path, "summary")
+    text = summarize([base, again, seed1], tmp_path, "summary")
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]["t5p5"]
     assert summary["named"]["runs"] == 2  # seeds 0 and 1, not three files
     assert summary["named"]["mean"]["ar"]["hr1"] == pytest.approx(0.4)
@@ -221,12 +223,12 @@ def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
 
     other = write("other", "languages.py --seed 0", {"t5p5": {"named": metrics(0.2, 0.5)}})
     with pytest.raises(ValueError, match="seed 0 measured twice with different results"):
-        languages.summarize([base, other], tmp_path, "bad")
+        summarize([base, other], tmp_path, "bad")
 
 
 def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
-    """languages.py --summarize: one seed trained for 30 and for 300 epochs is two settings,
-    not a conflicting repeat: a row per length, labelled with it; a model trained for one
+    """The languages study's --summarize: one seed trained for 30 and for 300 epochs is two
+    settings, not a conflicting repeat: a row per length, labelled with it; a model trained for one
     length only keeps its plain label."""
     import json
 
@@ -250,7 +252,7 @@ def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
         command = f"languages.py --seed {seed} --epochs-t5p5 {epochs}"
         path.write_text(json.dumps({"command": command, "protocol": "p", "runs": runs}))
         paths.append(path)
-    text = languages.summarize(paths, tmp_path, "summary")
+    text = summarize(paths, tmp_path, "summary")
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]["t5p5"]
     assert sorted(summary) == ["item-kNN", "named, 30 epochs", "named, 300 epochs"]
     assert summary["named, 30 epochs"]["runs"] == 2
@@ -266,12 +268,13 @@ def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
     reason="needs ../shared/data/sports_equipment_t5p5",
 )
 def test_t5p5_hand_tasks_are_the_english_tasks_renamed():
-    """languages.py's 't5p5-hand': the Arabic side is the English side with every item renamed
-    by ARABIC_NAMES (same folds, rows, candidate lists); 't5p5' keeps the Arabic file's items."""
+    """The languages study's 't5p5-hand': the Arabic side is the English side with every item
+    renamed by ARABIC_NAMES (same folds, rows, candidate lists); 't5p5' keeps the Arabic file's
+    items."""
     from lmrec.data.t5p5 import ARABIC_NAMES
 
-    hand, info = languages.t5p5_tasks(0, 5, 10, 3, hand_arabic=True)
-    file_based, file_info = languages.t5p5_tasks(0, 5, 10, 3)
+    hand, info = tasks.t5p5_tasks(0, 5, 10, 3, hand_arabic=True)
+    file_based, file_info = tasks.t5p5_tasks(0, 5, 10, 3)
     assert info["items"] == {"ar": 35, "en": 35} and "shared_item_groups" not in info
     assert file_info["items"] == {"ar": 38, "en": 35} and file_info["shared_item_groups"] == 31
     assert sum(len(f["en"].targets) for f in hand) == 121
