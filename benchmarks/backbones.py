@@ -108,8 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--max-users", type=int, default=0, help="test users (0 = all)")
     args = p.parse_args(argv)
     if args.quick:
-        args.epochs, args.max_targets_per_user, args.valid_users = 1, 1, 50
-        args.max_users = args.max_users or 100
+        harness.quick_training(args)
     harness.setup(args)
     configs = {
         f"{preset} {'LoRA' if lora else 'full'}": lm_config(args, preset, lora)

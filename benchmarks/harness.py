@@ -209,6 +209,13 @@ def lm_config(
     )
 
 
+def quick_training(args: argparse.Namespace) -> None:
+    """``--quick`` for a study that trains the language model on all of a data set: 1 epoch, 1
+    target per user, 50 validation users, at most 100 test users (``--max-users``)."""
+    args.epochs, args.max_targets_per_user, args.valid_users = 1, 1, 50
+    args.max_users = args.max_users or 100
+
+
 def setup(args: argparse.Namespace, level: int = logging.WARNING) -> None:
     """Torch threads (``--threads``; 0 keeps all cores) and logging, before any work."""
     import torch

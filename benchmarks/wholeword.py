@@ -71,8 +71,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--max-users", type=int, default=0, help="test users (0 = all)")
     args = p.parse_args(argv)
     if args.quick:
-        args.epochs, args.max_targets_per_user, args.valid_users = 1, 1, 50
-        args.max_users = args.max_users or 100
+        harness.quick_training(args)
     harness.setup(args)
     split = leave_one_out_split(harness.load("ml-100k", args.data))
     print(split.describe(), flush=True)
