@@ -6,67 +6,56 @@ Every model is built from scratch (random weights; no hub here), so LoRA adapts 
 frozen network: its rows show what LoRA costs and saves (trainable parameters, speed, memory),
 not the quality it reaches on a pretrained base. Each configuration runs in its own fresh
 process (one at a time), so its peak resident memory is its own. Writes
-benchmarks/results/backbones.json and backbones.md.
+benchmarks/results/backbones/backbones.{json,md}; each finished configuration's row is cached,
+so an interrupted run resumes at the next one.
 
-    .venv/bin/python benchmarks/backbones.py            # the run of record
-    .venv/bin/python benchmarks/backbones.py --quick    # a smoke run (1 epoch, 100 users)
+    .venv/bin/python -m benchmarks.backbones            # the run of record
+    .venv/bin/python -m benchmarks.backbones --quick    # a smoke run (1 epoch, 100 users)
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
-import platform
 import resource
-import shlex
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
 import psutil
 import torch
-from _results import write_results
 
+from benchmarks import harness
 from lmrec.backbone.causal import is_causal
 from lmrec.backbone.lora import LoraSettings, apply_lora, trainable_parameters
 from lmrec.backbone.model import build_scratch_model, count_parameters
-from lmrec.data import leave_one_out_split, read_recbole
+from lmrec.data import leave_one_out_split
 from lmrec.evaluation.ranking import evaluate_ranking
-from lmrec.indexing import IndexConfig
 from lmrec.recommenders.lm import LMConfig, LMRecommender
-from lmrec.tasks import PromptConfig
-from lmrec.training.loop import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "ml-100k"
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "backbones"
 PRESETS = ("scratch:small", "scratch:gpt-small", "scratch:llama-small")
 
 
 def lm_config(args: argparse.Namespace, preset: str, lora: bool) -> LMConfig:
-    return LMConfig(
-        model=preset,
-        index=IndexConfig(strategy="sequential", style="single"),
-        prompts=PromptConfig(max_history=20, max_targets_per_user=args.max_targets_per_user),
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr_lora if lora else args.lr,
-            patience=0,
-            max_valid_users=args.valid_users,
-            seed=args.seed,
-            progress=False,
-        ),
-        lora=LoraSettings(r=args.lora_r, alpha=2.0 * args.lora_r, dropout=0.05) if lora else None,
-    )
+    lr = args.lr_lora if lora else args.lr
+    config = harness.lm_config(argparse.Namespace(**{**vars(args), "model": preset, "lr": lr}))
+    if lora:
+        return replace(
+            config, lora=LoraSettings(r=args.lora_r, alpha=2.0 * args.lora_r, dropout=0.05)
+        )
+    return config
 
 
 def run_one(data: str, config: LMConfig, max_users: int | None, threads: int) -> dict:
     """Train and evaluate one configuration (in a fresh process)."""
     torch.set_num_threads(threads)
-    split = leave_one_out_split(read_recbole(data))
+    split = leave_one_out_split(harness.load("ml-100k", data))
     baseline_mib = psutil.Process().memory_info().rss / 2**20
     started = time.perf_counter()
     rec = LMRecommender(config).fit(split)
@@ -103,56 +92,55 @@ def trainable_count(rec: LMRecommender) -> int:
     return trainable_parameters(apply_lora(base, rec.config.lora, ids))
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(DATA))
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, 100 eval users")
+    harness.add_common_options(p, STUDY, quick="smoke run: 1 epoch, 100 eval users")
     p.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3, help="learning rate, full fine-tuning")
+    harness.add_lm_options(
+        p,
+        exposed=("epochs", "batch_size", "lr", "max_targets_per_user", "valid_users"),
+        epochs=3,
+        lr=2e-3,
+        max_targets_per_user=2,
+    )
     p.add_argument("--lr-lora", type=float, default=5e-3, help="learning rate, LoRA")
     p.add_argument("--lora-r", type=int, default=8, help="LoRA rank (alpha = 2r)")
-    p.add_argument("--max-targets-per-user", type=int, default=2)
-    p.add_argument("--valid-users", type=int, default=200)
     p.add_argument("--max-users", type=int, default=0, help="test users (0 = all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    p.add_argument("--name", default="backbones", help="output file stem")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
-        args.epochs, args.max_targets_per_user, args.valid_users = 1, 1, 50
-        args.max_users = args.max_users or 100
-
-    configs = [
-        lm_config(args, preset, lora)
+        harness.quick_training(args)
+    harness.setup(args)
+    configs = {
+        f"{preset} {'LoRA' if lora else 'full'}": lm_config(args, preset, lora)
         for preset in args.presets.split(",")
         for lora in (False, True)
-    ]
+    }
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
     rows = []
-    for config in configs:
-        # A fresh process per configuration: peak RSS then belongs to that run alone.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            row = pool.submit(
-                run_one, args.data, config, args.max_users or None, args.threads
-            ).result()
+    for label, config in configs.items():
+        row = cache.row(label, lambda c=config: in_fresh_process(args, c))
         rows.append(row)
         print({k: v for k, v in row.items() if k not in ("protocol", "split")}, flush=True)
-
-    command = "python " + " ".join(
-        shlex.quote(a) for a in ["benchmarks/backbones.py", *sys.argv[1:]]
-    )
     result = {
-        "command": command,
+        "command": harness.command_line(STUDY, argv),
         "data": "ml-100k",
         "split": rows[0]["split"],
         "protocol": rows[0]["protocol"],
-        "machine": f"{platform.machine()}, {args.threads} torch thread(s) per run",
-        "settings": {k: v for k, v in vars(args).items() if k != "data"},
-        "configs": [asdict(c) for c in configs],
+        "machine": harness.machine() + f"; {args.threads} torch thread(s) per run",
+        "settings": harness.settings_of(args, "data"),
+        "configs": [asdict(c) for c in configs.values()],
         "rows": rows,
     }
-    write_results(OUT, args.name + ("-quick" if args.quick else ""), result, to_markdown(result))
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
+    cache.finish()
+
+
+def in_fresh_process(args: argparse.Namespace, config: LMConfig) -> dict:
+    """:func:`run_one` in a fresh process: peak RSS then belongs to that run alone."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(
+            run_one, args.data, config, args.max_users or None, args.threads
+        ).result()
 
 
 def to_markdown(result: dict) -> str:

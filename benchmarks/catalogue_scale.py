@@ -15,8 +15,8 @@ grows only as the cube root of the catalogue (compact ids: 300 tokens for 1M ite
 vectors are random unit vectors (64-d): the costs do not depend on what they mean. The model
 is untrained: decoding cost does not depend on training. One torch thread.
 
-    .venv/bin/python benchmarks/catalogue_scale.py            # 1k, 10k, 100k, 1M
-    .venv/bin/python benchmarks/catalogue_scale.py --quick    # 1k, 10k
+    .venv/bin/python -m benchmarks.catalogue_scale            # 1k, 10k, 100k, 1M
+    .venv/bin/python -m benchmarks.catalogue_scale --quick    # 1k, 10k
 """
 
 from __future__ import annotations
@@ -24,17 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
-import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
 import faiss
 import numpy as np
 import psutil
-import torch
 
+from benchmarks import harness
 from lmrec.backbone.model import build_scratch_model
 from lmrec.backbone.tokenizer import add_id_tokens, build_tokenizer
 from lmrec.data.sportshop import load_catalog
@@ -43,8 +44,7 @@ from lmrec.decoding.trie import ItemTrie
 from lmrec.prompts.templates import load_templates
 from lmrec.recommenders.retrieval import EmbeddingIndex
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "catalogue_scale"
 LEVELS = "abc"
 
 
@@ -77,23 +77,86 @@ def named_prompt_tokens(tokenizer) -> dict:
     return {"tokens_per_name": per_name, "items_fitting_512": int(512 // per_name)}
 
 
-def main() -> None:
+def measure(n: int, corpus: list[str], template, named: dict, rng, args) -> dict:
+    """One catalogue size: trie, beam search, and each retrieval index with LM ranking."""
+    size = math.ceil(n ** (1 / 3) - 1e-9)
+    tokenizer = build_tokenizer(corpus, 1000)
+    add_id_tokens(tokenizer, level_tokens(size))
+    model = build_scratch_model("scratch:tiny", tokenizer).eval()
+    items = [f"i{r}" for r in range(n)]
+    codes = item_codes(n, size)
+    vocab = tokenizer.get_vocab()
+    sequences = {item: [vocab[t] for t in code] for item, code in zip(items, codes, strict=True)}
+    before = rss_mb()
+    started = time.perf_counter()
+    trie = ItemTrie(sequences)
+    trie_build = time.perf_counter() - started
+    trie_rss = rss_mb() - before
+
+    histories = [list(rng.choice(n, size=20, replace=False)) for _ in range(args.users)]
+    histories = [[items[r] for r in h] for h in histories]
+    prompts = [
+        template.render({"history": " ".join(" ".join(codes[int(i[1:])]) for i in h),
+                         "target": ""})[0]
+        for h in histories
+    ]  # fmt: skip
+
+    def beam():
+        return constrained_beam_search(model, tokenizer, trie, prompts, k=10, exclude=histories)
+
+    beam_ms = per_user_ms(beam, args.users, args.repeats)
+    found = beam()
+    assert all(len(r) == 10 and all(i in trie for i, _ in r) for r in found)
+
+    vectors = rng.normal(size=(n, args.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = rng.normal(size=(args.users, args.dim)).astype(np.float32)
+    row = {
+        "items": n,
+        "tokens_per_level": size,
+        "trie_build_s": trie_build,
+        "trie_mb": trie.nbytes() / 2**20,
+        "trie_rss_mb": trie_rss,
+        "beam_ms_per_user": beam_ms,
+    }
+    for kind in ("exact", "hnsw") if n <= args.hnsw_max else ("exact",):
+        before = rss_mb()
+        started = time.perf_counter()
+        index = EmbeddingIndex(items, vectors, kind=kind)
+        row[f"{kind}_build_s"] = time.perf_counter() - started
+        row[f"{kind}_rss_mb"] = rss_mb() - before
+
+        def retrieve(index=index):
+            return index.search(queries, args.candidates, exclude=histories)
+
+        row[f"{kind}_retrieve_ms_per_user"] = per_user_ms(retrieve, args.users, args.repeats)
+        candidates = [[i for i, _ in r] for r in retrieve()]
+
+        def rank(candidates=candidates):
+            return score_candidates(model, tokenizer, trie, prompts, candidates)
+
+        row[f"{kind}_rank_ms_per_user"] = per_user_ms(rank, args.users, args.repeats)
+        del index
+    row["named_prompt_tokens"] = n * named["tokens_per_name"]
+    return row
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(p, STUDY, quick="1k and 10k items only", data=False)
     p.add_argument("--sizes", default="1000,10000,100000,1000000")
-    p.add_argument("--quick", action="store_true", help="1k and 10k items only")
     p.add_argument("--users", type=int, default=32, help="users decoded together")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--candidates", type=int, default=50)
     p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument(
         "--hnsw-max",
         type=int,
         default=100000,
         help="build HNSW only up to this many items (its build grows ~n log n: ~75 s at 100k)",
     )
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    args = p.parse_args(argv)
+    harness.setup(args)
     faiss.omp_set_num_threads(args.threads)
     sizes = [1000, 10000] if args.quick else [int(s) for s in args.sizes.split(",")]
 
@@ -101,96 +164,28 @@ def main() -> None:
     template = templates.select("sequential", "en", unseen=False)[0]
     corpus = [t.source for t in templates.templates]
     corpus += [i.name for i in load_catalog().values()]
-    base_tokenizer = build_tokenizer(corpus, 1000)
-    named = named_prompt_tokens(base_tokenizer)
-    rng = np.random.default_rng(0)
+    named = named_prompt_tokens(build_tokenizer(corpus, 1000))
+    rng = np.random.default_rng(args.seed)
     rows = []
     for n in sizes:
-        size = math.ceil(n ** (1 / 3) - 1e-9)
-        tokenizer = build_tokenizer(corpus, 1000)
-        add_id_tokens(tokenizer, level_tokens(size))
-        model = build_scratch_model("scratch:tiny", tokenizer).eval()
-        items = [f"i{r}" for r in range(n)]
-        codes = item_codes(n, size)
-        vocab = tokenizer.get_vocab()
-        sequences = {
-            item: [vocab[t] for t in code] for item, code in zip(items, codes, strict=True)
-        }
-        before = rss_mb()
-        started = time.perf_counter()
-        trie = ItemTrie(sequences)
-        trie_build = time.perf_counter() - started
-        trie_rss = rss_mb() - before
-
-        histories = [list(rng.choice(n, size=20, replace=False)) for _ in range(args.users)]
-        histories = [[items[r] for r in h] for h in histories]
-        prompts = [
-            template.render({"history": " ".join(" ".join(codes[int(i[1:])]) for i in h),
-                             "target": ""})[0]
-            for h in histories
-        ]  # fmt: skip
-
-        def beam(prompts=prompts, histories=histories, trie=trie, model=model, tok=tokenizer):
-            return constrained_beam_search(model, tok, trie, prompts, k=10, exclude=histories)
-
-        beam_ms = per_user_ms(beam, args.users, args.repeats)
-        found = beam()
-        assert all(len(r) == 10 and all(i in trie for i, _ in r) for r in found)
-
-        vectors = rng.normal(size=(n, args.dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        queries = rng.normal(size=(args.users, args.dim)).astype(np.float32)
-        row = {
-            "items": n,
-            "tokens_per_level": size,
-            "trie_build_s": trie_build,
-            "trie_mb": trie.nbytes() / 2**20,
-            "trie_rss_mb": trie_rss,
-            "beam_ms_per_user": beam_ms,
-        }
-        for kind in ("exact", "hnsw") if n <= args.hnsw_max else ("exact",):
-            before = rss_mb()
-            started = time.perf_counter()
-            index = EmbeddingIndex(items, vectors, kind=kind)
-            row[f"{kind}_build_s"] = time.perf_counter() - started
-            row[f"{kind}_rss_mb"] = rss_mb() - before
-
-            def retrieve(index=index, queries=queries, histories=histories):
-                return index.search(queries, args.candidates, exclude=histories)
-
-            row[f"{kind}_retrieve_ms_per_user"] = per_user_ms(retrieve, args.users, args.repeats)
-            candidates = [[i for i, _ in r] for r in retrieve()]
-
-            def rank(candidates=candidates, prompts=prompts, trie=trie, model=model,
-                     tok=tokenizer):  # fmt: skip
-                return score_candidates(model, tok, trie, prompts, candidates)
-
-            row[f"{kind}_rank_ms_per_user"] = per_user_ms(rank, args.users, args.repeats)
-            del index
-        row["named_prompt_tokens"] = n * named["tokens_per_name"]
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-        del trie, model
-
-    command = ".venv/bin/python benchmarks/catalogue_scale.py " + shlex.join(sys.argv[1:])
-    meta = {
-        "command": command.strip(),
-        "machine": f"{platform.processor() or platform.machine()}, {args.threads} thread(s)",
+        rows.append(measure(n, corpus, template, named, rng, args))
+        print(json.dumps(rows[-1]), flush=True)
+    result = {
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "named_items": named,
         "protocol": (
             f"{args.users} users decoded together, history of 20 items (60 id tokens) excluded, "
             f"top-10 with 10 beams; retrieval proposes {args.candidates} candidates, "
             f"{args.dim}-d vectors; latency = wall time / users, mean of {args.repeats} runs"
         ),
+        "rows": rows,
     }
-    stem = "catalogue_scale-quick" if args.quick else "catalogue_scale"
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{stem}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    write_markdown(OUT / f"{stem}.md", meta, rows)
-    plot(OUT / f"{stem}.png", rows)
+    harness.write_results(args.out, harness.stem(args), result, markdown(result), plot)
 
 
-def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
+def markdown(meta: dict) -> str:
+    rows = meta["rows"]
     named = meta["named_items"]
     lines = [
         "# Generation cost as the catalogue grows (synthetic catalogues)",
@@ -232,10 +227,11 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
         f"{named['items_fitting_512']} items; the last column is what listing the whole "
         "inventory would cost.",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
-def plot(path: Path, rows: list[dict]) -> None:
+def plot(result: dict, path: Path) -> None:
+    rows = result["rows"]
     import matplotlib
 
     matplotlib.use("Agg")

@@ -16,25 +16,25 @@ model behind a wrapper whose ``forward`` has no ``logits_to_keep``, which is how
 the answers of a random model are not compared; that the trim itself changes no answer is
 tested (``tests/test_generate.py``, ``tests/test_backbones.py``).
 
-    .venv/bin/python benchmarks/causal_speed.py            # Beauty and ML-100K, 512 users
-    .venv/bin/python benchmarks/causal_speed.py --quick    # ML-100K, 128 users
+    .venv/bin/python -m benchmarks.causal_speed            # Beauty and ML-100K, 512 users
+    .venv/bin/python -m benchmarks.causal_speed --quick    # ML-100K, 128 users
 
-Writes benchmarks/results/causal_speed[-quick].{json,md}.
+Writes benchmarks/results/causal_speed/causal_speed[-quick].{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from sequential import DATA, load
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
+import torch
+
+from benchmarks import harness
 from lmrec.backbone.causal import answer_ids, prompt_ids
 from lmrec.backbone.model import prepare_model
 from lmrec.data import leave_one_out_split
@@ -45,8 +45,7 @@ from lmrec.tasks import Example
 from lmrec.tasks.sequential import sequence_text
 from lmrec.training.loop import batch_loss, collate_batch, weighted_loss
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "causal_speed"
 BACKBONES = ["scratch:llama-tiny", "scratch:gpt-tiny"]
 
 
@@ -224,56 +223,51 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def protocol(args: argparse.Namespace) -> str:
+    return (
+        f"Leave-one-out split; the first {args.users} test users with training items; "
+        f"prompt = the last {args.max_history} training items as one-token ids (sequential "
+        f"index), before with </s> between them, after after a start token; top-10 by "
+        f"trie beam search, {args.beams} beams, history excluded, batches of "
+        f"{args.batch}. Training: the {args.train_batches} batches of {args.batch} users "
+        "with the longest histories (their last max-history + 1 training items), forward "
+        "+ backward + AdamW step, from the same initial weights; 'before' "
+        "is timed twice and the second run kept (the first warms up). Random-initialised "
+        "models, seed 0. Before and after run side by side on the same model in one "
+        "process."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(p, STUDY, threads=2, quick="ML-100K only, 128 users")
     p.add_argument("--datasets", default="beauty,ml100k")
-    p.add_argument("--data", default=str(DATA))
     p.add_argument("--users", type=int, default=512)
     p.add_argument("--batch", type=int, default=128, help="prompts decoded together")
     p.add_argument("--beams", type=int, default=20)
     p.add_argument("--max-history", type=int, default=50)
     p.add_argument("--train-batches", type=int, default=8, help="training batches timed")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--quick", action="store_true", help="ML-100K only, 128 users")
-    p.add_argument("--out", default=str(OUT))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
         args.datasets, args.users, args.train_batches = "ml100k", 128, 2
-    torch.set_num_threads(args.threads)
+    harness.setup(args)
     started = time.perf_counter()
     rows = []
     for name in args.datasets.split(","):
-        split = leave_one_out_split(load(name, Path(args.data)))
+        split = leave_one_out_split(harness.load(name, args.data))
         users = [u for u in split.test if split.train.get(u)][: args.users]
         for backbone in BACKBONES:
             row = {"data": name, **run(split, backbone, users, args)}
             print(row, flush=True)
             rows.append(row)
     result = {
-        "command": "python "
-        + " ".join(shlex.quote(a) for a in ["benchmarks/causal_speed.py", *sys.argv[1:]]),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-        "protocol": (
-            f"Leave-one-out split; the first {args.users} test users with training items; "
-            f"prompt = the last {args.max_history} training items as one-token ids (sequential "
-            f"index), before with </s> between them, after after a start token; top-10 by "
-            f"trie beam search, {args.beams} beams, history excluded, batches of "
-            f"{args.batch}. Training: the {args.train_batches} batches of {args.batch} users "
-            "with the longest histories (their last max-history + 1 training items), forward "
-            "+ backward + AdamW step, from the same initial weights; 'before' "
-            "is timed twice and the second run kept (the first warms up). Random-initialised "
-            "models, seed 0. Before and after run side by side on the same model in one "
-            "process."
-        ),
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
+        "protocol": protocol(args),
         "wall_seconds": time.perf_counter() - started,
         "rows": rows,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "causal_speed" + ("-quick" if args.quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (out / f"{stem}.md").write_text(markdown(result))
-    print(markdown(result))
+    harness.write_results(args.out, harness.stem(args), result, markdown(result))
 
 
 if __name__ == "__main__":

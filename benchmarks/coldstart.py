@@ -1,7 +1,35 @@
 """Issue 5: can an item added to the catalogue after training be recommended? HR@10 on the test
 events that hit items held out of training entirely, against random and popularity baselines.
 
-Protocol:
+Protocol: :data:`PROTOCOL`; recommenders: :data:`RECOMMENDERS`.
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.coldstart           # the full run
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.coldstart --quick   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
+
+from benchmarks import harness
+from lmrec.data.schema import Catalog, Dataset
+from lmrec.data.split import Split
+from lmrec.indexing.semantic import minilm_available
+from lmrec.recommenders.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+
+STUDY = "coldstart"
+HELD_OUT = 0.10
+PROTOCOL = """\
 - Data: the built-in shop (each user's first contact with each item, so a history is distinct
   items in order) and ML-100K (all users; item text = title, genres, release year).
 - 10% of the items that occur in the log (seeded sample) are held out of training entirely:
@@ -16,8 +44,8 @@ Protocol:
 - All items are ranked (known and held-out together), the history excluded. HR@10 and NDCG@10
   on the test events whose target is a held-out item ("cold"), and on all test events ("all",
   so that what cold items gain is weighed against what known items lose).
-
-Recommenders:
+"""
+RECOMMENDERS = """\
 - random: a seeded random order of the unseen items.
 - popularity: items by training count. A held-out item has no count (no event was seen), so
   held-out items come after every known item, in random order among themselves.
@@ -27,43 +55,7 @@ Recommenders:
 - LM + cold start: each held-out item scored by its content neighbours' LM probabilities
   (``lmrec.recommenders.coldstart``), merged into the LM's ranking.
 The content routes are run with 1 and with 5 neighbours ("nb") per held-out item.
-
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/coldstart.py           # the full run
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/coldstart.py --quick   # a smoke run
 """
-
-from __future__ import annotations
-
-import argparse
-import logging
-import platform
-import random
-import shlex
-import sys
-import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from pathlib import Path
-
-import torch
-from _results import write_results
-
-from lmrec.data import make_sportshop, read_recbole
-from lmrec.data.schema import Catalog, Dataset
-from lmrec.data.split import Split
-from lmrec.indexing import IndexConfig
-from lmrec.indexing.semantic import minilm_available
-from lmrec.metrics.ranking import hit_rate_at_k, ndcg_at_k
-from lmrec.recommenders.coldstart import ColdStartConfig, ColdStartRecommender, content_neighbours
-from lmrec.recommenders.lm import LMConfig, LMRecommender
-from lmrec.tasks import PromptConfig
-from lmrec.training.loop import TrainConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
-OUT = ROOT / "benchmarks" / "results"
-HELD_OUT = 0.10
 
 Ranker = Callable[[Sequence[Sequence[str]]], list[list[str]]]
 
@@ -88,12 +80,7 @@ def cold_split(dataset: Dataset, seed: int) -> tuple[Split, set[str], list[tuple
 
 
 def _metrics(ranked: list[list[str]], cases: list[tuple[list[str], str]]) -> dict[str, float]:
-    n = max(1, len(cases))
-    pairs = list(zip(ranked, cases, strict=True))
-    return {
-        "HR@10": sum(hit_rate_at_k(r, t, 10) for r, (_, t) in pairs) / n,
-        "NDCG@10": sum(ndcg_at_k(r, t, 10) for r, (_, t) in pairs) / n,
-    }
+    return harness.top10_metrics(ranked, [target for _, target in cases])
 
 
 def by_score(scores: dict[str, float], seed: int) -> Ranker:
@@ -139,13 +126,13 @@ def run_dataset(
     started = time.perf_counter()
     lm = LMRecommender(base).fit(split)
     fit_seconds = time.perf_counter() - started
-    rankers["LM"] = lambda hs: [[s.item for s in r] for r in lm.recommend(hs, k=10)]
+    rankers["LM"] = lambda hs: harness.items_of(lm.recommend(hs, k=10))
     for m in neighbour_counts:
         rec = ColdStartRecommender(lm, replace(cold_config, neighbours=m))
         rec.add_items(dataset.catalog[i] for i in sorted(cold))
-        rankers[f"LM + cold start ({m} nb)"] = lambda hs, rec=rec: [
-            [s.item for s in r] for r in rec.recommend(hs, k=10)
-        ]
+        rankers[f"LM + cold start ({m} nb)"] = lambda hs, rec=rec: harness.items_of(
+            rec.recommend(hs, k=10)
+        )
     rows = []
     for name, rank in rankers.items():
         started = time.perf_counter()
@@ -171,64 +158,53 @@ def run_dataset(
     }
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: few users, 1 epoch")
+    harness.add_common_options(p, STUDY, quick="smoke run: few users, 1 epoch")
     p.add_argument("--shop-users", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--max-targets-per-user", type=int, default=8)
+    harness.add_lm_options(
+        p, exposed=("epochs", "max_targets_per_user"), max_targets_per_user=8, patience=2
+    )
     p.add_argument("--neighbours", default="1,5", help="neighbour counts compared")
     p.add_argument("--embedding", default="auto", help="minilm, tfidf or auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    base = LMConfig(
-        model="scratch:tiny",
-        index=IndexConfig(strategy="sequential", style="single"),
-        prompts=PromptConfig(max_history=20, max_targets_per_user=args.max_targets_per_user),
-        train=TrainConfig(
-            epochs=1 if args.quick else args.epochs,
-            batch_size=64,
-            learning_rate=3e-3,
-            patience=2,
-            max_valid_users=200,
-            seed=args.seed,
-            progress=False,
-        ),
-    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs, args.shop_users = 1, 100
+    harness.setup(args)
+    base = harness.lm_config(args)
     counts = [int(n) for n in args.neighbours.split(",")]
     cold_config = ColdStartConfig(embedding=args.embedding)
     embedding = args.embedding
     if embedding == "auto":
         embedding = "minilm" if minilm_available() else "tfidf"
     started = time.perf_counter()
-    shop = make_sportshop(100 if args.quick else args.shop_users, seed=args.seed)
-    ml = read_recbole(ML100K)
+    shop = harness.load("shop", shop_users=args.shop_users, seed=args.seed)
+    ml = harness.load("ml-100k", args.data)
     if args.quick:
         keep = set(sorted(ml.users)[:100])
         ml = Dataset([x for x in ml.interactions if x.user in keep], ml.catalog, name=ml.name)
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
     results = [
-        run_dataset(shop.select(first_only=True), base, cold_config, counts, args.seed),
-        run_dataset(ml, base, cold_config, counts, args.seed),
+        cache.row(
+            data.name,
+            lambda d=data: run_dataset(d, base, cold_config, counts, args.seed),
+        )
+        for data in (shop.select(first_only=True), ml)
     ]
-    command = "OMP_NUM_THREADS=1 .venv/bin/python " + " ".join(
-        shlex.quote(a) for a in ["benchmarks/coldstart.py", *sys.argv[1:]]
-    )
     result = {
-        "command": command,
+        "command": "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
         "question": "HR@10 on test events that hit items held out of training entirely",
-        "protocol": " ".join(__doc__.split("Protocol:", 1)[1].split("Recommenders:")[0].split()),
-        "recommenders": " ".join(__doc__.split("Recommenders:", 1)[1].split("    OMP")[0].split()),
+        "protocol": " ".join(PROTOCOL.split()),
+        "recommenders": " ".join(RECOMMENDERS.split()),
         "embedding": embedding,
         "neighbours": counts,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
+        "machine": harness.machine(),
         "config": base.to_dict(),
         "seconds": time.perf_counter() - started,
         "datasets": results,
     }
-    write_results(OUT, "coldstart" + ("-quick" if args.quick else ""), result, to_markdown(result))
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
+    cache.finish()
 
 
 def to_markdown(result: dict) -> str:

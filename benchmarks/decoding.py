@@ -1,30 +1,30 @@
 """Issue 4's speed question for inference: how many users/s does trie-constrained beam search
 decode, before and after vectorising it, for each item-id strategy?
 
-"Before" is the Python per-beam loop of lmrec 0.1 (``benchmarks/_reference_beam.py``), "after"
+"Before" is the Python per-beam loop of lmrec 0.1 (``benchmarks/reference_beam.py``), "after"
 is :func:`lmrec.decoding.beam.constrained_beam_search`; both run side by side in one process, on the
 same model, prompts and exclusions, and the script checks that they return the same items.
 The model is a randomly initialised ``scratch:tiny`` T5 (decoding cost does not depend on how
 well it is trained: the same number of beams walk the same trie), one torch thread.
 
-    .venv/bin/python benchmarks/decoding.py                  # ML-100K and Beauty
-    .venv/bin/python benchmarks/decoding.py --quick          # ML-100K, fewer users
+    .venv/bin/python -m benchmarks.decoding                  # ML-100K and Beauty
+    .venv/bin/python -m benchmarks.decoding --quick          # ML-100K, fewer users
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
+import random
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from _reference_beam import ReferenceTrie, reference_beam_search
-from sequential import DATA, load
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
+from benchmarks import harness
+from benchmarks.reference_beam import ReferenceTrie, reference_beam_search
 from lmrec.backbone.model import prepare_model
 from lmrec.data import leave_one_out_split
 from lmrec.decoding.beam import constrained_beam_search, score_candidates
@@ -33,8 +33,7 @@ from lmrec.indexing import IndexConfig, build_index
 from lmrec.prompts.templates import load_templates
 from lmrec.tasks.sequential import sequential_prompt
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "decoding"
 STRATEGIES = ["sequential", "collaborative", "collaborative+unique", "semantic"]
 BACKBONES = ["scratch:tiny", "scratch:gpt-tiny"]
 CANDIDATES = [20, 100]
@@ -46,17 +45,26 @@ def timed(fn, batches):
     return out, time.perf_counter() - started
 
 
-def run_strategy(split, strategy: str, users: list[str], args) -> dict:
+def setup_model(split, strategy: str, backbone: str, users: list[str]) -> tuple:
+    """The item index, a random-initialised model and its tokenizer (seed 0), and the users'
+    training histories with their sequential prompts (last 20 items)."""
     index = build_index(split, IndexConfig(strategy=strategy, embedding="tfidf"))
     templates = load_templates()
     template = templates.select("sequential", "en", unseen=False)[0]
     corpus = [t.source for t in templates.templates] + [
         i.name for i in split.catalog.values() if i.name
     ]
-    model, tokenizer = prepare_model("scratch:tiny", corpus, index.vocabulary(), seed=0)
+    model, tokenizer = prepare_model(backbone, corpus, index.vocabulary(), seed=0)
     model.eval()
     histories = [[x.item for x in split.train[u]] for u in users]
     prompts = [sequential_prompt(h, index, template, 20) for h in histories]
+    return index, model, tokenizer, histories, prompts
+
+
+def run_strategy(split, strategy: str, users: list[str], args) -> dict:
+    index, model, tokenizer, histories, prompts = setup_model(
+        split, strategy, "scratch:tiny", users
+    )
     chunks = [
         (prompts[i : i + args.batch], histories[i : i + args.batch])
         for i in range(0, len(prompts), args.batch)
@@ -100,19 +108,8 @@ def run_strategy(split, strategy: str, users: list[str], args) -> dict:
 def run_scoring(split, strategy: str, backbone: str, users: list[str], args) -> dict:
     """Beam search top-10 against one-pass scoring of N given candidates (LlamaRec), users/s,
     for one backbone: the same prompts, the candidates drawn at random outside the history."""
-    import random
-
-    index = build_index(split, IndexConfig(strategy=strategy, embedding="tfidf"))
-    templates = load_templates()
-    template = templates.select("sequential", "en", unseen=False)[0]
-    corpus = [t.source for t in templates.templates] + [
-        i.name for i in split.catalog.values() if i.name
-    ]
-    model, tokenizer = prepare_model(backbone, corpus, index.vocabulary(), seed=0)
-    model.eval()
+    index, model, tokenizer, histories, prompts = setup_model(split, strategy, backbone, users)
     trie = ItemTrie.from_index(index, tokenizer)
-    histories = [[x.item for x in split.train[u]] for u in users]
-    prompts = [sequential_prompt(h, index, template, 20) for h in histories]
     batches = range(0, len(prompts), args.batch)
 
     def beam(start):
@@ -148,63 +145,60 @@ def run_scoring(split, strategy: str, backbone: str, users: list[str], args) -> 
     return row
 
 
-def main() -> None:
+def test_users(split, n_users: int) -> list[str]:
+    return sorted(u for u in split.test if split.train.get(u))[:n_users]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(p, STUDY, quick="ML-100K only, 128 users")
     p.add_argument("--datasets", default="ml100k,beauty")
-    p.add_argument("--data", default=str(DATA))
     p.add_argument("--users", type=int, default=512)
     p.add_argument("--batch", type=int, default=128, help="prompts decoded together")
     p.add_argument("--beams", type=int, default=20)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--quick", action="store_true", help="ML-100K only, 128 users")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    args = p.parse_args(argv)
+    harness.setup(args)
     datasets = ["ml100k"] if args.quick else args.datasets.split(",")
     n_users = 128 if args.quick else args.users
-    rows = []
-    for name in datasets:
-        split = leave_one_out_split(load(name, Path(args.data)))
-        users = sorted(u for u in split.test if split.train.get(u))[:n_users]
+    rows, scoring = [], []
+    for n, name in enumerate(datasets):
+        split = leave_one_out_split(harness.load(name, args.data))
+        users = test_users(split, n_users)
         for strategy in STRATEGIES:
-            row = {"dataset": name, **run_strategy(split, strategy, users, args)}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    scoring = []
-    for name in datasets[:1]:
-        split = leave_one_out_split(load(name, Path(args.data)))
-        users = sorted(u for u in split.test if split.train.get(u))[:n_users]
-        for strategy in ("sequential", "collaborative"):
+            rows.append({"dataset": name, **run_strategy(split, strategy, users, args)})
+            print(json.dumps(rows[-1]), flush=True)
+        for strategy in ("sequential", "collaborative") if n == 0 else ():
             for backbone in BACKBONES:
                 row = {"dataset": name, **run_scoring(split, strategy, backbone, users, args)}
                 scoring.append(row)
                 print(json.dumps(row), flush=True)
-    stem = "decoding-quick" if args.quick else "decoding"
-    command = ".venv/bin/python benchmarks/decoding.py " + shlex.join(sys.argv[1:])
-    meta = {
-        "command": command.strip(),
-        "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}",
+    result = {
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "protocol": (
             f"top-10 of {n_users} test users' training histories (last 20 items), "
             f"{args.beams} beams, batches of {args.batch}, history excluded; random scratch:tiny"
         ),
+        "rows": rows,
+        "scoring": scoring,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{stem}.json").write_text(
-        json.dumps({**meta, "rows": rows, "scoring": scoring}, indent=2) + "\n"
-    )
+    harness.write_results(args.out, harness.stem(args), result, markdown(result))
+
+
+def markdown(result: dict) -> str:
     lines = [
         "# Constrained decoding speed: before and after vectorising the trie search",
         "",
-        f"Command: `{meta['command']}`  ",
-        f"Machine: {meta['machine']}  ",
-        f"Protocol: {meta['protocol']}. Before = the per-beam Python loop of lmrec 0.1, after ="
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']}  ",
+        f"Protocol: {result['protocol']}. Before = the per-beam Python loop of lmrec 0.1, after ="
         " the tensorised search; both timed in this one run on the same inputs.",
         "",
         "| data | ids | items | tokens/id | users/s before | users/s after | speed-up "
         "| same top-10 | trie build s (before / after) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
+    for r in result["rows"]:
         lines.append(
             f"| {r['dataset']} | {r['strategy']} | {r['items']} | {r['tokens_per_id']:.2f} "
             f"| {r['before_users_per_s']:.1f} | {r['after_users_per_s']:.1f} "
@@ -223,14 +217,13 @@ def main() -> None:
         "| data | ids | backbone | beam search | score 20 candidates | score 100 candidates |",
         "|---|---|---|---:|---:|---:|",
     ]
-    for r in scoring:
+    for r in result["scoring"]:
         lines.append(
             f"| {r['dataset']} | {r['strategy']} | {r['backbone']} "
             f"| {r['beam_users_per_s']:.1f} | {r['score20_users_per_s']:.1f} "
             f"| {r['score100_users_per_s']:.1f} |"
         )
-    (OUT / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

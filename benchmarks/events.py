@@ -1,7 +1,36 @@
 """Issue 5: do event types help predict purchases? Equal weights against typed prompts with
 tuned per-type weights, on the built-in shop and on MovieLens-100K, NDCG@10 of the next purchase.
 
-Protocol (purchase prediction, leave-one-out on purchases):
+Protocol: :data:`PROTOCOL`; arms: :data:`ARMS`. Each finished data set is cached, so an
+interrupted run resumes at the next one.
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.events           # the full run
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.events --quick   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
+
+from benchmarks import harness
+from lmrec.data.schema import Dataset, EventType, Interaction
+from lmrec.data.split import Split
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.tasks.events import EventConfig, without_item
+
+STUDY = "events"
+PURCHASE = EventType.PURCHASE
+PROTOCOL = """\
+(purchase prediction, leave-one-out on purchases):
 - Per user, events in time order (ties keep file order). The user's last purchase is the test
   target, the one before it the validation target; users with fewer than 3 purchases are
   training-only. Events after the last purchase are not used.
@@ -14,7 +43,8 @@ Protocol (purchase prediction, leave-one-out on purchases):
 - ML-100K has no event types: a rating >= 4 is a purchase, a lower one a view. Each movie is
   rated once, so nothing is removed from its histories. Users are subsampled (seeded) to keep
   the run short on one CPU thread.
-
+"""
+ARMS = """\
 Arms (scratch:tiny T5, sequential ids, the same training settings; every arm trains on pairs
 whose history excludes the target item's earlier events, ``EventConfig.unseen_targets``):
 - ``equal``: untyped prompts, every event a target, weight 1 (the plain sequential model).
@@ -23,42 +53,7 @@ whose history excludes the target item's earlier events, ``EventConfig.unseen_ta
 - tuned: of the typed arms (uniform weights included), the one with the best validation
   NDCG@10; its test numbers are the "tuned" result.
 - ``popularity``: items ranked by training purchases (for scale).
-
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/events.py           # the full run
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/events.py --quick   # a smoke run
 """
-
-from __future__ import annotations
-
-import argparse
-import logging
-import platform
-import random
-import shlex
-import sys
-import time
-from collections import Counter
-from dataclasses import dataclass, replace
-from pathlib import Path
-
-import torch
-from _results import write_results
-
-from lmrec.data import read_recbole
-from lmrec.data.schema import Dataset, EventType, Interaction
-from lmrec.data.split import Split
-from lmrec.data.sportshop import make_sportshop
-from lmrec.indexing import IndexConfig
-from lmrec.metrics.ranking import hit_rate_at_k, ndcg_at_k
-from lmrec.recommenders.lm import LMConfig, LMRecommender
-from lmrec.tasks import PromptConfig
-from lmrec.tasks.events import EventConfig, without_item
-from lmrec.training.loop import TrainConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
-OUT = ROOT / "benchmarks" / "results"
-PURCHASE = EventType.PURCHASE
 
 WEIGHTINGS: dict[str, EventConfig] = {
     "purchases only as targets": EventConfig(typed=True, targets=("purchase",)),
@@ -101,9 +96,9 @@ def purchase_split(dataset: Dataset) -> tuple[Split, list[Case], list[Case]]:
     return split, valid, test
 
 
-def ml100k_events(path: Path, users: int, seed: int) -> Dataset:
+def ml100k_events(data_dir: Path | str, users: int, seed: int) -> Dataset:
     """ML-100K with ratings >= 4 as purchases and the rest as views, ``users`` sampled."""
-    data = read_recbole(path)
+    data = harness.load("ml-100k", data_dir)
     chosen = set(random.Random(seed).sample(sorted(data.users), min(users, len(data.users))))
     log = [
         replace(x, event=PURCHASE if (x.rating or 0) >= 4 else EventType.VIEW)
@@ -119,16 +114,11 @@ def evaluate(rec, cases: list[Case], typed: bool) -> dict[str, float]:
     started = time.perf_counter()
     ranked = rec.recommend(histories, k=10, exclude_seen=True, events=events)
     seconds = time.perf_counter() - started
-    return _metrics([[s.item for s in r] for r in ranked], cases) | {"eval_seconds": seconds}
+    return _metrics(harness.items_of(ranked), cases) | {"eval_seconds": seconds}
 
 
 def _metrics(ranked: list[list[str]], cases: list[Case]) -> dict[str, float]:
-    n = max(1, len(cases))
-    return {
-        "HR@10": sum(hit_rate_at_k(r, c.target, 10) for r, c in zip(ranked, cases, strict=True))
-        / n,
-        "NDCG@10": sum(ndcg_at_k(r, c.target, 10) for r, c in zip(ranked, cases, strict=True)) / n,
-    }
+    return harness.top10_metrics(ranked, [c.target for c in cases])
 
 
 def popularity(split: Split, cases: list[Case]) -> dict[str, float]:
@@ -189,53 +179,40 @@ def run_dataset(dataset: Dataset, base: LMConfig) -> dict:
     }
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: few users, 1 epoch")
+    harness.add_common_options(p, STUDY, quick="smoke run: few users, 1 epoch")
     p.add_argument("--shop-users", type=int, default=600)
     p.add_argument("--ml-users", type=int, default=400, help="ML-100K users sampled (of 943)")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--max-targets-per-user", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    epochs = 1 if args.quick else args.epochs
-    base = LMConfig(
-        model="scratch:tiny",
-        index=IndexConfig(strategy="sequential", style="single"),
-        prompts=PromptConfig(max_history=20, max_targets_per_user=args.max_targets_per_user),
-        train=TrainConfig(
-            epochs=epochs,
-            batch_size=64,
-            learning_rate=3e-3,
-            patience=2,
-            max_valid_users=200,
-            seed=args.seed,
-            progress=False,
-        ),
+    harness.add_lm_options(
+        p, exposed=("epochs", "max_targets_per_user"), max_targets_per_user=8, patience=2
     )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs, args.shop_users, args.ml_users = 1, 100, 80
+    harness.setup(args)
+    base = harness.lm_config(args)
     started = time.perf_counter()
-    shop_users = 100 if args.quick else args.shop_users
-    ml_users = 80 if args.quick else args.ml_users
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    shop = harness.load("shop", shop_users=args.shop_users, seed=args.seed)
     results = [
-        run_dataset(make_sportshop(shop_users, seed=args.seed), base),
-        run_dataset(ml100k_events(ML100K, ml_users, args.seed), base),
+        cache.row("shop", lambda: run_dataset(shop, base)),
+        cache.row(
+            "ml-100k",
+            lambda: run_dataset(ml100k_events(args.data, args.ml_users, args.seed), base),
+        ),
     ]
-    command = "OMP_NUM_THREADS=1 .venv/bin/python " + " ".join(
-        shlex.quote(a) for a in ["benchmarks/events.py", *sys.argv[1:]]
-    )
     result = {
-        "command": command,
+        "command": "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
         "question": "purchase-prediction NDCG@10: equal weights vs typed prompts + tuned weights",
-        "protocol": __doc__.split("Protocol ", 1)[1].split("Arms", 1)[0].strip(" \n"),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
+        "protocol": PROTOCOL.strip(" \n"),
+        "machine": harness.machine(),
         "config": base.to_dict(),
         "seconds": time.perf_counter() - started,
         "datasets": results,
     }
-    write_results(OUT, "events" + ("-quick" if args.quick else ""), result, to_markdown(result))
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
+    cache.finish()
 
 
 def to_markdown(result: dict) -> str:

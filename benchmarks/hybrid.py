@@ -8,44 +8,40 @@ excluded; a seeded sample of test users (``--eval-users``). Look-alike measures 
 top-10 lists: catalogue coverage, intra-list diversity (mean pairwise 1 - cosine of the items'
 TF-IDF name vectors) and mean popularity rank (1 = most popular training item).
 
-    .venv/bin/python benchmarks/hybrid.py                      # ML-100K and Beauty
-    .venv/bin/python benchmarks/hybrid.py --datasets ml100k    # one data set
+    .venv/bin/python -m benchmarks.hybrid                      # ML-100K and Beauty
+    .venv/bin/python -m benchmarks.hybrid --datasets ml100k    # one data set
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
+
 import numpy as np
-import torch
-from _results import write_results
-from sequential import DATA, load, subsample
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from benchmarks import harness
 from lmrec.baselines import ALSRecommender, ItemKNNRecommender
 from lmrec.data import leave_one_out_split
+from lmrec.indexing import IndexConfig
 from lmrec.metrics.beyond import (
     catalog_coverage,
     intra_list_diversity,
     mean_popularity_rank,
     popularity_ranks,
 )
-from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
-from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.recommenders.lm import LMRecommender
 from lmrec.recommenders.rerank import mmr_rerank
-from lmrec.tasks import PromptConfig
-from lmrec.training.loop import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "hybrid"
 DIVERSITY = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
 
 
@@ -65,11 +61,55 @@ def text_similarity(catalog, items):
     return similarity
 
 
+def fit_models(split, args: argparse.Namespace, name: str) -> tuple[dict, dict]:
+    """The retrievers, the LM and the two hybrids, fitted, with their fit seconds."""
+    # The LM's index is IndexConfig's default, as in the committed runs.
+    lm_config = harness.lm_config(args, index=IndexConfig())
+    models = {}
+    fit_seconds = {}
+    for label, make in [
+        ("item-kNN", lambda: ItemKNNRecommender().fit(split)),
+        ("ALS", lambda: ALSRecommender().fit(split)),
+        ("LM (beam search)", lambda: LMRecommender(lm_config).fit(split)),
+    ]:
+        started = time.perf_counter()
+        models[label] = make()
+        fit_seconds[label] = time.perf_counter() - started
+        print(f"{name}: fitted {label} in {fit_seconds[label]:.0f} s", flush=True)
+    lm = models["LM (beam search)"]
+    for retriever in ("item-kNN", "ALS"):
+        label = f"hybrid ({retriever} top-{args.candidates} + LM)"
+        started = time.perf_counter()
+        hybrid = HybridRecommender(models[retriever], lm, HybridConfig(candidates=args.candidates))
+        models[label] = hybrid.fit(split)
+        fit_seconds[label] = time.perf_counter() - started
+        print(f"{name}: {label} weight {hybrid.weight} (validation {hybrid.tuning})", flush=True)
+
+    return models, fit_seconds
+
+
+def recommend_all(model, histories: list[list[str]], k: int) -> list:
+    """Top-k of every history, history excluded, in batches of 128."""
+    ranked = []
+    for start in range(0, len(histories), 128):
+        ranked.extend(model.recommend(histories[start : start + 128], k=k, exclude_seen=True))
+    return ranked
+
+
+def look_alike(top: list[list[str]], n_items: int, distance, ranks: dict) -> dict:
+    """Catalogue coverage, intra-list diversity and mean popularity rank of top-10 lists."""
+    return {
+        "coverage": catalog_coverage(top, n_items),
+        "ILD": intra_list_diversity(top, distance),
+        "popularity_rank": mean_popularity_rank(top, ranks, len(ranks) + 1),
+    }
+
+
 def run_dataset(name: str, args) -> dict:
-    dataset = load(name, Path(args.data))
+    dataset = harness.load(name, args.data, seed=args.seed)
     users = args.users_ml if name == "ml100k" else args.users_other
     if users:
-        dataset = subsample(dataset, users, args.seed)
+        dataset = harness.subsample(dataset, users, args.seed)
     split = leave_one_out_split(dataset)
     print(split.describe(), flush=True)
     items = list(split.catalog)
@@ -88,66 +128,19 @@ def run_dataset(name: str, args) -> dict:
     histories = [[x.item for x in split.history(u, "test")] for u in test_users]
     targets = [split.test[u].item for u in test_users]
 
-    models = {}
-    fit_seconds = {}
-    for label, make in [
-        ("item-kNN", lambda: ItemKNNRecommender().fit(split)),
-        ("ALS", lambda: ALSRecommender().fit(split)),
-        (
-            "LM (beam search)",
-            lambda: LMRecommender(
-                LMConfig(
-                    model=args.lm_model,
-                    prompts=PromptConfig(
-                        max_history=20, max_targets_per_user=args.max_targets_per_user
-                    ),
-                    train=TrainConfig(
-                        epochs=args.lm_epochs,
-                        batch_size=64,
-                        learning_rate=args.lr,
-                        patience=2,
-                        max_valid_users=300,
-                        seed=args.seed,
-                        progress=False,
-                    ),
-                )
-            ).fit(split),
-        ),
-    ]:
-        started = time.perf_counter()
-        models[label] = make()
-        fit_seconds[label] = time.perf_counter() - started
-        print(f"{name}: fitted {label} in {fit_seconds[label]:.0f} s", flush=True)
-    lm = models["LM (beam search)"]
-    for retriever in ("item-kNN", "ALS"):
-        label = f"hybrid ({retriever} top-{args.candidates} + LM)"
-        started = time.perf_counter()
-        hybrid = HybridRecommender(models[retriever], lm, HybridConfig(candidates=args.candidates))
-        models[label] = hybrid.fit(split)
-        fit_seconds[label] = time.perf_counter() - started
-        print(f"{name}: {label} weight {hybrid.weight} (validation {hybrid.tuning})", flush=True)
+    models, fit_seconds = fit_models(split, args, name)
 
     rows = []
-    lists = {}
     for label, model in models.items():
         started = time.perf_counter()
-        ranked = []
-        for s in range(0, len(histories), 128):
-            ranked.extend(model.recommend(histories[s : s + 128], k=10, exclude_seen=True))
+        top = harness.items_of(recommend_all(model, histories, 10))
         seconds = time.perf_counter() - started
-        top = [[x.item for x in r] for r in ranked]
-        lists[label] = ranked
         rows.append(
             {
                 "recommender": label,
-                "NDCG@10": float(
-                    np.mean([ndcg_at_k(t, w, 10) for t, w in zip(top, targets, strict=True)])
-                ),
-                "HR@10": float(np.mean([w in t for t, w in zip(top, targets, strict=True)])),
+                **harness.top10_metrics(top, targets),
                 "users_per_s": len(top) / seconds,
-                "coverage": catalog_coverage(top, len(items)),
-                "ILD": intra_list_diversity(top, distance),
-                "popularity_rank": mean_popularity_rank(top, ranks, len(ranks) + 1),
+                **look_alike(top, len(items), distance, ranks),
                 "fit_s": fit_seconds[label],
                 "weight": getattr(model, "weight", None),
             }
@@ -159,20 +152,14 @@ def run_dataset(name: str, args) -> dict:
         (r for r in rows if r["recommender"].startswith("hybrid")), key=lambda r: r["NDCG@10"]
     )
     chosen = models[best["recommender"]]
-    wide = []
-    for s in range(0, len(histories), 128):
-        wide.extend(chosen.recommend(histories[s : s + 128], k=args.candidates, exclude_seen=True))
+    wide = recommend_all(chosen, histories, args.candidates)
     for diversity in DIVERSITY:
         top = [[x.item for x in mmr_rerank(r, similarity, 10, diversity)] for r in wide]
         curve.append(
             {
                 "diversity": diversity,
-                "NDCG@10": float(
-                    np.mean([ndcg_at_k(t, w, 10) for t, w in zip(top, targets, strict=True)])
-                ),
-                "ILD": intra_list_diversity(top, distance),
-                "coverage": catalog_coverage(top, len(items)),
-                "popularity_rank": mean_popularity_rank(top, ranks, len(ranks) + 1),
+                "NDCG@10": harness.top10_metrics(top, targets)["NDCG@10"],
+                **look_alike(top, len(items), distance, ranks),
             }
         )
     return {
@@ -256,33 +243,35 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(p, STUDY, quick="ML-100K only, 200 test users, 1 LM epoch")
     p.add_argument("--datasets", default="ml100k,beauty")
-    p.add_argument("--data", default=str(DATA))
     p.add_argument("--users-ml", type=int, default=0, help="subsample ML-100K users (0 = all)")
     p.add_argument("--users-other", type=int, default=5000, help="subsample Amazon users")
     p.add_argument("--eval-users", type=int, default=500)
     p.add_argument("--candidates", type=int, default=50)
-    p.add_argument("--lm-model", default="scratch:tiny")
-    p.add_argument("--lm-epochs", type=int, default=4)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--max-targets-per-user", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--name", default="hybrid")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    harness.add_lm_options(
+        p,
+        exposed=("model", "epochs", "lr", "max_targets_per_user"),
+        flags={"model": "--lm-model", "epochs": "--lm-epochs"},
+        max_targets_per_user=10,
+        patience=2,
+        valid_users=300,
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.datasets, args.eval_users, args.epochs = "ml100k", 200, 1
+    harness.setup(args)
     started = time.perf_counter()
     datasets = [run_dataset(name, args) for name in args.datasets.split(",")]
     result = {
-        "command": ".venv/bin/python benchmarks/hybrid.py " + shlex.join(sys.argv[1:]),
-        "machine": f"{platform.machine()}, {args.threads} torch thread(s)",
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "wall_seconds": time.perf_counter() - started,
         "datasets": datasets,
     }
-    write_results(OUT, args.name, result, to_markdown(result))
-    plot(result, OUT / f"{args.name}.png")
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result), plot)
 
 
 if __name__ == "__main__":

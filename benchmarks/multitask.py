@@ -8,74 +8,46 @@ with all-item numbers; rating / explanation / review = a seeded random 80/10/10 
 interaction (P5), with no task trained on a leave-one-out validation/test event. LM rows are
 given for seen prompts (training templates) and unseen prompts (held-out templates).
 
-    .venv/bin/python benchmarks/multitask.py            # the committed run (22 min, 1 thread)
-    .venv/bin/python benchmarks/multitask.py --quick    # a smoke run
+Each finished data set is cached, so an interrupted run resumes at the next one.
+
+    .venv/bin/python -m benchmarks.multitask            # the committed run (22 min, 1 thread)
+    .venv/bin/python -m benchmarks.multitask --quick    # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import platform
-import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
+from benchmarks import harness
 from lmrec.backbone.model import count_parameters
-from lmrec.data import ColumnMap, leave_one_out_split, read_interactions, read_recbole
+from lmrec.data import leave_one_out_split
 from lmrec.data.random_split import split_interactions
 from lmrec.evaluation.tasks import evaluate_tasks
-from lmrec.indexing import IndexConfig
-from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.recommenders.lm import LMRecommender
 from lmrec.tasks import PromptConfig, TaskConfig
-from lmrec.training.loop import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-OUT = ROOT / "benchmarks" / "results"
-MI_COLUMNS = ColumnMap(
-    user="reviewerID",
-    item="asin",
-    timestamp="unixReviewTime",
-    rating="overall",
-    review="reviewText",
-    summary="summary",
-)
-DATASETS = {
-    "ml-100k": (lambda: read_recbole(DATA / "ml-100k"), ("sequential", "rating", "direct")),
-    "musical-instruments": (
-        lambda: read_interactions(
-            DATA / "amazon_musical_instruments_reviews" / "reviews_Musical_Instruments_5.json.gz",
-            MI_COLUMNS,
-        ),
-        ("sequential", "rating", "explanation", "review", "direct"),
-    ),
+STUDY = "multitask"
+TASKS = {  # data set: the task families its data allows
+    "ml-100k": ("sequential", "rating", "direct"),
+    "musical-instruments": ("sequential", "rating", "explanation", "review", "direct"),
 }
 
 
 def run_one(name: str, args: argparse.Namespace) -> dict:
-    read, tasks = DATASETS[name]
-    dataset = read()
+    tasks = TASKS[name]
+    dataset = harness.load(name, args.data)
     split = leave_one_out_split(dataset)
     isplit = split_interactions(dataset, seed=args.seed)
     print(split.describe(), "|", isplit.describe(), flush=True)
-    config = LMConfig(
-        model=args.model,
-        index=IndexConfig(strategy="sequential", style="single"),
+    config = harness.lm_config(
+        args,
         prompts=PromptConfig(max_history=args.max_history),
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            patience=0,
-            max_valid_users=200,
-            seed=args.seed,
-            progress=False,
-        ),
         tasks=tasks,
         multitask=TaskConfig(
             max_examples_per_task=args.examples_per_task,
@@ -161,44 +133,34 @@ def _decoding_note(run: dict) -> str:
     return "Rating read-out: " + "; ".join(notes) + "." if notes else ""
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: tiny sizes")
-    p.add_argument("--datasets", default=",".join(DATASETS))
-    p.add_argument("--model", default="scratch:tiny", help="tiny: 2.5x the examples/s of small")
-    p.add_argument("--epochs", type=int, default=4)
+    harness.add_common_options(p, STUDY, quick="smoke run: tiny sizes")
+    p.add_argument("--datasets", default=",".join(TASKS))
+    harness.add_lm_options(p, exposed=("model", "epochs", "batch_size", "lr", "max_history"))
     p.add_argument("--examples-per-task", type=int, default=2000)
     p.add_argument("--cases", type=int, default=300, help="test cases (users) per task")
     p.add_argument(
         "--train-candidates", type=int, default=20, help="candidates in training choice prompts"
     )
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--max-history", type=int, default=20)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", default="multitask", help="output file stem")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.examples_per_task, args.cases = 1, 200, 30
-        args.name = args.name if args.name != "multitask" else "multitask-quick"
-    torch.set_num_threads(args.threads)
+    harness.setup(args)
     started = time.perf_counter()
     result = {
-        "command": shlex.join([".venv/bin/python", "benchmarks/multitask.py", *sys.argv[1:]]),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "threads": args.threads,
-        "args": vars(args),
+        "args": harness.settings_of(args),
         "datasets": {},
     }
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
     for name in args.datasets.split(","):
-        result["datasets"][name] = run_one(name, args)
+        result["datasets"][name] = cache.row(name, lambda n=name: run_one(n, args))
     result["seconds"] = time.perf_counter() - started
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{args.name}.json").write_text(json.dumps(result, indent=1))
-    (OUT / f"{args.name}.md").write_text(to_markdown(result))
-    print(f"wrote {OUT / args.name}.json/.md in {result['seconds'] / 60:.1f} min")
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
+    cache.finish()
 
 
 if __name__ == "__main__":

@@ -1,36 +1,34 @@
 """Issue 4's benchmark: the language model under each item-indexing strategy beside SASRec,
 ALS, item-kNN and popularity, on the standard sequential benchmarks, in one run.
 
-Protocol: leave-one-out (last item = test, second-last = validation; file order kept on ties),
-all items ranked, the user's history *not* excluded unless --exclude-seen (as P5, TIGER and the
-SASRec numbers in docs/design.md report it). Each dataset's table also records training wall time,
-training examples/s and tokens/s, the share of this machine's matmul peak (measured in the same
-run), inference users/s for top-10 (trie beam search for the LM) and peak resident memory.
+Protocol: see :data:`PROTOCOL`. Each dataset's table also records training wall time, training
+examples/s and tokens/s, the share of this machine's matmul peak (measured in the same run),
+inference users/s for top-10 (trie beam search for the LM) and peak resident memory. Finished
+models' rows are cached (``<name>.partial.json``): an interrupted run resumes at the next model.
 
-    .venv/bin/python benchmarks/sequential.py --quick                 # ~10 min smoke run
-    .venv/bin/python benchmarks/sequential.py --datasets beauty,ml100k # the full run
+    .venv/bin/python -m benchmarks.sequential --quick                  # ~10 min smoke run
+    .venv/bin/python -m benchmarks.sequential --datasets beauty,ml100k # the full run
 
-Writes benchmarks/results/sequential[-quick].{json,md,png}.
+Writes benchmarks/results/sequential/sequential[-quick].{json,md,png}.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import platform
-import random
-import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
 import psutil
 import torch
 
+from benchmarks import harness
 from lmrec.backbone.model import count_parameters
 from lmrec.baselines import (
     ALSRecommender,
@@ -39,45 +37,21 @@ from lmrec.baselines import (
     SASRecConfig,
     SASRecRecommender,
 )
-from lmrec.data import Dataset, leave_one_out_split, read_recbole, read_sequences
+from lmrec.data import leave_one_out_split
 from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
 from lmrec.recommenders.base import Recommender
 from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
-from lmrec.training.loop import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "sequential"
 STRATEGIES = ("sequential", "random", "collaborative", "collaborative+unique", "semantic")
-
-
-def load(name: str, data_dir: Path) -> Dataset:
-    """The named benchmark data set from ``data_dir`` (the repository's ../shared/data)."""
-    if name == "ml100k":
-        return read_recbole(data_dir / "ml-100k")
-    folders = {
-        "beauty": ("amazon_beauty", "Beauty.txt"),
-        "sports": ("amazon_sports", "Sports_and_Outdoors.txt"),
-    }
-    if name not in folders:
-        raise SystemExit(f"unknown dataset {name!r} (known: ml100k, beauty, sports)")
-    folder, file = folders[name]
-    base = data_dir / folder
-    return read_sequences(
-        base / file,
-        names_path=base / "item_generative_indexing_phase_0.txt",
-        id_map_path=base / "datamaps.json",
-        name=name,
-    )
-
-
-def subsample(dataset: Dataset, users: int, seed: int) -> Dataset:
-    """Keep a seeded random sample of users (all their events) and the whole catalogue."""
-    chosen = set(random.Random(seed).sample(dataset.users, min(users, len(dataset.users))))
-    kept = [x for x in dataset.interactions if x.user in chosen]
-    return Dataset(kept, dataset.catalog, name=f"{dataset.name} ({len(chosen)} users)")
+BASELINES = ("popularity", "item-kNN", "ALS", "SASRec")
+PROTOCOL = (
+    "leave-one-out (last item = test, second-last = validation; file order kept on ties), all "
+    "items ranked, the user's history *not* excluded unless --exclude-seen (as P5, TIGER and the "
+    "SASRec numbers in docs/design.md report it)"
+)
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -116,35 +90,17 @@ class PeakMemory:
         self.peak = max(self.peak, self._process.memory_info().rss / 2**20)
 
 
-BASELINES = ("popularity", "item-kNN", "ALS", "SASRec")
-
-
-def lm_config(args: argparse.Namespace, strategy: str) -> LMConfig:
+def lm_config_of(args: argparse.Namespace, strategy: str) -> LMConfig:
     index = IndexConfig(strategy=strategy, embedding="tfidf")
-    return LMConfig(
-        model=args.lm_model,
-        index=index,
-        prompts=PromptConfig(
-            max_history=args.max_history, max_targets_per_user=args.max_targets_per_user
-        ),
-        train=TrainConfig(
-            epochs=args.lm_epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            patience=args.patience,
-            max_valid_users=args.valid_users,
-            seed=args.seed,
-            progress=False,
-        ),
-        num_beams=args.beams,
-        valid_exclude_seen=args.exclude_seen,
+    return harness.lm_config(
+        args, index=index, num_beams=args.beams, valid_exclude_seen=args.exclude_seen
     )
 
 
 def sequence_config(args: argparse.Namespace, strategy: str, model: str) -> LMConfig:
     """A decoder-only model trained with the all-positions objective (``objective="sequence"``:
     item ids alone, every next-item prediction of a user's last max_history + 1 items)."""
-    base = lm_config(args, strategy)
+    base = lm_config_of(args, strategy)
     return replace(
         base,
         model=model,
@@ -164,90 +120,98 @@ def sequence_config(args: argparse.Namespace, strategy: str, model: str) -> LMCo
     )
 
 
-def run_dataset(name: str, args: argparse.Namespace, peak_gflops: float) -> dict:
-    dataset = load(name, Path(args.data))
-    if args.users:
-        dataset = subsample(dataset, args.users, args.seed)
-    split = leave_one_out_split(dataset)
-    logging.info("%s", split.describe())
-    makers: list[tuple[str, Callable[[], Recommender]]] = [
+def makers(args: argparse.Namespace) -> list[tuple[str, Callable[[], Recommender]]]:
+    """The recommenders this run compares, by label, each as a function that builds it."""
+    sasrec = SASRecConfig(
+        epochs=args.sasrec_epochs,
+        patience=args.patience * 3,
+        seed=args.seed,
+        valid_exclude_seen=args.exclude_seen,
+        progress=False,
+    )
+    chosen: list[tuple[str, Callable[[], Recommender]]] = [
         ("popularity", PopularityRecommender),
         ("item-kNN", ItemKNNRecommender),
         ("ALS", lambda: ALSRecommender(seed=args.seed)),
-        (
-            "SASRec (full CE)",
-            lambda: SASRecRecommender(
-                SASRecConfig(
-                    epochs=args.sasrec_epochs,
-                    patience=args.patience * 3,
-                    seed=args.seed,
-                    valid_exclude_seen=args.exclude_seen,
-                    progress=False,
-                )
-            ),
-        ),
+        ("SASRec (full CE)", lambda: SASRecRecommender(sasrec)),
     ]
     keep = set(BASELINES) if args.baselines == "all" else set()
-    keep |= set(filter(None, args.baselines.split(","))) - {"all", "none"}
-    makers = [(label, make) for label, make in makers if label.split(" ")[0] in keep]
-    for strategy in filter(None, args.strategies.split(",")):
-        config = lm_config(args, strategy)
-        makers.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
-    for strategy in filter(None, args.seq_strategies.split(",")):
+    keep |= set(harness.split_list(args.baselines)) - {"all", "none"}
+    chosen = [(label, make) for label, make in chosen if label.split(" ")[0] in keep]
+    for strategy in harness.split_list(args.strategies):
+        config = lm_config_of(args, strategy)
+        chosen.append((f"LM {strategy}", lambda c=config: LMRecommender(c)))
+    for strategy in harness.split_list(args.seq_strategies):
         for model in args.seq_model.split(","):
             config = sequence_config(args, strategy, model)
             shape = model.removeprefix("scratch:")
             if args.seq_dropout is not None:
                 shape += f", dropout {args.seq_dropout:g}"
-            label = f"LM-seq {strategy} ({shape})"
-            makers.append((label, lambda c=config: LMRecommender(c)))
+            chosen.append((f"LM-seq {strategy} ({shape})", lambda c=config: LMRecommender(c)))
+    return chosen
+
+
+def measure(make: Callable[[], Recommender], split, args, peak_gflops: float) -> dict:
+    """Fit one recommender and evaluate it: its row of the table (and the protocol)."""
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        rec = make().fit(split)
+        fit_seconds = time.perf_counter() - started
+        report = evaluate_ranking(
+            rec,
+            split,
+            stage="test",
+            ks=(5, 10),
+            exclude_seen=args.exclude_seen,
+            max_users=args.eval_users or None,
+            progress=False,
+        )
+    row = {
+        **report.metrics,
+        "fit_seconds": fit_seconds,
+        "users_per_second": report.users_per_second,
+        "peak_rss_mib": memory.peak,
+        "protocol": report.protocol,
+    }
+    if isinstance(rec, LMRecommender):
+        r = rec.train_result
+        params = count_parameters(rec.model)
+        # ~6 FLOPs per weight per token for a forward + backward pass, counting only the
+        # weights a token is multiplied by: not the embedding table, which is a lookup
+        # (the tied output layer's cost per answer token is left out: answers are short).
+        embedding = rec.model.get_input_embeddings().weight.numel()
+        achieved = 6 * (params - embedding) * r.tokens_per_second / 1e9
+        row.update(
+            train_seconds=r.seconds,
+            examples_per_second=r.examples_per_second,
+            tokens_per_second=r.tokens_per_second,
+            parameters=params,
+            epochs_run=r.epochs_run,
+            best_epoch=r.best_epoch,
+            peak_share=achieved / peak_gflops,
+            code_length=len(rec.index.code(rec.index.items[0])),
+            id_tokens=len(rec.index.vocabulary()),
+        )
+    return row
+
+
+def run_dataset(
+    name: str, args: argparse.Namespace, peak_gflops: float, cache: harness.RowCache
+) -> dict:
+    dataset = harness.load(name, args.data, seed=args.seed)
+    if args.users:
+        dataset = harness.subsample(dataset, args.users, args.seed)
+    split = leave_one_out_split(dataset)
+    logging.info("%s", split.describe())
     rows = []
-    for label, make in makers:
-        with PeakMemory() as memory:
-            started = time.perf_counter()
-            rec = make().fit(split)
-            fit_seconds = time.perf_counter() - started
-            report = evaluate_ranking(
-                rec,
-                split,
-                stage="test",
-                ks=(5, 10),
-                exclude_seen=args.exclude_seen,
-                max_users=args.eval_users or None,
-                progress=False,
-            )
-        row = {
-            "recommender": label,
-            **report.metrics,
-            "fit_seconds": fit_seconds,
-            "users_per_second": report.users_per_second,
-            "peak_rss_mib": memory.peak,
-        }
-        if isinstance(rec, LMRecommender):
-            r = rec.train_result
-            params = count_parameters(rec.model)
-            # ~6 FLOPs per weight per token for a forward + backward pass, counting only the
-            # weights a token is multiplied by: not the embedding table, which is a lookup
-            # (the tied output layer's cost per answer token is left out: answers are short).
-            embedding = rec.model.get_input_embeddings().weight.numel()
-            achieved = 6 * (params - embedding) * r.tokens_per_second / 1e9
-            row.update(
-                train_seconds=r.seconds,
-                examples_per_second=r.examples_per_second,
-                tokens_per_second=r.tokens_per_second,
-                parameters=params,
-                epochs_run=r.epochs_run,
-                best_epoch=r.best_epoch,
-                peak_share=achieved / peak_gflops,
-                code_length=len(rec.index.code(rec.index.items[0])),
-                id_tokens=len(rec.index.vocabulary()),
-            )
-        rows.append(row)
+    for label, make in makers(args):
+        row = cache.row(f"{name}/{label}", lambda m=make: measure(m, split, args, peak_gflops))
+        rows.append({"recommender": label} | {k: v for k, v in row.items() if k != "protocol"})
         logging.info("%s %s: %s", name, label, {k: row[k] for k in ("NDCG@10", "fit_seconds")})
     return {
         "data": split.name,
         "split": split.describe(),
-        "protocol": report.protocol,
+        "protocol": row["protocol"],
         "rows": rows,
     }
 
@@ -311,16 +275,16 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--datasets", default="ml100k,beauty", help="ml100k, beauty, sports")
-    p.add_argument("--data", default=str(DATA), help="folder holding the shared data sets")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="subsample: 300 users per data set, 10 targets per user, 3 LM epochs, 10 SASRec "
+    harness.add_common_options(
+        p,
+        STUDY,
+        threads=0,
+        quick="subsample: 300 users per data set, 10 targets per user, 3 LM epochs, 10 SASRec "
         "epochs (aim: under 10 minutes on 2 CPU cores)",
     )
+    p.add_argument("--datasets", default="ml100k,beauty", help="ml100k, beauty, sports, shop")
     p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="LM item-id strategies")
     p.add_argument(
@@ -359,53 +323,46 @@ def main() -> None:
         help="dropout of the LM-seq models (default: the architecture's)",
     )
     p.add_argument("--seq-max-history", type=int, default=50, help="as SASRec's max length")
-    p.add_argument("--lm-model", default="scratch:tiny")
-    p.add_argument("--lm-epochs", type=int, default=10)
+    harness.add_lm_options(
+        p,
+        flags={"model": "--lm-model", "epochs": "--lm-epochs"},
+        epochs=10,
+        max_targets_per_user=20,
+        patience=3,
+        valid_users=500,
+    )
     p.add_argument("--sasrec-epochs", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--max-history", type=int, default=20)
-    p.add_argument("--max-targets-per-user", type=int, default=20)
     p.add_argument("--beams", type=int, default=20, help="LM beam width for top-10")
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--valid-users", type=int, default=500)
     p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
     p.add_argument("--exclude-seen", action="store_true", help="exclude history items")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(OUT), help="folder for the JSON, markdown and PNG")
-    p.add_argument("--name", default="sequential")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
-    args = p.parse_args()
-    unknown = set(filter(None, args.baselines.split(","))) - set(BASELINES) - {"all", "none"}
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = parser()
+    args = p.parse_args(argv)
+    unknown = set(harness.split_list(args.baselines)) - set(BASELINES) - {"all", "none"}
     if unknown:
         p.error(f"unknown baselines {sorted(unknown)} (known: all, none, {', '.join(BASELINES)})")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.quick:
         args.users = args.users or 300
         args.max_targets_per_user = min(args.max_targets_per_user, 10)
-        args.lm_epochs = min(args.lm_epochs, 3)
+        args.epochs = min(args.epochs, 3)
         args.sasrec_epochs = min(args.sasrec_epochs, 10)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    harness.setup(args, logging.INFO)
     started = time.perf_counter()
     peak = matmul_peak_gflops()
-    datasets = [run_dataset(name, args, peak) for name in args.datasets.split(",")]
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    datasets = [run_dataset(name, args, peak, cache) for name in args.datasets.split(",")]
     result = {
-        "command": "python "
-        + " ".join(shlex.quote(a) for a in ["benchmarks/sequential.py", *sys.argv[1:]]),
-        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
-        f"{torch.get_num_threads()} torch threads",
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "matmul_peak_gflops": peak,
         "wall_seconds": time.perf_counter() - started,
         "datasets": datasets,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = args.name + ("-quick" if args.quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (out / f"{stem}.md").write_text(to_markdown(result))
-    plot(result, out / f"{stem}.png")
-    print(to_markdown(result))
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result), plot)
+    cache.finish()
 
 
 if __name__ == "__main__":

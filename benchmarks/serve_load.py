@@ -1,10 +1,10 @@
 """Load benchmark of ``lmrec serve``: event throughput with many concurrent clients (every
 acknowledged event stored exactly once), and recommendation latency alone and under write load.
 
-    .venv/bin/python benchmarks/serve_load.py --model runs/demo            # full size
-    .venv/bin/python benchmarks/serve_load.py --model runs/demo --clients 20 --events 2000
+    .venv/bin/python -m benchmarks.serve_load --model runs/demo            # full size
+    .venv/bin/python -m benchmarks.serve_load --model runs/demo --clients 20 --events 2000
 
-Writes ``benchmarks/results/serve_load.json`` and ``.md``. The server is a real
+Writes ``benchmarks/results/serve_load/serve_load.json`` and ``.md``. The server is a real
 ``lmrec --threads 1 serve`` subprocess on 127.0.0.1; the clients are threads of this process
 (httpx, one connection each), so clients and server share the machine's cores.
 """
@@ -12,32 +12,38 @@ Writes ``benchmarks/results/serve_load.json`` and ``.md``. The server is a real
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
+
+from benchmarks import harness
 from lmrec.recommenders.lm import LMRecommender
 from lmrec.serve.loadtest import ServerProcess, measure_latency, send_events
 from lmrec.serve.store import SQLiteEventStore
 
-RESULTS = Path(__file__).parent / "results"
+STUDY = "serve_load"
 KEY = "benchmark-key"
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(
+        parser, STUDY, quick="5 writers of 200 events, 4 readers of 5 requests", data=False
+    )
     parser.add_argument("--model", default="runs/demo", help="model directory (lmrec demo)")
     parser.add_argument("--clients", type=int, default=50, help="concurrent event writers")
     parser.add_argument("--events", type=int, default=2000, help="events per writer")
     parser.add_argument("--batch", type=int, default=100, help="events per POST /events")
     parser.add_argument("--readers", type=int, default=16, help="concurrent recommendation clients")
     parser.add_argument("--requests", type=int, default=25, help="requests per reader")
-    parser.add_argument("--out", default=str(RESULTS / "serve_load"), help="output path stem")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.events, args.readers, args.requests = 5, 200, 4, 5
+    harness.setup(args)
 
     items = list(LMRecommender.load(args.model).catalog)
     workdir = Path(tempfile.mkdtemp(prefix="serve_load_"))
@@ -67,8 +73,8 @@ def main() -> int:
         loaded = measure_latency(server.url, users, args.readers, args.requests)
         background.join()
     report = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "model": Path(args.model).name,
         "items": len(items),
         "writes": {
@@ -89,11 +95,7 @@ def main() -> int:
             **loaded.summary(),
         },
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(_markdown(report), encoding="utf-8")
-    print(_markdown(report))
+    harness.write_results(args.out, harness.stem(args), report, _markdown(report))
     return 0 if exactly_once and not writes.errors else 1
 
 

@@ -1,39 +1,46 @@
 """Streaming data: does memory stay flat as the interaction log grows (issue 9)?
 
-    .venv/bin/python benchmarks/streaming.py            # 1M and 10M events (~15 minutes)
-    .venv/bin/python benchmarks/streaming.py --quick    # 20k and 200k events, a smoke run
+    .venv/bin/python -m benchmarks.streaming            # 1M and 10M events (~15 minutes)
+    .venv/bin/python -m benchmarks.streaming --quick    # 20k and 200k events, a smoke run
 
 Writes synthetic logs (CSV and Parquet, chunk by chunk) under ``--workdir``, then reads each
 one, making every sequential training prompt, once streamed (``lmrec.data.stream``) and once
 the in-memory way (``read_interactions`` -> histories -> ``sequential_pairs`` ->
 ``sequential_examples``, a list as ``train_model`` takes it) for logs up to ``--eager-max``
 events. Every run (the generator too) is its own subprocess, so peak RSS
-(``getrusage`` max RSS) belongs to that run alone. Writes ``benchmarks/results/streaming.json``
-and ``.md``.
+(``getrusage`` max RSS) belongs to that run alone. Writes
+``benchmarks/results/streaming/streaming.json`` and ``.md``.
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported (by the harness)
+
 import argparse
 import json
-import os
 import platform
 import random
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
-RESULTS = Path(__file__).parent / "results"
+from benchmarks import harness
+
+STUDY = "streaming"
 GENERATE_CHUNK = 500_000
 ROW_GROUP = 100_000
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(parser, STUDY, quick="20k and 200k events", data=False)
     parser.add_argument("--sizes", default="1000000,10000000", help="events per log")
     parser.add_argument("--users", type=int, default=50_000, help="users in every log")
     parser.add_argument("--items", type=int, default=20_000, help="items in the catalogue")
@@ -45,10 +52,8 @@ def main() -> int:
         "--large-formats", default="parquet", help="formats of the logs larger than --eager-max"
     )
     parser.add_argument("--workdir", default="/tmp/lmrec_streaming", help="where logs go")
-    parser.add_argument("--quick", action="store_true", help="20k and 200k events")
-    parser.add_argument("--out", default=str(RESULTS / "streaming"), help="output path stem")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one measured run, as JSON
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
@@ -57,6 +62,7 @@ def main() -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     settings = {
+        "seed": args.seed,
         "users": args.users,
         "items": args.items,
         "chunk_size": args.chunk_size,
@@ -74,19 +80,15 @@ def main() -> int:
         for path in paths.values():
             Path(path).unlink()
     report = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        "command": "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
         "python": platform.python_version(),
         "eager_max": args.eager_max,
         "large_formats": args.large_formats,
         **settings,
         "runs": runs,
     }
-    out = Path(args.out + ("-quick" if args.quick else ""))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(_markdown(report), encoding="utf-8")
-    print(_markdown(report))
+    harness.write_results(args.out, harness.stem(args), report, _markdown(report))
     return 0
 
 
@@ -166,7 +168,7 @@ def _generate(spec: dict) -> dict:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(spec["seed"])
     schema = pa.schema([("user", pa.string()), ("item", pa.string()), ("timestamp", pa.int64())])
     writers = {}
     for fmt, path in spec["paths"].items():

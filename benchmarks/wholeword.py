@@ -4,127 +4,99 @@ a few sub-tokens each, on MovieLens-100K?
 The same scratch T5, the same sub-token ids (sequential numbering, two digit tokens per item),
 the same seed, split and training examples, with and without ``LMConfig.whole_word``.
 Protocol: leave-one-out by timestamp (ties keep file order), test stage, all items ranked, the
-user's history excluded. Writes benchmarks/results/wholeword[-quick].{json,md}.
+user's history excluded. Writes benchmarks/results/wholeword/wholeword[-quick].{json,md}; each
+finished arm's row is cached, so an interrupted run resumes at the next one.
 
-    .venv/bin/python benchmarks/wholeword.py            # the full run (~20 min on 1 thread)
-    .venv/bin/python benchmarks/wholeword.py --quick    # a smoke run
+    .venv/bin/python -m benchmarks.wholeword            # the full run (~20 min on 1 thread)
+    .venv/bin/python -m benchmarks.wholeword --quick    # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import platform
-import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-from _results import write_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
+from benchmarks import harness
 from lmrec.backbone.model import count_parameters
-from lmrec.data import leave_one_out_split, read_recbole
+from lmrec.data import leave_one_out_split
 from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
 from lmrec.recommenders.lm import LMConfig, LMRecommender
-from lmrec.tasks import PromptConfig
-from lmrec.training.loop import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "ml-100k"
-OUT = ROOT / "benchmarks" / "results"
+STUDY = "wholeword"
 COLUMNS = ("NDCG@5", "NDCG@10", "HR@5", "HR@10")
 
 
-def base_config(args: argparse.Namespace) -> LMConfig:
-    return LMConfig(
-        model=args.model,
-        index=IndexConfig(strategy="sequential", style="subtokens"),
-        prompts=PromptConfig(
-            max_history=args.max_history, max_targets_per_user=args.max_targets_per_user
-        ),
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            patience=0,
-            max_valid_users=args.valid_users,
-            seed=args.seed,
-            progress=False,
-        ),
-    )
+def measure(config: LMConfig, split, max_users: int | None) -> dict:
+    """Train one arm and evaluate it: its row."""
+    started = time.perf_counter()
+    rec = LMRecommender(config).fit(split)
+    fit_seconds = time.perf_counter() - started
+    report = evaluate_ranking(rec, split, stage="test", max_users=max_users, progress=False)
+    r = rec.train_result
+    code = rec.index.code(rec.index.items[0])
+    return {
+        "whole_word": config.whole_word,
+        **report.metrics,
+        "parameters": count_parameters(rec.model),
+        "train_examples_per_second": r.examples_per_second,
+        "train_seconds": r.seconds,
+        "fit_seconds": fit_seconds,
+        "epochs_run": r.epochs_run,
+        "best_epoch": r.best_epoch,
+        "best_valid_ndcg10": r.best_valid_ndcg10,
+        "inference_users_per_second": report.users_per_second,
+        "tokens_per_item": len(code),
+        "example_code": "".join(code),
+        "protocol": report.protocol,
+    }
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(DATA))
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, 100 test users")
-    p.add_argument("--model", default="scratch:tiny")
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--max-history", type=int, default=20)
-    p.add_argument("--max-targets-per-user", type=int, default=10)
-    p.add_argument("--valid-users", type=int, default=200)
+    harness.add_common_options(p, STUDY, quick="smoke run: 1 epoch, 100 test users")
+    harness.add_lm_options(
+        p,
+        exposed=("model", "epochs", "batch_size", "lr", "max_history", "max_targets_per_user",
+                 "valid_users"),
+        epochs=6,
+        max_targets_per_user=10,
+    )  # fmt: skip
     p.add_argument("--max-users", type=int, default=0, help="test users (0 = all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--name", default="wholeword", help="output file stem")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
-        args.epochs, args.max_targets_per_user, args.valid_users = 1, 1, 50
-        args.max_users = args.max_users or 100
-    torch.set_num_threads(args.threads)
-
-    split = leave_one_out_split(read_recbole(args.data))
+        harness.quick_training(args)
+    harness.setup(args)
+    split = leave_one_out_split(harness.load("ml-100k", args.data))
     print(split.describe(), flush=True)
-    base = base_config(args)
+    base = harness.lm_config(args, index=IndexConfig(strategy="sequential", style="subtokens"))
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
     rows = []
     for whole_word in (False, True):
         config = replace(base, whole_word=whole_word)
-        started = time.perf_counter()
-        rec = LMRecommender(config).fit(split)
-        fit_seconds = time.perf_counter() - started
-        report = evaluate_ranking(
-            rec, split, stage="test", max_users=args.max_users or None, progress=False
+        row = cache.row(
+            f"whole_word={whole_word}", lambda c=config: measure(c, split, args.max_users or None)
         )
-        r = rec.train_result
-        code = rec.index.code(rec.index.items[0])
-        row = {
-            "whole_word": whole_word,
-            **report.metrics,
-            "parameters": count_parameters(rec.model),
-            "train_examples_per_second": r.examples_per_second,
-            "train_seconds": r.seconds,
-            "fit_seconds": fit_seconds,
-            "epochs_run": r.epochs_run,
-            "best_epoch": r.best_epoch,
-            "best_valid_ndcg10": r.best_valid_ndcg10,
-            "inference_users_per_second": report.users_per_second,
-            "tokens_per_item": len(code),
-            "example_code": "".join(code),
-            "protocol": report.protocol,
-        }
         rows.append(row)
         print({k: v for k, v in row.items() if k != "protocol"}, flush=True)
-
-    command = "python " + " ".join(
-        shlex.quote(a) for a in ["benchmarks/wholeword.py", *sys.argv[1:]]
-    )
     result = {
-        "command": command,
+        "command": harness.command_line(STUDY, argv),
         "data": "ml-100k",
         "split": split.describe(),
         "protocol": rows[0]["protocol"],
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
-        "settings": {k: v for k, v in vars(args).items() if k != "data"},
+        "machine": harness.machine(),
+        "settings": harness.settings_of(args, "data"),
         "config": base.to_dict(),
         "rows": rows,
     }
-    write_results(OUT, args.name + ("-quick" if args.quick else ""), result, to_markdown(result))
+    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
+    cache.finish()
 
 
 def to_markdown(result: dict) -> str:

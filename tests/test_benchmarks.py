@@ -1,4 +1,5 @@
-"""The benchmark scripts' smoke paths run end to end on a tiny subsample."""
+"""The benchmarks: their smoke paths run end to end on a tiny subsample, the harness resumes an
+interrupted run, and the studies' pieces compute what they say."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import harness, sequential
+from benchmarks.languages import controls, models, scores, tasks
+from benchmarks.languages.summary import summarize
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
@@ -18,7 +23,8 @@ DATA = ROOT.parent / "shared" / "data"
 def test_sequential_benchmark_quick_path(tmp_path):
     command = [
         sys.executable,
-        str(ROOT / "benchmarks" / "sequential.py"),
+        "-m",
+        "benchmarks.sequential",
         "--quick",
         "--datasets",
         "ml100k",
@@ -41,7 +47,7 @@ def test_sequential_benchmark_quick_path(tmp_path):
         "--name",
         "smoke",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "smoke-quick.json").read_text())
     (dataset,) = result["datasets"]
@@ -66,58 +72,83 @@ def test_sequential_benchmark_quick_path(tmp_path):
     assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
 
 
-def _languages_module():
-    import importlib.util
+def test_row_cache_keeps_rows_only_for_the_same_settings(tmp_path):
+    """A finished row is saved at once and read back by a run with the same settings; a run
+    with other settings starts over; finish() removes the file."""
+    first = harness.RowCache(tmp_path, "run", {"epochs": 3})
+    assert first.row("a", lambda: {"NDCG@10": 0.25}) == {"NDCG@10": 0.25}
+    again = harness.RowCache(tmp_path, "run", {"epochs": 3})
+    assert again.row("a", lambda: pytest.fail("a finished row was computed again")) == {
+        "NDCG@10": 0.25
+    }
+    other = harness.RowCache(tmp_path, "run", {"epochs": 4})
+    assert other.row("a", lambda: {"NDCG@10": 0.5}) == {"NDCG@10": 0.5}
+    other.finish()
+    assert not (tmp_path / "run.partial.json").exists()
 
-    spec = importlib.util.spec_from_file_location(
-        "languages_benchmark", ROOT / "benchmarks" / "languages.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+
+def test_interrupted_sequential_run_resumes_at_the_next_model(tmp_path):
+    """sequential.py with popularity's row cached (as a run stopped after it leaves it) does not
+    fit popularity again: its row is the cached one, item-kNN's is measured, the cache is
+    removed once the results are written."""
+    argv = ["--datasets", "shop", "--baselines", "popularity,item-kNN", "--strategies", ""]
+    argv += ["--threads", "1", "--out", str(tmp_path), "--name", "resume"]
+    args = sequential.parser().parse_args(argv)
+    cache = harness.RowCache(tmp_path, "resume", harness.settings_of(args))
+    metrics = {"HR@5": 0.5, "HR@10": 0.75, "NDCG@5": 0.25, "NDCG@10": 0.375, "MRR": 0.125}
+    cached = metrics | {"fit_seconds": 1.0, "users_per_second": 2.0, "peak_rss_mib": 3.0}
+    cache.row("shop/popularity", lambda: cached | {"protocol": "as cached"})
+    sequential.main(argv)
+    result = json.loads((tmp_path / "resume.json").read_text())
+    (dataset,) = result["datasets"]
+    popularity, knn = dataset["rows"]
+    assert popularity == {"recommender": "popularity"} | cached
+    # item-kNN on the built-in shop (1000 users, seed 0), measured in this run.
+    assert knn["recommender"] == "item-kNN"
+    assert knn["NDCG@10"] == pytest.approx(0.3832999714569281)
+    assert knn["HR@10"] == 0.791
+    assert dataset["protocol"].startswith("leave-one-out, test stage, all 72 items ranked")
+    assert not (tmp_path / "resume.partial.json").exists()
 
 
 def test_name_overlap_control_ranks_candidates_by_shared_name_words():
-    """languages.py's name-reading control: IDF-weighted words shared with the history's
+    """The languages study's name-reading control: IDF-weighted words shared with the history's
     names, after normalisation (كره = كرة), on the given candidate lists."""
     from argparse import Namespace
 
     from lmrec.data.schema import Catalog, Item
     from lmrec.data.split import Split
 
-    languages = _languages_module()
     names = {"a": "red ball", "b": "red bat", "c": "blue cap", "d": "blue ball"}
     names |= {"x": "قميص كرة السلة", "y": "كره السله هوب", "z": "قميص التنس"}
     catalog = Catalog(Item(id=i, name=n) for i, n in names.items())
     split = Split(train={}, valid={}, test={}, catalog=catalog, name="toy")
-    task = languages.Task(
+    task = tasks.Task(
         split,
         histories=[["a", "b"], ["x"]],
         targets=["b", "y"],
         exclude_seen=False,
         candidates=[["c", "d", "b"], ["z", "y"]],
     )
-    out = languages.run_overlap(task, "en", Namespace(seed=0), epochs=0, data="toy")
+    out = controls.run_overlap(task, "en", Namespace(seed=0), epochs=0, data="toy")
     # b shares red (twice named) and bat; d shares ball; c shares nothing. y shares two
     # words with the history only once normalised, z one word as written.
     assert out["name-overlap"]["rankings"] == [["b", "d", "c"], ["y", "z"]]
-    assert languages.rank_metrics(out["name-overlap"]["rankings"], task.targets)["hr1"] == 1.0
+    assert scores.rank_metrics(out["name-overlap"]["rankings"], task.targets)["hr1"] == 1.0
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
 def test_named_knn_fusion_ends_at_each_stage(weight):
-    """languages.py's 'named+item-kNN': at weight 0 each candidate list is in item-kNN's order
-    of similarity to the history, at weight 1 in the named model's ('named-scored')."""
+    """The languages study's 'named+item-kNN': at weight 0 each candidate list is in item-kNN's
+    order of similarity to the history, at weight 1 in the named model's ('named-scored')."""
     from argparse import Namespace
 
     from contract import checkerboard_split
 
     from lmrec.baselines import ItemKNNRecommender
 
-    languages = _languages_module()
     split = checkerboard_split()
-    task = languages.Task(
+    task = tasks.Task(
         split,
         histories=[["A1", "A2"], ["B2"], ["A4", "B1"]],
         targets=["A3", "B3", "A5"],
@@ -137,7 +168,7 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
         isolate_separators=False,
         fuse_weight=weight,
     )
-    out = languages.run_named_knn(task, "en", args, epochs=0, data="toy")
+    out = models.run_named_knn(task, "en", args, epochs=0, data="toy")
     assert set(out) == {"named", "named-scored", "named-per-token", "named+item-kNN"}
     fused = out["named+item-kNN"]["rankings"]
     if weight == 1.0:
@@ -153,12 +184,10 @@ def test_named_knn_fusion_ends_at_each_stage(weight):
 
 
 def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
-    """languages.py --summarize: a model that two runs of one seed both measured counts once
-    (means over seeds, not over files; timings may differ); the same seed with different
+    """The languages study's --summarize: a model that two runs of one seed both measured counts
+    once (means over seeds, not over files; timings may differ); the same seed with different
     results is refused."""
     import json
-
-    languages = _languages_module()
 
     def metrics(ar_hr1, en_hr1, seconds=1.0):
         return {
@@ -184,7 +213,7 @@ def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
         {"t5p5": {"named": metrics(0.3, 0.5, seconds=9.0), "named+item-kNN": metrics(0.6, 0.8)}},
     )
     seed1 = write("seed1", "languages.py --seed 1", {"t5p5": {"named": metrics(0.5, 0.5)}})
-    text = languages.summarize([base, again, seed1], tmp_path, "summary")
+    text = summarize([base, again, seed1], tmp_path, "summary")
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]["t5p5"]
     assert summary["named"]["runs"] == 2  # seeds 0 and 1, not three files
     assert summary["named"]["mean"]["ar"]["hr1"] == pytest.approx(0.4)
@@ -194,16 +223,14 @@ def test_languages_summary_counts_a_model_once_per_seed(tmp_path):
 
     other = write("other", "languages.py --seed 0", {"t5p5": {"named": metrics(0.2, 0.5)}})
     with pytest.raises(ValueError, match="seed 0 measured twice with different results"):
-        languages.summarize([base, other], tmp_path, "bad")
+        summarize([base, other], tmp_path, "bad")
 
 
 def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
-    """languages.py --summarize: one seed trained for 30 and for 300 epochs is two settings,
-    not a conflicting repeat: a row per length, labelled with it; a model trained for one
+    """The languages study's --summarize: one seed trained for 30 and for 300 epochs is two
+    settings, not a conflicting repeat: a row per length, labelled with it; a model trained for one
     length only keeps its plain label."""
     import json
-
-    languages = _languages_module()
 
     def metrics(ar_hr1, en_hr1, epochs):
         return {
@@ -225,7 +252,7 @@ def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
         command = f"languages.py --seed {seed} --epochs-t5p5 {epochs}"
         path.write_text(json.dumps({"command": command, "protocol": "p", "runs": runs}))
         paths.append(path)
-    text = languages.summarize(paths, tmp_path, "summary")
+    text = summarize(paths, tmp_path, "summary")
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]["t5p5"]
     assert sorted(summary) == ["item-kNN", "named, 30 epochs", "named, 300 epochs"]
     assert summary["named, 30 epochs"]["runs"] == 2
@@ -241,13 +268,13 @@ def test_languages_summary_gives_each_training_length_its_own_row(tmp_path):
     reason="needs ../shared/data/sports_equipment_t5p5",
 )
 def test_t5p5_hand_tasks_are_the_english_tasks_renamed():
-    """languages.py's 't5p5-hand': the Arabic side is the English side with every item renamed
-    by ARABIC_NAMES (same folds, rows, candidate lists); 't5p5' keeps the Arabic file's items."""
+    """The languages study's 't5p5-hand': the Arabic side is the English side with every item
+    renamed by ARABIC_NAMES (same folds, rows, candidate lists); 't5p5' keeps the Arabic file's
+    items."""
     from lmrec.data.t5p5 import ARABIC_NAMES
 
-    languages = _languages_module()
-    hand, info = languages.t5p5_tasks(0, 5, 10, 3, hand_arabic=True)
-    file_based, file_info = languages.t5p5_tasks(0, 5, 10, 3)
+    hand, info = tasks.t5p5_tasks(0, 5, 10, 3, hand_arabic=True)
+    file_based, file_info = tasks.t5p5_tasks(0, 5, 10, 3)
     assert info["items"] == {"ar": 35, "en": 35} and "shared_item_groups" not in info
     assert file_info["items"] == {"ar": 38, "en": 35} and file_info["shared_item_groups"] == 31
     assert sum(len(f["en"].targets) for f in hand) == 121

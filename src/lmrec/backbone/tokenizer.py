@@ -65,7 +65,7 @@ def build_tokenizer(
     ends in another token than the same name alone (``▁Jersey,`` / ``▁Jersey``; Arabic names
     end with their sport word: ``▁القدم،`` / ``▁القدم``). ``isolate_separators`` makes each of
     :data:`LIST_SEPARATORS` a token of its own, so a name tokenizes alike in a list, alone and
-    as a decoder writes it. Measured with the named model (``benchmarks/languages.py``), it
+    as a decoder writes it. Measured with the named model (``python -m benchmarks.languages``), it
     raises HR@1 on the T5-P5 sports lists in both languages but lowers it on the built-in
     shop, hence off by default.
     """
