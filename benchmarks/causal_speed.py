@@ -42,7 +42,7 @@ from lmrec.decoding.beam import ItemTrie, constrained_beam_search
 from lmrec.indexing import IndexConfig, build_index
 from lmrec.tasks import Example
 from lmrec.tasks.sequential import sequence_text
-from lmrec.training.loop import batch_loss, collate_batch, weighted_loss
+from lmrec.training.step import batch_loss, collate_batch, weighted_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
