@@ -47,6 +47,26 @@ class ModelDirectory:
     config: dict
     train_result: TrainResult | None = None
 
+    @classmethod
+    def of(cls, recommender) -> ModelDirectory:
+        """What ``recommender`` (with ``model``, ``tokenizer``, ``templates``, ``catalog``,
+        ``config`` and ``train_result``) keeps in its directory."""
+        return cls(
+            recommender.model,
+            recommender.tokenizer,
+            recommender.templates,
+            recommender.catalog,
+            recommender.config.to_dict(),
+            recommender.train_result,
+        )
+
+    def restore(self, recommender) -> None:
+        """Give ``recommender`` the model, tokenizer, templates, catalogue and training result
+        read here (its config is made from :attr:`config` by its own class)."""
+        recommender.model, recommender.tokenizer = self.model, self.tokenizer
+        recommender.templates, recommender.catalog = self.templates, self.catalog
+        recommender.train_result = self.train_result
+
     def save(self, path: str | Path, config_file: str) -> Path:
         """Write the directory (created if missing); returns its path."""
         out = Path(path)

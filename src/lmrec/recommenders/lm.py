@@ -159,15 +159,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
         holds the adapter itself; with ``whole_word`` the whole-word table is
         ``whole_word.safetensors``."""
         self._require_fitted()
-        directory = ModelDirectory(
-            self.model,
-            self.tokenizer,
-            self.templates,
-            self.catalog,
-            self.config.to_dict(),
-            self.train_result,
-        )
-        out = directory.save(path, CONFIG_FILE)
+        out = ModelDirectory.of(self).save(path, CONFIG_FILE)
         self.index.save(out / INDEX_FILE)
         if self.users is not None:
             self.users.save(out / USERS_FILE)
@@ -182,9 +174,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
         src = Path(path)
         directory = ModelDirectory.load(src, CONFIG_FILE, "an lmrec model directory")
         rec = cls(LMConfig.from_dict(directory.config))
-        rec.model, rec.tokenizer = directory.model, directory.tokenizer
-        rec.templates, rec.catalog = directory.templates, directory.catalog
-        rec.train_result = directory.train_result
+        directory.restore(rec)
         rec.index = ItemIndex.load(src / INDEX_FILE)
         rec.trie = ItemTrie.from_index(rec.index, rec.tokenizer)
         if rec.config.whole_word:

@@ -29,11 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, Self
 
-from lmrec.backbone.model import (
-    count_parameters,
-    prepare_model,
-    unknown_token_rate,
-)
+from lmrec.backbone.model import count_parameters, prepare_model, unknown_token_rate
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 from lmrec.decoding.beam import ItemTrie, constrained_beam_search, score_candidates
@@ -41,7 +37,7 @@ from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommenders.base import Recommender, Scored
 from lmrec.recommenders.config import WORD_ORDERS, NamedConfig
 from lmrec.recommenders.directory import ModelDirectory
-from lmrec.recommenders.validation import ndcg10_scores, validation_users, with_model
+from lmrec.recommenders.validation import candidate_ndcg_validator
 from lmrec.tasks import Example, sequential_pairs
 from lmrec.tasks.mixture import task_rng
 from lmrec.text.names import catalog_names, match_names, parse_item_list
@@ -247,26 +243,11 @@ class NamedItemsRecommender(Recommender):
             len(self.catalog),
             self.unknown_token_rate(),
         )
-        valid_users = validation_users(split, cfg.train)
-
-        def validate(model, shard: slice) -> list[float]:
-            """NDCG@10 of each validation user in this process's share."""
-            rng = random.Random(cfg.candidate_seed)
-            # Candidates are drawn for every user in order, so a user's list is the same
-            # whichever process scores it.
-            candidates = [self.sample_candidates(rng, split.valid[u].item) for u in valid_users]
-            users = valid_users[shard]
-            histories = [split.train_items(u) for u in users]
-            ranked = with_model(self, model).recommend(
-                histories, k=10, exclude_seen=cfg.valid_exclude_seen, candidates=candidates[shard]
-            )
-            return ndcg10_scores(ranked, [split.valid[u].item for u in users])
-
         self.train_result = train_model(
             self.model,
             self.tokenizer,
             lambda epoch: first if epoch == 0 else self.examples(pairs, epoch),
-            validate if valid_users else None,
+            candidate_ndcg_validator(self, split),
             cfg.train,
         )
         self.model.eval()
@@ -401,22 +382,12 @@ class NamedItemsRecommender(Recommender):
         """One directory (:class:`~lmrec.recommenders.directory.ModelDirectory`): weights,
         tokenizer, templates, catalogue and the named-items config."""
         self._require_fitted()
-        directory = ModelDirectory(
-            self.model,
-            self.tokenizer,
-            self.templates,
-            self.catalog,
-            self.config.to_dict(),
-            self.train_result,
-        )
-        directory.save(path, CONFIG_FILE)
+        ModelDirectory.of(self).save(path, CONFIG_FILE)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         directory = ModelDirectory.load(path, CONFIG_FILE, "a named-items model directory")
         rec = cls(NamedConfig.from_dict(directory.config))
-        rec.model, rec.tokenizer = directory.model, directory.tokenizer
-        rec.templates, rec.catalog = directory.templates, directory.catalog
-        rec.train_result = directory.train_result
+        directory.restore(rec)
         rec.trie = rec._build_trie()
         return rec

@@ -18,7 +18,13 @@ from lmrec.training.config import TrainConfig
 from lmrec.training.loop import Validator
 from lmrec.training.step import evaluation_losses
 
-__all__ = ["loss_validator", "ndcg10_scores", "validation_users", "with_model"]
+__all__ = [
+    "candidate_ndcg_validator",
+    "loss_validator",
+    "ndcg10_scores",
+    "validation_users",
+    "with_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,5 +78,28 @@ def loss_validator(recommender, held_out: TaskData, ctx: TaskContext) -> Validat
             model, recommender.tokenizer, examples[shard], cfg.train.max_source_length
         )
         return [-x for x in losses]
+
+    return validate
+
+
+def candidate_ndcg_validator(recommender, split: Split) -> Validator | None:
+    """NDCG@10 of each validation user in a process's share, for a recommender that lists
+    candidates in its prompt (the named-items one); None when no user validates."""
+    cfg = recommender.config
+    valid_users = validation_users(split, cfg.train)
+    if not valid_users:
+        return None
+
+    def validate(model, shard: slice) -> list[float]:
+        rng = random.Random(cfg.candidate_seed)
+        # Candidates are drawn for every user in order, so a user's list is the same
+        # whichever process scores it.
+        targets = [split.valid[u].item for u in valid_users]
+        candidates = [recommender.sample_candidates(rng, t) for t in targets]
+        histories = [split.train_items(u) for u in valid_users[shard]]
+        ranked = with_model(recommender, model).recommend(
+            histories, k=10, exclude_seen=cfg.valid_exclude_seen, candidates=candidates[shard]
+        )
+        return ndcg10_scores(ranked, targets[shard])
 
     return validate
