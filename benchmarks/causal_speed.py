@@ -43,7 +43,7 @@ from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import IndexConfig, build_index
 from lmrec.tasks import Example
 from lmrec.tasks.sequential import sequence_text
-from lmrec.training.loop import batch_loss, collate_batch, weighted_loss
+from lmrec.training.step import batch_loss, collate_batch, weighted_loss
 
 STUDY = "causal_speed"
 BACKBONES = ["scratch:llama-tiny", "scratch:gpt-tiny"]

@@ -120,8 +120,8 @@ def _child(spec: dict) -> dict:
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     from lmrec.data import Catalog
-    from lmrec.data.stream import catalog_index
     from lmrec.prompts.templates import load_templates
+    from lmrec.training.stream import catalog_index
 
     catalog = Catalog.from_ids(f"i{k}" for k in range(spec["items"]))
     index = catalog_index(catalog)  # from the catalogue, before any event is read
@@ -206,8 +206,8 @@ def _stream(spec: dict, index, templates) -> dict:
     import psutil
 
     from lmrec.data import LoadReport
-    from lmrec.data.stream import stream_sequential_examples
     from lmrec.tasks import PromptConfig
+    from lmrec.training.stream import stream_sequential_examples
 
     config = PromptConfig(max_history=spec["max_history"])
     report = LoadReport(spec["path"])  # its row count says how far the stream has read
@@ -278,7 +278,7 @@ Protocol: synthetic time-ordered logs of {r["users"]:,} users and {r["items"]:,}
 100k). Each run is a fresh subprocess that builds the item index from the catalogue, notes its
 RSS, then reads the log and makes every sequential training prompt (history of at most
 {r["max_history"]} items -> next item, a seen template drawn per prompt): **stream** =
-`lmrec.data.stream.stream_sequential_examples` with chunks of {r["chunk_size"]:,} rows, the
+`lmrec.training.stream.stream_sequential_examples` with chunks of {r["chunk_size"]:,} rows, the
 prompts counted and dropped; **eager** = `read_interactions` -> per-user histories ->
 `sequential_pairs` -> `sequential_examples`, all prompts held in a list as `train_model`
 takes them, run for logs up to {r["eager_max"]:,} events only ({_eager_note(r)}).

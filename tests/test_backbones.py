@@ -26,7 +26,8 @@ from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.indexing import IndexConfig
 from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import Example, PromptConfig
-from lmrec.training.loop import TrainConfig, batch_loss, collate_batch, weighted_loss
+from lmrec.training.loop import TrainConfig
+from lmrec.training.step import batch_loss, collate_batch, weighted_loss
 
 WORDS = ["<pad>", "</s>", "<unk>", "user", "bought", "<item_1>", "<item_2>", "<item_3>"]
 

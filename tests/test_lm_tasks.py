@@ -16,6 +16,7 @@ from lmrec.data.split import leave_one_out_split
 from lmrec.data.sportshop import make_sportshop
 from lmrec.evaluation.tasks import evaluate_tasks
 from lmrec.recommenders.lm import LMConfig, LMRecommender, catalog_corpus
+from lmrec.recommenders.validation import loss_validator
 from lmrec.tasks import TASKS, TaskConfig
 
 ALL = TASKS
@@ -176,7 +177,7 @@ def test_mixture_without_sequential_validates_on_held_out_loss(shop):
 
     # The weights kept are the best epoch's: they score exactly its held-out loss again.
     ctx = TaskContext(rec.index, rec.users, rec.catalog, config.multitask, "en")
-    validate = rec._loss_validation(split, interactions, data, ctx)
+    validate = loss_validator(rec, held, ctx)
     again = validate(rec.model, slice(None))
     assert sum(again) / len(again) == pytest.approx(result.best_valid, abs=1e-5)
     assert "best validation loss" in result.describe_best()

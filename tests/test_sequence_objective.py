@@ -18,13 +18,8 @@ from lmrec.indexing import IndexConfig, build_index
 from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequence_examples, sequence_text
-from lmrec.training.loop import (
-    TrainConfig,
-    batch_loss,
-    collate_batch,
-    logits_and_labels,
-    weighted_loss,
-)
+from lmrec.training.loop import TrainConfig
+from lmrec.training.step import batch_loss, collate_batch, logits_and_labels, weighted_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -15,12 +15,16 @@ from lm_fixtures import tiny_config
 from lmrec.backbone.model import prepare_model
 from lmrec.cli import main
 from lmrec.data import Catalog
-from lmrec.data.stream import catalog_index, stream_sequential_examples
 from lmrec.prompts.templates import load_templates
 from lmrec.recommenders.lm import LMRecommender, catalog_corpus
 from lmrec.tasks import PromptConfig
 from lmrec.training.loop import TrainConfig, train_model
-from lmrec.training.stream import fit_on_stream, train_on_stream
+from lmrec.training.stream import (
+    catalog_index,
+    fit_on_stream,
+    stream_sequential_examples,
+    train_on_stream,
+)
 
 
 def _cycle_log(path: Path, users: int = 8, length: int = 5, items: int = 6) -> Path:
@@ -136,3 +140,28 @@ def test_fit_on_stream_learns_the_cycle(tmp_path: Path) -> None:
     histories = [[f"i{(start + t) % 6}" for t in range(3)] for start in range(6)]
     top = [r[0].item for r in rec.recommend(histories, k=1)]
     assert top == ["i3", "i4", "i5", "i0", "i1", "i2"]
+
+
+def test_fit_on_stream_with_whole_word_saves_a_model_that_loads(tmp_path: Path) -> None:
+    """The streamed path installs and saves the whole-word table as eager training does."""
+    log = _cycle_log(tmp_path / "log.csv")
+    catalog = Catalog.from_ids(f"i{k}" for k in range(6))
+    config = replace(tiny_config(epochs=1, style="subtokens"), whole_word=True)
+    rec = fit_on_stream(LMRecommender(config), log, catalog, chunk_size=3)
+    ranked = rec.recommend([["i0", "i1"]], k=3)[0]
+    rec.save(tmp_path / "model")
+    assert (tmp_path / "model" / "whole_word.safetensors").exists()
+    again = LMRecommender.load(tmp_path / "model").recommend([["i0", "i1"]], k=3)[0]
+    assert [s.item for s in again] == [s.item for s in ranked]
+    assert [s.score for s in again] == pytest.approx([s.score for s in ranked], abs=1e-4)
+
+
+@pytest.mark.parametrize("backbone", ["scratch:gpt-tiny", "scratch:llama-tiny"])
+def test_fit_on_stream_trains_a_decoder_only_model(tmp_path: Path, backbone: str) -> None:
+    """A decoder-only model is collated the causal way, through the shared training step."""
+    log = _cycle_log(tmp_path / "log.csv")
+    catalog = Catalog.from_ids(f"i{k}" for k in range(6))
+    rec = fit_on_stream(LMRecommender(replace(tiny_config(epochs=1), model=backbone)), log, catalog)
+    assert rec.train_result.examples_seen == 32
+    ranked = rec.recommend([["i0", "i1"]], k=3)[0]
+    assert len(ranked) == 3 and {s.item for s in ranked} <= set(catalog) - {"i0", "i1"}

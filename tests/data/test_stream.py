@@ -13,17 +13,12 @@ import pytest
 
 from lmrec.data import Catalog, DataFormatError, Item, LoadReport, read_catalog, read_interactions
 from lmrec.data.split import Split
-from lmrec.data.stream import (
-    catalog_index,
-    stream_catalog,
-    stream_interactions,
-    stream_sequential_examples,
-    stream_sequential_pairs,
-)
+from lmrec.data.stream import stream_catalog, stream_interactions, stream_sequential_pairs
 from lmrec.indexing import IndexConfig
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequential_examples, sequential_pairs
+from lmrec.training.stream import catalog_index, stream_sequential_examples
 
 # user, item, timestamp: sorted by time, users interleaved.
 ROWS = [

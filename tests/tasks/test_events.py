@@ -23,7 +23,7 @@ from lmrec.tasks.events import (
     typed_pairs,
     typed_prompt,
 )
-from lmrec.training.loop import weighted_loss
+from lmrec.training.step import weighted_loss
 
 TEMPLATES = load_templates()
 INDEX = ItemIndex({"a": ("<item_1>",), "b": ("<item_2>",), "c": ("<item_3>",)})

@@ -12,7 +12,8 @@ from typing import Any
 
 from lmrec.config import ConfigError, to_dict
 from lmrec.data.source import DataConfig
-from lmrec.recommenders.lm import CONFIG_FILE, FORMAT_VERSION
+from lmrec.recommenders.directory import FORMAT_VERSION
+from lmrec.recommenders.lm import CONFIG_FILE
 
 RUN_TABLES = ("config", "data")
 # What a model directory's lmrec.json holds besides the run: read, never applied.

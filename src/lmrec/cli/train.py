@@ -13,7 +13,8 @@ from lmrec.cli.data import add_data_options, data_config, read_data
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config, set_path
 from lmrec.cli.runfile import read_run, record_data
 from lmrec.data.split import leave_one_out_split
-from lmrec.recommenders.lm import OBJECTIVES, LMConfig
+from lmrec.recommenders.config import OBJECTIVES
+from lmrec.recommenders.lm import LMConfig
 from lmrec.tasks.events import parse_event_weights
 
 MODEL_OPTIONS = ConfigOptions(

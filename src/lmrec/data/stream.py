@@ -1,4 +1,4 @@
-"""Interaction logs read in chunks, and sequential training examples made as the events arrive.
+"""Interaction logs read in chunks, and sequential training pairs made as the events arrive.
 
 For logs larger than memory. The readers here hold one chunk of rows at a time, so their memory
 does not grow with the file:
@@ -8,11 +8,11 @@ does not grow with the file:
   :func:`~lmrec.data.readers.read_interactions` (a malformed row raises :class:`DataFormatError`
   naming file and line).
 - :func:`stream_catalog`: a first pass over a log that keeps only its distinct item ids, for
-  :func:`catalog_index` when there is no catalogue file.
-- :func:`stream_sequential_pairs` and :func:`stream_sequential_examples`: (recent history ->
-  next item) training pairs, and their rendered prompts, produced event by event. They keep each
-  user's last ``max_history`` items, so *their* memory grows with the number of users (and the
-  index), never with the number of events.
+  :func:`lmrec.training.stream.catalog_index` when there is no catalogue file.
+- :func:`stream_sequential_pairs`: (recent history -> next item) training pairs, produced event
+  by event (:func:`lmrec.training.stream.stream_sequential_examples` renders them as prompts).
+  It keeps each user's last ``max_history`` items, so *its* memory grows with the number of
+  users (and the item index), never with the number of events.
 
 The log must be in time order, at least within each user (sorted by time, or by user then
 time). A user's event earlier than their previous one raises :class:`DataFormatError`: sorting
@@ -25,9 +25,8 @@ events. :func:`lmrec.training.stream.fit_on_stream` (``lmrec train --stream``) t
 
 from __future__ import annotations
 
-import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 from lmrec.data.readers import (
@@ -42,22 +41,15 @@ from lmrec.data.readers import (
     row_records,
 )
 from lmrec.data.schema import Catalog, Interaction, LoadReport
-from lmrec.data.split import Split
-from lmrec.indexing import IndexConfig, ItemIndex, build_index
-from lmrec.prompts.templates import TemplateSet
-from lmrec.tasks.base import Example, PromptConfig
-from lmrec.tasks.sequential import sequential_examples
 
 __all__ = [
-    "catalog_index",
+    "DEFAULT_CHUNK_SIZE",
     "stream_catalog",
     "stream_interactions",
-    "stream_sequential_examples",
     "stream_sequential_pairs",
 ]
 
 DEFAULT_CHUNK_SIZE = 10_000
-_CATALOG_STRATEGIES = ("random", "sequential")
 _Located = list[tuple[str, Interaction]]
 _Pair = tuple[list[str], str]
 
@@ -94,25 +86,9 @@ def stream_catalog(
     return Catalog.from_ids(seen)
 
 
-def catalog_index(catalog: Catalog, config: IndexConfig | None = None) -> ItemIndex:
-    """An item index built from the catalogue alone, before any event is read.
-
-    Only the ``random`` (a seeded permutation) and ``sequential`` (catalogue order) strategies
-    fit: the learned ones need training events, so build those from an in-memory split.
-    """
-    config = config or IndexConfig()
-    if config.strategy not in _CATALOG_STRATEGIES:
-        raise ValueError(
-            f"index strategy {config.strategy!r} needs training events; a catalogue-only index "
-            f"takes one of {', '.join(_CATALOG_STRATEGIES)}"
-        )
-    no_events = Split(train={}, valid={}, test={}, catalog=catalog, name="catalogue")
-    return build_index(no_events, config)
-
-
 def stream_sequential_pairs(
     path: StrPath,
-    index: ItemIndex,
+    index: Container[str],
     max_history: int,
     columns: ColumnMap | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -122,37 +98,13 @@ def stream_sequential_pairs(
     """``(history, next item)`` for every event that follows an earlier event of its user.
 
     ``history`` is the user's last ``max_history`` items (oldest first): all a sequential prompt
-    shows (:func:`~lmrec.tasks.sequential.history_text`). An item missing from ``index`` raises
-    :class:`DataFormatError` (``strict=False``: the event is dropped and counted in ``report``).
+    shows (:func:`~lmrec.tasks.sequential.history_text`). An item missing from ``index`` (an
+    item index, or any container of the known item ids) raises :class:`DataFormatError`
+    (``strict=False``: the event is dropped and counted in ``report``).
     Memory: one list of at most ``max_history`` ids per user seen so far.
     """
     for pairs in _pair_chunks(path, index, max_history, columns, chunk_size, strict, report):
         yield from pairs
-
-
-def stream_sequential_examples(
-    path: StrPath,
-    index: ItemIndex,
-    templates: TemplateSet,
-    config: PromptConfig,
-    rng: random.Random,
-    columns: ColumnMap | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    strict: bool = True,
-    report: LoadReport | None = None,
-) -> Iterator[Example]:
-    """Sequential training examples, rendered as the log is read.
-
-    The pairs of :func:`stream_sequential_pairs`, rendered by
-    :func:`~lmrec.tasks.sequential.sequential_examples` (a seen template drawn from ``rng`` per
-    pair), so a log sorted by user then time gives exactly the examples of the in-memory path.
-    ``config.max_targets_per_user`` is not supported: it needs each user's last event, which a
-    stream only knows at its end.
-    """
-    if config.max_targets_per_user:
-        raise ValueError("max_targets_per_user needs whole histories; a stream cannot use it")
-    for pairs in _pair_chunks(path, index, config.max_history, columns, chunk_size, strict, report):
-        yield from sequential_examples(pairs, index, templates, config, rng)
 
 
 def _located_chunks(
@@ -204,7 +156,7 @@ class _RecentItems:
 
 def _pair_chunks(
     path: StrPath,
-    index: ItemIndex,
+    index: Container[str],
     max_history: int,
     columns: ColumnMap | None,
     chunk_size: int,

@@ -23,107 +23,37 @@ or any local sequence-to-sequence checkpoint. A fitted model is one directory (:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Self
 
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-from lmrec.backbone.model import check_isolate_separators, count_parameters, prepare_model
-from lmrec.backbone.tokenizer import check_tokenizer_algorithm, unknown_token_rate
+from lmrec.backbone.model import count_parameters, prepare_model
+from lmrec.backbone.tokenizer import unknown_token_rate
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
 from lmrec.decoding.beam import constrained_beam_search, score_candidates
 from lmrec.decoding.trie import ItemTrie
-from lmrec.metrics.ranking import ndcg_at_k
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommenders.base import Recommender, Scored
+from lmrec.recommenders.config import WORD_ORDERS, NamedConfig
+from lmrec.recommenders.directory import ModelDirectory
+from lmrec.recommenders.validation import candidate_ndcg_validator
 from lmrec.tasks import Example, sequential_pairs
+from lmrec.tasks.mixture import task_rng
 from lmrec.text.names import catalog_names, match_names, parse_item_list
-from lmrec.training.loop import TrainConfig, TrainResult, train_model
+from lmrec.training.loop import TrainResult, train_model
 
 __all__ = ["WORD_ORDERS", "NamedConfig", "NamedItemsRecommender", "NamedRecommendation"]
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "lmrec_named.json"
-TEMPLATES_FILE = "templates.json"
-CATALOG_FILE = "catalog.jsonl"
-FORMAT_VERSION = 1
 FAMILY = "named"
 _CORPUS_PROMPTS = 5000  # training prompts a scratch tokenizer learns from (see _corpus)
 # How a written list separates names, per language (as the T5-P5 files write them).
 _SEPARATORS = {"ar": "، ", "fa": "، ", "ur": "، "}
-WORD_ORDERS = ("natural", "reversed")
-
-
-@dataclass(frozen=True)
-class NamedConfig:
-    """Everything that defines a named-items recommender.
-
-    model: ``scratch:tiny|small|base`` (a T5 built from a config, tokenizer trained on the
-        templates and names of ``language``) or a local seq2seq model directory.
-    language: language of the templates and of the item names (``Item.name_in``).
-    max_history: most recent purchased names kept in a prompt.
-    max_targets_per_user: training targets per user (most recent positions); 0 = all.
-    max_prompt_candidates: a catalogue this small is listed whole in every prompt.
-    num_candidates: size of a sampled candidate list (larger catalogues).
-    candidate_seed: seeds the sampled candidate lists (training and inference).
-    template: template id used when recommending (default: the language's first seen one).
-    num_beams: beam width (at least k; default k).
-    inference_batch_size: prompts decoded together.
-    valid_exclude_seen: exclude history items when measuring validation NDCG@10.
-    train: fine-tuning settings (prompts list many names: 512 source tokens by default).
-    tokenizer: algorithm of a scratch model's tokenizer, ``"unigram"`` or ``"bpe"``
-        (:func:`lmrec.backbone.model.build_tokenizer`); ignored for a pretrained checkpoint.
-    target_word_order: the word order the decoder writes a name in: ``"natural"`` (as the
-        catalogue spells it) or ``"reversed"`` (last word first). Only the decoder's target
-        changes: prompts list names as spelt and every answer is still returned by its
-        catalogue name. Arabic names put the head noun first (قميص كرة القدم, "jersey of
-        football"), so the decoder must pick the item's kind before its sport; reversed, it
-        writes the sport first, as English does (Soccer Jersey).
-    isolate_separators: a scratch tokenizer makes the list separators of the prompts tokens
-        of their own, so a listed name ends in the same token as the name the decoder writes
-        (:func:`lmrec.backbone.model.build_tokenizer`); must stay False for a pretrained checkpoint.
-    """
-
-    model: str = "scratch:tiny"
-    language: str = "en"
-    max_history: int = 10
-    max_targets_per_user: int = 0
-    max_prompt_candidates: int = 40
-    num_candidates: int = 20
-    candidate_seed: int = 0
-    template: str | None = None
-    num_beams: int | None = None
-    inference_batch_size: int = 64
-    valid_exclude_seen: bool = True
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_source_length=512))
-    tokenizer: str = "unigram"
-    target_word_order: str = "natural"
-    isolate_separators: bool = False
-
-    def __post_init__(self) -> None:
-        check_tokenizer_algorithm(self.tokenizer)
-        check_isolate_separators(self.model, self.isolate_separators)
-        if self.target_word_order not in WORD_ORDERS:
-            raise ValueError(
-                f"target_word_order must be one of {WORD_ORDERS}, not {self.target_word_order!r}"
-            )
-        if self.num_candidates < 1 or self.max_prompt_candidates < 1:
-            raise ValueError("num_candidates and max_prompt_candidates must be at least 1")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> NamedConfig:
-        data = dict(data)
-        return cls(train=TrainConfig(**data.pop("train", {})), **data)
 
 
 class NamedRecommendation(NamedTuple):
@@ -277,7 +207,8 @@ class NamedItemsRecommender(Recommender):
 
     def examples(self, pairs: Sequence[tuple[Sequence[str], str]], epoch: int) -> list[Example]:
         """One training example per (history, next item) pair, seen templates only."""
-        rng = random.Random(self.config.train.seed * 7919 + epoch)
+        # Templates are drawn from the stream a sequential model draws its own from.
+        rng = task_rng(self.config.train.seed, epoch, "sequential")
         cand_rng = random.Random(self.config.candidate_seed * 104_729 + epoch)
         seen = self.templates.select(FAMILY, self.config.language, unseen=False)
         out = []
@@ -314,33 +245,11 @@ class NamedItemsRecommender(Recommender):
             len(self.catalog),
             self.unknown_token_rate(),
         )
-        valid_users = [u for u in split.valid if split.train.get(u)]
-        if cfg.train.max_valid_users and len(valid_users) > cfg.train.max_valid_users:
-            valid_users = random.Random(cfg.train.seed).sample(
-                valid_users, cfg.train.max_valid_users
-            )
-
-        def validate(model, shard: slice) -> list[float]:
-            """NDCG@10 of each validation user in this process's share."""
-            self.model = model
-            rng = random.Random(cfg.candidate_seed)
-            # Candidates are drawn for every user in order, so a user's list is the same
-            # whichever process scores it.
-            candidates = [self.sample_candidates(rng, split.valid[u].item) for u in valid_users]
-            users = valid_users[shard]
-            histories = [split.train_items(u) for u in users]
-            targets = [split.valid[u].item for u in users]
-            ranked = self.recommend(
-                histories, k=10, exclude_seen=cfg.valid_exclude_seen, candidates=candidates[shard]
-            )
-            pairs_ = zip(ranked, targets, strict=True)
-            return [ndcg_at_k([s.item for s in r], t, 10) for r, t in pairs_]
-
         self.train_result = train_model(
             self.model,
             self.tokenizer,
             lambda epoch: first if epoch == 0 else self.examples(pairs, epoch),
-            validate if valid_users else None,
+            candidate_ndcg_validator(self, split),
             cfg.train,
         )
         self.model.eval()
@@ -472,38 +381,15 @@ class NamedItemsRecommender(Recommender):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """One directory: safetensors weights + config (plain transformers can load it), the
+        """One directory (:class:`~lmrec.recommenders.directory.ModelDirectory`): weights,
         tokenizer, templates, catalogue and the named-items config."""
         self._require_fitted()
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        self.templates.save(out / TEMPLATES_FILE)
-        self.catalog.save_jsonl(out / CATALOG_FILE)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "config": self.config.to_dict(),
-            "train_result": self.train_result.as_dict() if self.train_result else None,
-        }
-        (out / CONFIG_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        ModelDirectory.of(self).save(path, CONFIG_FILE)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        src = Path(path)
-        meta_path = src / CONFIG_FILE
-        if not meta_path.exists():
-            raise FileNotFoundError(
-                f"{src} is not a named-items model directory (no {CONFIG_FILE})"
-            )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        rec = cls(NamedConfig.from_dict(meta["config"]))
-        rec.model = AutoModelForSeq2SeqLM.from_pretrained(src)
-        rec.model.eval()
-        rec.tokenizer = AutoTokenizer.from_pretrained(src)
-        rec.templates = load_templates(src / TEMPLATES_FILE)
-        rec.catalog = Catalog.load_jsonl(src / CATALOG_FILE)
+        directory = ModelDirectory.load(path, CONFIG_FILE, "a named-items model directory")
+        rec = cls(NamedConfig.from_dict(directory.config))
+        directory.restore(rec)
         rec.trie = rec._build_trie()
-        if meta.get("train_result"):
-            rec.train_result = TrainResult.from_dict(meta["train_result"])
         return rec

@@ -1,17 +1,20 @@
 """Fine-tuning from a stream of examples, for training logs larger than memory.
 
-The optimisation step of :func:`lmrec.training.loop.train_model` (same collation, weighted loss,
-AdamW
-with linear warm-up and decay, gradient clipping), but each epoch's examples arrive as an
-iterable, e.g. :func:`lmrec.data.stream.stream_sequential_examples`, and only a buffer of
-``shuffle_buffer`` of them is held at a time: it is shuffled and cut into length-bucketed batches
-(:func:`lmrec.training.loop.make_batches`), trained on, and dropped. A log in time order stays
-roughly in
-time order across buffers, so make the buffer as large as memory allows.
+The optimisation step of :func:`lmrec.training.loop.train_model`
+(:class:`~lmrec.training.step.TrainingStep`: the same collation, weighted loss, AdamW with linear
+warm-up and decay, gradient clipping), but each epoch's examples arrive as an iterable, e.g.
+:func:`stream_sequential_examples`, and only a buffer of ``shuffle_buffer`` of them is held at a
+time: it is shuffled and cut into length-bucketed batches
+(:func:`lmrec.training.step.make_batches`), trained on, and dropped. A log in time order stays
+roughly in time order across buffers, so make the buffer as large as memory allows.
 
 One process, no per-epoch validation, early stopping or checkpoints: a stream has no held-out
 users to validate on, and resuming would mean replaying the stream to a position.
-:func:`fit_on_stream` sets up and trains an :class:`~lmrec.recommenders.lm.LMRecommender` this way.
+:func:`fit_on_stream` sets up and trains a recommender this way
+(``LMRecommender.fit_stream``).
+
+The log is read by :mod:`lmrec.data.stream`; this module makes the item index from a catalogue
+and the prompts from the pairs read.
 """
 
 from __future__ import annotations
@@ -19,83 +22,129 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Protocol, TypeVar
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from accelerate import Accelerator
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lmrec.backbone.model import prepare_model
 from lmrec.data.readers import ColumnMap, StrPath
 from lmrec.data.schema import Catalog, LoadReport
-from lmrec.data.stream import (
-    DEFAULT_CHUNK_SIZE,
-    catalog_index,
-    stream_sequential_examples,
-    stream_sequential_pairs,
-)
-from lmrec.decoding.trie import ItemTrie
-from lmrec.recommenders.lm import LMRecommender, catalog_corpus
-from lmrec.tasks import Example
-from lmrec.training.loop import TrainConfig, TrainResult, collate_batch, make_batches, weighted_loss
+from lmrec.data.split import Split
+from lmrec.data.stream import DEFAULT_CHUNK_SIZE, stream_sequential_pairs
+from lmrec.indexing import IndexConfig, ItemIndex, build_index
+from lmrec.prompts.templates import TemplateSet
+from lmrec.tasks import Example, PromptConfig
+from lmrec.tasks.sequential import sequential_examples
+from lmrec.training.config import TrainConfig, TrainResult
+from lmrec.training.step import TrainingStep, batch_order_rng, cpu_only, make_batches
 
-__all__ = ["fit_on_stream", "train_on_stream"]
+__all__ = [
+    "catalog_index",
+    "count_stream_pairs",
+    "fit_on_stream",
+    "stream_sequential_examples",
+    "train_on_stream",
+]
+
+CATALOG_STRATEGIES = ("random", "sequential")
+"""Index strategies that need no training events (:func:`catalog_index`)."""
+
+
+class StreamTrainable(Protocol):
+    """A recommender that trains from a streamed log (``LMRecommender``)."""
+
+    def fit_stream(
+        self,
+        log: StrPath,
+        catalog: Catalog,
+        columns: ColumnMap | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        shuffle_buffer: int = 10_000,
+    ) -> StreamTrainable: ...
+
+
+Trainable = TypeVar("Trainable", bound=StreamTrainable)
 
 
 def fit_on_stream(
-    recommender: LMRecommender,
+    recommender: Trainable,
     log: StrPath,
     catalog: Catalog,
     columns: ColumnMap | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     shuffle_buffer: int = 10_000,
-) -> LMRecommender:
-    """Set up ``recommender`` and train it, sequential task only, on a log read in chunks.
-
-    The item index comes from ``catalog`` alone (:func:`~lmrec.data.stream.catalog_index`), so
-    give the *training* log's catalogue, never one gathered from test events. A first pass over
-    the log counts its training pairs (for the learning-rate schedule); it also meets any
-    malformed row or out-of-order time before training starts. Validation, early stopping and
-    checkpoints of ``config.train`` are not used (see the module docstring).
-    """
-    cfg = recommender.config
-    if cfg.tasks != ("sequential",) or cfg.lora is not None or cfg.events.active:
-        raise ValueError("a streamed log trains the sequential task only, without LoRA or types")
-    if cfg.objective != "answer":
-        raise ValueError("a streamed log trains the answer objective only (not 'sequence')")
-    index = catalog_index(catalog, cfg.index)
-    report = LoadReport(str(log))
-    pairs = sum(
-        1
-        for _ in stream_sequential_pairs(
-            log, index, cfg.prompts.max_history, columns, chunk_size, report=report
-        )
-    )
-    report.log()
-    if not pairs:
-        raise ValueError(f"{log}: no training pairs (no user has two events)")
-    model, tokenizer = prepare_model(
-        cfg.model,
-        catalog_corpus(catalog, recommender.templates),
-        index.vocabulary(),
-        cfg.train.seed,
-        tokenizer_algorithm=cfg.tokenizer,
-        dropout=cfg.dropout,
-    )
-
-    def examples_for_epoch(epoch: int) -> Iterable[Example]:
-        rng = random.Random(cfg.train.seed * 7919 + epoch)  # as LMRecommender.fit draws them
-        templates = recommender.templates
-        return stream_sequential_examples(
-            log, index, templates, cfg.prompts, rng, columns, chunk_size
-        )
-
-    result = train_on_stream(model, tokenizer, examples_for_epoch, cfg.train, pairs, shuffle_buffer)
-    recommender.catalog, recommender.index = catalog, index
-    recommender.model, recommender.tokenizer = model, tokenizer
-    recommender.trie = ItemTrie.from_index(index, tokenizer)
-    recommender.users = recommender.adapter = None
-    recommender.train_result = result
+) -> Trainable:
+    """Set up ``recommender`` and train it on a log read in chunks: its ``fit_stream`` (see
+    ``LMRecommender.fit_stream``). The recommender owns its set-up, the same for eager and
+    streamed training; training does not know recommenders."""
+    recommender.fit_stream(log, catalog, columns, chunk_size, shuffle_buffer)
     return recommender
+
+
+def catalog_index(catalog: Catalog, config: IndexConfig | None = None) -> ItemIndex:
+    """An item index built from the catalogue alone, before any event is read.
+
+    Only the ``random`` (a seeded permutation) and ``sequential`` (catalogue order) strategies
+    fit: the learned ones need training events, so build those from an in-memory split.
+    """
+    config = config or IndexConfig()
+    if config.strategy not in CATALOG_STRATEGIES:
+        raise ValueError(
+            f"index strategy {config.strategy!r} needs training events; a catalogue-only index "
+            f"takes one of {', '.join(CATALOG_STRATEGIES)}"
+        )
+    no_events = Split(train={}, valid={}, test={}, catalog=catalog, name="catalogue")
+    return build_index(no_events, config)
+
+
+def count_stream_pairs(
+    log: StrPath,
+    index: ItemIndex,
+    max_history: int,
+    columns: ColumnMap | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> int:
+    """The log's training pairs, counted in one pass (which also meets any malformed row or
+    out-of-order time before training starts); refuses a log with none."""
+    report = LoadReport(str(log))
+    pairs = stream_sequential_pairs(log, index, max_history, columns, chunk_size, report=report)
+    count = sum(1 for _ in pairs)
+    report.log()
+    if not count:
+        raise ValueError(f"{log}: no training pairs (no user has two events)")
+    return count
+
+
+def stream_sequential_examples(
+    path: StrPath,
+    index: ItemIndex,
+    templates: TemplateSet,
+    config: PromptConfig,
+    rng: random.Random,
+    columns: ColumnMap | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    strict: bool = True,
+    report: LoadReport | None = None,
+) -> Iterator[Example]:
+    """Sequential training examples, rendered as the log is read.
+
+    The pairs of :func:`~lmrec.data.stream.stream_sequential_pairs`, rendered by
+    :func:`~lmrec.tasks.sequential.sequential_examples` (a seen template drawn from ``rng`` per
+    pair), so a log sorted by user then time gives exactly the examples of the in-memory path.
+    ``config.max_targets_per_user`` is not supported: it needs each user's last event, which a
+    stream only knows at its end.
+    """
+    if config.max_targets_per_user:
+        raise ValueError("max_targets_per_user needs whole histories; a stream cannot use it")
+    pairs = stream_sequential_pairs(
+        path, index, config.max_history, columns, chunk_size, strict, report
+    )
+    # Rendered a chunk at a time; a template is drawn per pair, so chunks change nothing.
+    while chunk := list(islice(pairs, chunk_size)):
+        yield from sequential_examples(chunk, index, templates, config, rng)
 
 
 def train_on_stream(
@@ -117,50 +166,32 @@ def train_on_stream(
         raise ValueError(
             f"shuffle_buffer ({shuffle_buffer}) must hold at least one batch ({config.batch_size})"
         )
+    accelerator = Accelerator(cpu=cpu_only(), step_scheduler_with_optimizer=False)
+    if accelerator.num_processes > 1:
+        raise ValueError("training on a stream runs in one process (not under torchrun)")
     torch.manual_seed(config.seed)
-    device = next(model.parameters()).device
     planned_steps = max(1, math.ceil(examples_per_epoch / config.batch_size) * config.epochs)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(config.warmup_ratio * planned_steps), planned_steps
-    )
+    step = TrainingStep(accelerator, model, tokenizer, config, planned_steps)
     result = TrainResult()
     started = time.perf_counter()
-    model.train()
+    step.model.train()
 
-    def step(batch_examples: Sequence[Example]) -> float:
-        batch = collate_batch(tokenizer, batch_examples, config.max_source_length)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        weights = batch.pop("weights")
-        out = model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            labels=batch["labels"],
-        )
-        loss = weighted_loss(out.logits, batch["labels"], weights)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        result.examples_seen += len(batch_examples)
-        result.tokens_seen += int(batch["attention_mask"].sum()) + int(
-            (batch["labels"] != -100).sum()
-        )
-        return loss.detach().item()
+    def train_batch(examples: Sequence[Example]) -> float:
+        loss, tokens = step(examples)
+        result.examples_seen += len(examples)
+        result.tokens_seen += tokens
+        return loss
 
     for epoch in range(config.epochs):
-        rng = random.Random(config.seed * 1_000_003 + epoch)
+        rng = batch_order_rng(config.seed, epoch)
         losses: list[float] = []
         buffer: list[Example] = []
         for example in examples_for_epoch(epoch):
             buffer.append(example)
             if len(buffer) == shuffle_buffer:
-                losses.extend(_train_buffer(buffer, config.batch_size, rng, step))
+                losses.extend(_train_buffer(buffer, config.batch_size, rng, train_batch))
                 buffer = []
-        losses.extend(_train_buffer(buffer, config.batch_size, rng, step))
+        losses.extend(_train_buffer(buffer, config.batch_size, rng, train_batch))
         result.epochs_run = epoch + 1
         result.history.append({"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses))})
     result.seconds = time.perf_counter() - started
