@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lmrec.config.progress import show_progress
 from lmrec.data.split import Split
 from lmrec.metrics.ranking import ranking_metrics
 from lmrec.recommenders.base import Recommender
@@ -111,7 +112,10 @@ def evaluate_ranking(
     rankings: list[list[str]] = []
     started = time.perf_counter()
     with tqdm(
-        total=len(users), desc=f"evaluate {recommender.name}", unit="user", disable=not progress
+        total=len(users),
+        desc=f"evaluate {recommender.name}",
+        unit="user",
+        disable=not show_progress(progress),
     ) as bar:
         for start in range(0, len(histories), batch_size):
             batch = histories[start : start + batch_size]

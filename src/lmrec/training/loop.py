@@ -26,6 +26,7 @@ from lmrec.backbone.causal import (
     separator_id,
     takes_logits_to_keep,
 )
+from lmrec.config.progress import show_progress
 from lmrec.tasks import Example
 
 logger = logging.getLogger(__name__)
@@ -385,7 +386,7 @@ def train_model(
             total=len(batches),
             initial=state.step,
             desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not config.progress or not accelerator.is_main_process,
+            disable=not show_progress(config.progress) or not accelerator.is_main_process,
             leave=False,
         )
         for step in range(state.step, len(batches)):
