@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -221,3 +222,112 @@ def test_training_on_a_pipe_leaves_no_progress_bar_noise(shop, tmp_path):
     assert done.returncode == 0, text[-3000:]
     assert "\r" not in text
     assert "Loading weights" not in text and "Writing model shards" not in text
+
+
+# ------------------------------------------------------------------------------- DataFrames
+def test_a_dataframe_round_trip_equals_the_file_path(shop, model, tmp_path):
+    """Fit from DataFrames with a column mapping, recommend to a DataFrame: the same
+    recommendations as the model trained by the CLI on the files."""
+    import pandas as pd
+
+    from lmrec.data.frames import dataset_from_frame, recommendations_frame
+    from lmrec.data.readers import ColumnMap
+    from lmrec.data.split import leave_one_out_split
+    from lmrec.recommenders.lm import LMConfig, LMRecommender
+
+    columns = ColumnMap(user="customer_id", item="sku", timestamp="ts", event="event_type")
+    events = pd.read_csv(shop / "log.csv")
+    dataset = dataset_from_frame(events, columns, catalog=pd.read_csv(shop / "items.csv"))
+    saved = json.loads((model / "lmrec.json").read_text())
+    from_files = LMRecommender.load(model)
+    config = LMConfig.from_dict(saved["config"])
+    # The same run, its checkpoints kept out of the CLI's model directory.
+    config = replace(config, train=replace(config.train, output_dir=str(tmp_path / "ckpt")))
+    from_frame = LMRecommender(config)
+    from_frame.fit(leave_one_out_split(dataset))
+    ours = recommendations_frame(from_frame, dataset, k=3)
+    theirs = recommendations_frame(from_files, dataset, k=3)
+    assert list(ours.columns) == ["user", "rank", "item", "score", "name"]
+    assert len(ours) == N_CUSTOMERS * 3
+    pd.testing.assert_frame_equal(ours, theirs, atol=1e-5)
+
+
+def test_a_bad_dataframe_row_is_named_as_a_file_row_would_be():
+    import pandas as pd
+
+    from lmrec.data.frames import dataset_from_frame
+
+    frame = pd.DataFrame(
+        {"user": ["a", "a", "b"], "item": ["x", "y", "x"], "timestamp": [1, 2, "soon"]}
+    )
+    with pytest.raises(ValueError, match="events frame:row 3: bad timestamp: 'soon'"):
+        dataset_from_frame(frame)
+    with pytest.raises(ValueError, match="missing required column 'user'"):
+        dataset_from_frame(frame.rename(columns={"user": "customer"}))
+
+
+def test_a_dataframe_reads_as_its_csv_does(shop):
+    import pandas as pd
+
+    from lmrec.data.frames import dataset_from_frame
+    from lmrec.data.readers import ColumnMap, read_interactions
+
+    columns = ColumnMap(user="customer_id", item="sku", timestamp="ts", event="event_type")
+    from_file = read_interactions(shop / "log.csv", columns)
+    from_frame = dataset_from_frame(pd.read_csv(shop / "log.csv"), columns)
+    assert from_frame.interactions == from_file.interactions
+
+
+# ------------------------------------------------------------------------------- torchrun
+@pytest.mark.slow
+def test_export_under_torchrun_writes_part_files_whose_union_is_the_export(model, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun comes with torch"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(SRC))
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    args = ["-m", "lmrec.cli", "--quiet", "export", "--model", str(model), "-k", "3"]
+    two = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            *args,
+            "--out",
+            str(tmp_path / "recs.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "recs-00000-of-00002.parquet",
+        "recs-00001-of-00002.parquet",
+    ]
+    assert (
+        main(
+            [
+                "--quiet",
+                "export",
+                "--model",
+                str(model),
+                "-k",
+                "3",
+                "--out",
+                str(tmp_path / "one.parquet"),
+            ]
+        )
+        == 0
+    )
+    parts = [pd.read_parquet(tmp_path / f"recs-0000{r}-of-00002.parquet") for r in (0, 1)]
+    # Each process scored every second user: disjoint halves.
+    assert set(parts[0]["user"]).isdisjoint(parts[1]["user"])
+    assert [len(p) for p in parts] == [N_CUSTOMERS // 2 * 3] * 2
+    union = pd.concat(parts).sort_values(["user", "rank"]).reset_index(drop=True)
+    alone = pd.read_parquet(tmp_path / "one.parquet").sort_values(["user", "rank"])
+    pd.testing.assert_frame_equal(union, alone.reset_index(drop=True), atol=1e-5)
