@@ -83,6 +83,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     rank, world = state.process_index, state.num_processes
     users = list(histories)[rank::world]
     rec = LMRecommender.load(args.model)
+    # Each process scores on its own device (cuda:rank under torchrun on GPUs; else the CPU).
+    rec.model.to(state.device)
     # Imported before the clock starts: users/s measures scoring, not a second of imports.
     import pandas  # noqa: F401
     import tqdm.auto  # noqa: F401
