@@ -256,9 +256,7 @@ def test_hybrid_mode_needs_data(trained):
     meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "data"}))
     try:
         with pytest.raises(SystemExit, match="--mode hybrid needs --data"):
-            main(
-                ["recommend", "--model", str(trained), "--mode", "hybrid", "--history", "SOC-01"]
-            )
+            main(["recommend", "--model", str(trained), "--mode", "hybrid", "--history", "SOC-01"])
     finally:
         meta_path.write_text(json.dumps(meta))
 
