@@ -187,7 +187,7 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
         main(["train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "m")])
 
 
-@pytest.mark.parametrize("command", ["train", "recommend", "evaluate", "demo"])
+@pytest.mark.parametrize("command", ["train", "recommend", "evaluate", "export", "demo"])
 def test_every_option_has_help(command):
     parser = build_parser()
     sub = parser._subparsers._group_actions[0].choices[command]

@@ -17,7 +17,11 @@ SPLITS = ("leave-one-out", "time")
 
 def add_evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="all-item ranking metrics (leave-one-out or time split)")
-    p.add_argument("--model", help="a directory written by 'lmrec train'")
+    p.add_argument(
+        "--model",
+        help="a directory written by 'lmrec train'; the data it recorded (log, columns, "
+        "catalogue, filters) is the default of the data options, each of which overrides it",
+    )
     p.add_argument(
         "--baselines",
         default="popularity,item-knn",

@@ -22,7 +22,12 @@ EXPORT_COLUMNS = ["user", "rank", "item", "name", "score"]
 
 def add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="every known user's top-k to a Parquet/CSV/JSONL file")
-    p.add_argument("--model", required=True, help="a directory written by 'lmrec train'")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a directory written by 'lmrec train'; the data it recorded (log, columns, "
+        "catalogue, filters) is the default of the data options, each of which overrides it",
+    )
     p.add_argument(
         "--out",
         required=True,
