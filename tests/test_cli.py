@@ -118,7 +118,9 @@ def test_recommend_known_user(trained, shop_files, capsys):
     )
     out = capsys.readouterr().out
     assert out.startswith("u0001: history ")
-    ranks = [line.split()[0] for line in out.splitlines()[1:]]
+    # The score column says what a score is.
+    assert out.splitlines()[1].split() == ["#", "item", "name", "log-probability"]
+    ranks = [line.split()[0] for line in out.splitlines()[2:]]
     assert ranks == ["1.", "2.", "3."]
 
 
@@ -157,8 +159,17 @@ def test_evaluate_prints_protocol_and_all_recommenders(trained, shop_files, caps
     )
     out = capsys.readouterr().out
     assert "leave-one-out, test stage, all 72 items ranked, user history excluded" in out
-    table = [line for line in out.splitlines() if line.startswith("| ")]
-    assert [row.split("|")[1].strip() for row in table[1:]] == ["lm", "popularity", "item-knn"]
+    tables = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ")]
+    ranking, beyond = tables[:4], tables[4:]
+    assert [row[0].strip() for row in ranking[1:]] == ["lm", "popularity", "item-knn"]
+    # Beyond accuracy, a row per recommender.
+    assert [c.strip() for c in beyond[0]] == [
+        "recommender",
+        "coverage",
+        "diversity",
+        "popularity_rank",
+    ]
+    assert [row[0].strip() for row in beyond[1:]] == ["lm", "popularity", "item-knn"]
 
 
 def test_malformed_data_file_reports_file_and_line(tmp_path, capsys):
@@ -176,7 +187,7 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
         main(["train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "m")])
 
 
-@pytest.mark.parametrize("command", ["train", "recommend", "evaluate", "demo"])
+@pytest.mark.parametrize("command", ["train", "recommend", "evaluate", "export", "demo"])
 def test_every_option_has_help(command):
     parser = build_parser()
     sub = parser._subparsers._group_actions[0].choices[command]
@@ -239,8 +250,15 @@ def test_recommend_hybrid_mode(trained, shop_files, capsys):
 
 
 def test_hybrid_mode_needs_data(trained):
-    with pytest.raises(SystemExit, match="--mode hybrid needs --data"):
-        main(["recommend", "--model", str(trained), "--mode", "hybrid", "--history", "SOC-01"])
+    """A directory that recorded no data (written before the data table) needs --data."""
+    meta_path = trained / "lmrec.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "data"}))
+    try:
+        with pytest.raises(SystemExit, match="--mode hybrid needs --data"):
+            main(["recommend", "--model", str(trained), "--mode", "hybrid", "--history", "SOC-01"])
+    finally:
+        meta_path.write_text(json.dumps(meta))
 
 
 # ---------------------------------------------------------------------------- options from configs
@@ -274,6 +292,7 @@ FLAGS_ADDED = {
     "--max-review-words --max-source-length --no-valid-exclude-seen --template --user-dropout "
     "--valid-exclude-seen --warmup-ratio --weight-decay",
     "serve": "--history-limit --max-k --max-page --max-request-history",
+    "evaluate": "--ks --split --test-after",
 }
 
 

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from lmrec.baselines.popularity import check_k, popularity_ranking
 from lmrec.baselines.self_attention import PAD, SASRecNetwork
+from lmrec.config.progress import show_progress
 from lmrec.data.split import Split
 from lmrec.recommenders.base import Recommender, Scored
 
@@ -227,7 +228,11 @@ class SASRecRecommender(Recommender):
         generator = torch.Generator().manual_seed(config.seed)
         best_ndcg, best_state, stale = -1.0, None, 0
         self.training_log, self.best_epoch = [], 0
-        bar = tqdm(range(1, config.epochs + 1), desc="fit sasrec", disable=not config.progress)
+        bar = tqdm(
+            range(1, config.epochs + 1),
+            desc="fit sasrec",
+            disable=not show_progress(config.progress),
+        )
         for epoch in bar:
             started = time.perf_counter()
             model.train()

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config
+from lmrec.cli.runfile import read_run
 from lmrec.data.schema import Dataset
 from lmrec.data.source import FORMATS, DataConfig, data_format, load_dataset, parse_columns
+from lmrec.recommenders.lm import CONFIG_FILE
 
 DATA_OPTIONS = ConfigOptions(
     cls=DataConfig,
@@ -29,6 +31,24 @@ def add_data_options(p: argparse.ArgumentParser, required: bool = False) -> None
 def data_config(args: argparse.Namespace, base: Mapping[str, Any] | None = None) -> DataConfig:
     """The data the options (over ``base``, a run file's ``data`` table) name."""
     return build_config(DATA_OPTIONS, args, base)
+
+
+def model_dir(path: str) -> Path:
+    """``path`` as a trained model directory, refused in words before anything loads."""
+    directory = Path(path)
+    if not directory.exists():
+        raise SystemExit(f"error: model directory {path} does not exist")
+    if not (directory / CONFIG_FILE).is_file():
+        raise SystemExit(f"error: {path} is not an lmrec model directory (no {CONFIG_FILE})")
+    return directory
+
+
+def model_data(args: argparse.Namespace, model: str | None) -> DataConfig:
+    """The data options over the ``data`` table the model directory recorded at training (so
+    ``--data``, ``--columns``, ``--catalog`` need not be repeated; any option given wins,
+    field by field, as over a run file). Without a model (or a record), the options alone."""
+    recorded = read_run(model).get("data") if model else None
+    return data_config(args, recorded)
 
 
 def read_data(config: DataConfig) -> Dataset:

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from lmrec.cli.data import add_data_options, data_config, read_data
+from lmrec.cli.data import add_data_options, model_data, model_dir, read_data
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config
 from lmrec.data.schema import EventType
 from lmrec.data.split import leave_one_out_split
@@ -33,7 +33,12 @@ def add_recommend_parser(sub) -> None:
         help="event type of each --history item (view,bookmark,cart,purchase; default purchase); "
         "read by models trained with --typed-history",
     )
-    p.add_argument("--user", action="append", help="a user id of --data (repeatable)")
+    p.add_argument(
+        "--user",
+        action="append",
+        help="a user id of --data (repeatable); without --data, the log the model was "
+        "trained on (recorded in its directory)",
+    )
     add_data_options(p)
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     p.add_argument("--include-seen", action="store_true", help="allow items of the history")
@@ -80,6 +85,17 @@ def _given_history(args: argparse.Namespace, catalog) -> tuple[list[str], list[s
     return history, kinds
 
 
+def check_recommend_args(args: argparse.Namespace) -> None:
+    """Argument errors that need no model: said before seconds of model loading."""
+    if args.k < 1:
+        raise SystemExit(f"error: -k must be at least 1, got {args.k}")
+    if args.history is None and args.history_events:
+        raise SystemExit("error: --history-events goes with --history (--user reads --data's)")
+    if args.history is None and not args.user:
+        raise SystemExit("error: give --history ITEM,ITEM,... or --user ID (with --data)")
+    model_dir(args.model)
+
+
 def _histories(args: argparse.Namespace, rec) -> tuple[list[list[str]], list[list[str]], list]:
     """(histories, their event types, labels) of --history and every --user."""
     histories: list[list[str]] = []
@@ -90,12 +106,13 @@ def _histories(args: argparse.Namespace, rec) -> tuple[list[list[str]], list[lis
         histories.append(history)
         events.append(kinds)
         labels.append("(history)")
-    elif args.history_events:
-        raise SystemExit("error: --history-events goes with --history (--user reads --data's)")
     if args.user:
-        data = data_config(args)
+        data = model_data(args, args.model)
         if data.path is None:
-            raise SystemExit("error: --user needs --data to read that user's history")
+            raise SystemExit(
+                "error: --user needs --data to read that user's history (the model directory "
+                "records none)"
+            )
         full = read_data(data).histories()
         for user in args.user:
             if user not in full:
@@ -103,18 +120,25 @@ def _histories(args: argparse.Namespace, rec) -> tuple[list[list[str]], list[lis
             histories.append([x.item for x in full[user]])
             events.append([str(x.event) for x in full[user]])
             labels.append(user)
-    if not histories:
-        raise SystemExit("error: give --history ITEM,ITEM,... or --user ID (with --data)")
     return histories, events, labels
+
+
+# What a score of each --mode is, for the column header and the JSON's "score_kind".
+SCORE_KINDS = {
+    "lm": "log-probability",
+    "hybrid": "fused z-score",
+}
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from lmrec.recommenders.lm import LMRecommender, set_threads
 
+    check_recommend_args(args)
+    hybrid_config = build_config(HYBRID_OPTIONS, args) if args.mode == "hybrid" else None
     set_threads(args.threads)
     rec = LMRecommender.load(args.model)
     histories, events, labels = _histories(args, rec)
-    recommender = _hybrid(args, rec) if args.mode == "hybrid" else rec
+    recommender = _hybrid(args, rec, hybrid_config) if hybrid_config else rec
     # --language only picks the names shown: prompts keep the model's training language.
     # A model trained on typed histories reads each item's event type (a view, a purchase...).
     typed = args.mode != "hybrid" and rec.config.events.typed
@@ -123,12 +147,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         histories, k=args.k, exclude_seen=not args.include_seen, **extra
     )
     lang = args.language
+    kind = SCORE_KINDS[args.mode]
     rows = zip(labels, histories, results, strict=True)
     if args.json:
         payload = [
             {
                 "user": label,
                 "history": h,
+                "score_kind": kind,
                 "recommendations": [
                     {
                         "item": s.item,
@@ -147,19 +173,19 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     for label, h, r in rows:
         seen = ", ".join(for_terminal(rec.catalog.name(i, lang), 40) for i in h[-10:])
         print(f"{for_terminal(label)}: history {seen}")
+        print(f"  {'#':>3} {'item':<12} {'name':<40} {kind:>9}")
         for rank, s in enumerate(r, 1):
             item, name = for_terminal(s.item, 40), for_terminal(rec.catalog.name(s.item, lang), 40)
             print(f"  {rank:2d}. {item:<12} {name:<40} {s.score:9.4f}")
     return 0
 
 
-def _hybrid(args: argparse.Namespace, lm):
-    data = data_config(args)
+def _hybrid(args: argparse.Namespace, lm, config: HybridConfig):
+    data = model_data(args, args.model)
     if data.path is None:
         raise SystemExit("error: --mode hybrid needs --data: the retriever is fitted on its log")
     split = leave_one_out_split(read_data(data))
     retriever = make_recommender(args.retriever).fit(split)
-    config = build_config(HYBRID_OPTIONS, args)
     hybrid = HybridRecommender(retriever, lm, config).fit(split)
     print(
         f"hybrid: {args.retriever} top-{config.candidates} candidates, LM weight {hybrid.weight}",

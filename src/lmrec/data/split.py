@@ -1,19 +1,24 @@
-"""Leave-one-out splitting by time, per user."""
+"""Splitting a log into training, validation and test events: leave-one-out per user, or at
+one global moment (how a shop backtests: train on what was known on a date, test on what
+came after it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from lmrec.data.schema import Catalog, Dataset, Interaction
 
 
 @dataclass
 class Split:
-    """A leave-one-out split.
+    """A split into training events and one validation and one test target per user.
 
-    For each user with at least three events: the last event is the test target, the one before
-    it the validation target, the rest is training. Users with fewer events keep all of them in
-    training and have no targets (counted in ``short_users``).
+    Leave-one-out (:func:`leave_one_out_split`): for each user with at least three events, the
+    last event is the test target, the one before it the validation target, the rest is
+    training. Users with fewer events keep all of them in training and have no targets (counted
+    in ``short_users``). A global-time split (:func:`time_split`) picks the targets around one
+    moment instead; ``method`` says which, in words a protocol line can carry.
     """
 
     train: dict[str, list[Interaction]]
@@ -23,6 +28,7 @@ class Split:
     name: str = "data"
     short_users: int = 0
     info: dict[str, int] = field(default_factory=dict)
+    method: str = "leave-one-out"
 
     def train_items(self, user: str) -> list[str]:
         return [x.item for x in self.train.get(user, [])]
@@ -48,10 +54,13 @@ class Split:
 
     def describe(self) -> str:
         n_train = sum(len(v) for v in self.train.values())
+        if self.method == "leave-one-out":
+            short = f"{self.short_users} with fewer than 3 events kept in training only"
+        else:
+            short = f"{self.short_users} without targets around the cut kept in training only"
         return (
-            f"{self.name}: leave-one-out split, {len(self.train)} users "
-            f"({len(self.test)} with valid/test targets, {self.short_users} with fewer than 3 "
-            f"events kept in training only), {n_train} training events"
+            f"{self.name}: {self.method} split, {len(self.train)} users "
+            f"({len(self.test)} with valid/test targets, {short}), {n_train} training events"
         )
 
 
@@ -79,4 +88,60 @@ def leave_one_out_split(dataset: Dataset) -> Split:
         catalog=dataset.catalog,
         name=dataset.name,
         short_users=short,
+    )
+
+
+def parse_moment(text: str) -> float:
+    """Epoch seconds from unix time (``1709251200``) or an ISO-8601 date or time
+    (``2024-03-01``, ``2024-03-01T12:00:00+02:00``; without a zone, UTC, as the readers read)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is neither unix time nor an ISO-8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def time_split(dataset: Dataset, test_after: float) -> Split:
+    """Split at one global moment: what was known at ``test_after`` trains, what came after
+    it tests.
+
+    For each user with an event after the cut and at least two events at or before it: the
+    first event after the cut is the test target (the next thing the user did), the last event
+    before the cut the validation target, the earlier ones training. Events after the first
+    test event are never used. Others keep their events up to the cut in training, without
+    targets (``short_users``). An event exactly at the cut counts as before it. Equal
+    timestamps keep file order (never broken by id). Every event needs a timestamp.
+    """
+    train: dict[str, list[Interaction]] = {}
+    valid: dict[str, Interaction] = {}
+    test: dict[str, Interaction] = {}
+    short = 0
+    for user, events in dataset.histories().items():
+        if any(x.timestamp is None for x in events):
+            raise ValueError(f"user {user!r} has events without a timestamp: no time split")
+        before = [x for x in events if x.timestamp <= test_after]
+        after = [x for x in events if x.timestamp > test_after]
+        if not after or len(before) < 2:
+            if before:
+                train[user] = before
+            short += 1
+            continue
+        train[user] = before[:-1]
+        valid[user] = before[-1]
+        test[user] = after[0]
+    cut = datetime.fromtimestamp(test_after, UTC).isoformat().replace("+00:00", "Z")
+    return Split(
+        train=train,
+        valid=valid,
+        test=test,
+        catalog=dataset.catalog,
+        name=dataset.name,
+        short_users=short,
+        method=f"global time split at {cut} (first event after it is the test target)",
     )

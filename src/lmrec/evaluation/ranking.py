@@ -10,11 +10,25 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lmrec.config.progress import show_progress
 from lmrec.data.split import Split
+from lmrec.metrics.beyond import (
+    catalog_coverage,
+    category_distance,
+    intra_list_diversity,
+    mean_popularity_rank,
+    popularity_ranks,
+)
 from lmrec.metrics.ranking import ranking_metrics
 from lmrec.recommenders.base import Recommender
 
-__all__ = ["RankingReport", "evaluate_ranking", "format_markdown"]
+__all__ = [
+    "RankingReport",
+    "beyond_accuracy",
+    "evaluate_ranking",
+    "format_beyond",
+    "format_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,8 @@ class RankingReport:
     """Users whose target item is already in their history (unreachable when it is excluded)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The arguments of :func:`evaluate_ranking`, for the record."""
+    beyond: dict[str, float] = field(default_factory=dict)
+    """Beyond accuracy, over the top-``max(ks)`` lists (see :func:`beyond_accuracy`)."""
 
     def format_table(self) -> str:
         """A small aligned text table headed by recommender, data and protocol."""
@@ -111,7 +127,10 @@ def evaluate_ranking(
     rankings: list[list[str]] = []
     started = time.perf_counter()
     with tqdm(
-        total=len(users), desc=f"evaluate {recommender.name}", unit="user", disable=not progress
+        total=len(users),
+        desc=f"evaluate {recommender.name}",
+        unit="user",
+        disable=not show_progress(progress),
     ) as bar:
         for start in range(0, len(histories), batch_size):
             batch = histories[start : start + batch_size]
@@ -126,6 +145,7 @@ def evaluate_ranking(
     seconds = time.perf_counter() - started
 
     protocol = _protocol(split, stage, exclude_seen, len(users), n_all, seed)
+    beyond = beyond_accuracy(rankings, split)
     return RankingReport(
         recommender=recommender.name,
         metrics=metrics,
@@ -143,7 +163,44 @@ def evaluate_ranking(
             "seed": seed,
             "batch_size": batch_size,
         },
+        beyond=beyond,
     )
+
+
+def beyond_accuracy(rankings: Sequence[Sequence[str]], split: Split) -> dict[str, float]:
+    """How much of the catalogue the lists use (``coverage``), how varied each list is
+    (``diversity``: mean share of item pairs of different categories; only when the catalogue
+    has categories), and how popular the items are (``popularity_rank``: mean rank of the
+    recommended items by training count, 1 = most popular; never-trained items rank last)."""
+    counts: dict[str, int] = {}
+    for events in split.train.values():
+        for x in events:
+            counts[x.item] = counts.get(x.item, 0) + 1
+    out = {"coverage": catalog_coverage(rankings, len(split.catalog))}
+    categories = {item.id: item.category for item in split.catalog.values()}
+    if any(c is not None for c in categories.values()):
+        out["diversity"] = intra_list_diversity(rankings, category_distance(categories))
+    ranks = popularity_ranks(counts)
+    out["popularity_rank"] = mean_popularity_rank(rankings, ranks, len(split.catalog))
+    return out
+
+
+def format_beyond(reports: Sequence[RankingReport]) -> str:
+    """A markdown table of each report's beyond-accuracy measures, a row per recommender."""
+    names = list(dict.fromkeys(name for report in reports for name in report.beyond))
+    k = max((max(r.settings.get("ks", [0])) for r in reports), default=0)
+    lines = [
+        f"Beyond accuracy of the top-{k} lists: coverage = share of the catalogue recommended "
+        "to anyone, diversity = share of item pairs of different categories, popularity_rank "
+        "= mean training-popularity rank of the items (1 = most popular).",
+        "",
+        "| " + " | ".join(["recommender", *names]) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for report in reports:
+        cells = [f"{report.beyond[n]:.4f}" if n in report.beyond else "-" for n in names]
+        lines.append("| " + " | ".join([report.recommender, *cells]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def format_markdown(reports: Sequence[RankingReport]) -> str:
@@ -181,7 +238,7 @@ def _protocol(
     split: Split, stage: str, exclude_seen: bool, n_users: int, n_all: int, seed: int
 ) -> str:
     parts = [
-        "leave-one-out",
+        split.method,
         f"{stage} stage",
         f"all {len(split.catalog)} items ranked",
         "user history excluded" if exclude_seen else "user history not excluded",

@@ -18,6 +18,7 @@ from accelerate import Accelerator, PartialState
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from lmrec.config.progress import show_progress
 from lmrec.tasks import Example
 from lmrec.training.checkpoint import CHECKPOINT_DIR, LoopState, load_checkpoint, save_checkpoint
 from lmrec.training.config import NDCG10, NEG_LOSS, TrainConfig, TrainResult
@@ -127,7 +128,7 @@ def _run_epoch(
         total=len(batches),
         initial=state.step,
         desc=f"epoch {epoch + 1}/{config.epochs}",
-        disable=not config.progress or not accelerator.is_main_process,
+        disable=not show_progress(config.progress) or not accelerator.is_main_process,
         leave=False,
     )
     for index in range(state.step, len(batches)):
