@@ -6,6 +6,7 @@ stores nothing. (Issue 25; the tiny model keeps it to seconds.)"""
 from __future__ import annotations
 
 import csv
+import json
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,14 +53,18 @@ def _data_flags(shop: Path, flag: str = "--data") -> list[str]:
     return [flag, str(shop / "log.csv"), "--catalog", str(shop / "items.csv"), *MAPPINGS]
 
 
-def test_train_then_serve_the_imported_log(shop, capsys):
-    model = shop / "model"
+@pytest.fixture(scope="module")
+def model(shop) -> Path:
+    out = shop / "model"
     train = [
         "--quiet", "train", *_data_flags(shop), "--first-only",
-        "--model", "scratch:tiny", "--epochs", "1", "--batch-size", "16", "--out", str(model),
+        "--model", "scratch:tiny", "--epochs", "1", "--batch-size", "16", "--out", str(out),
     ]  # fmt: skip
     assert main(train) == 0
-    assert "Traceback" not in capsys.readouterr().err
+    return out
+
+
+def test_train_then_serve_the_imported_log(shop, model, capsys):
     db = shop / "events.sqlite"
     extra = _data_flags(shop, "--import")
     with ServerProcess(model, db, API_KEY, extra_args=extra) as server:
@@ -81,3 +86,15 @@ def test_train_then_serve_the_imported_log(shop, capsys):
     assert server.process is not None and server.process.returncode in (0, -signal.SIGTERM)
     second = capsys.readouterr().out
     assert f"{events} events read, 0 stored, {events} already stored" in second
+
+
+def test_unknown_items_in_a_history_are_skipped_and_counted(model, capsys):
+    history = ["recommend", "--model", str(model), "--history", "SOC-01,NOPE,RUN-01", "--json"]
+    with pytest.raises(SystemExit, match=r"unknown item\(s\) \['NOPE'\].*--skip-unknown"):
+        main(history)
+    assert main([*history, "--skip-unknown"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip().endswith(
+        "warning: --history: skipped 1 item(s) not in the model's catalogue (NOPE)"
+    )
+    assert json.loads(captured.out)[0]["history"] == ["SOC-01", "RUN-01"]
