@@ -98,3 +98,9 @@ def test_unknown_items_in_a_history_are_skipped_and_counted(model, capsys):
         "warning: --history: skipped 1 item(s) not in the model's catalogue (NOPE)"
     )
     assert json.loads(captured.out)[0]["history"] == ["SOC-01", "RUN-01"]
+
+
+def test_stream_training_refuses_the_mappings_it_cannot_read(shop, tmp_path):
+    args = ["train", "--stream", "--data", str(shop / "log.csv"), "--out", str(tmp_path / "m")]
+    with pytest.raises(SystemExit, match="--stream takes no --event-map"):
+        main([*args, "--event-map", "begin_checkout=cart"])
