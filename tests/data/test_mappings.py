@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from lmrec.config import from_dict, to_dict
 from lmrec.data import EventType, ItemColumnMap, read_interactions
 from lmrec.data.schema import EVENT_ALIASES, parse_event_map
 from lmrec.data.source import DataConfig, load_dataset, parse_catalog_columns, parse_rating_range
@@ -101,3 +103,18 @@ def test_a_shop_log_through_the_data_config(tmp_path: Path):
     assert data.reports[0].dropped == {"item not in catalogue": 1}
     with pytest.raises(ValueError, match="not in the catalogue"):
         load_dataset(DataConfig(**{**config.__dict__, "skip_unknown": False}))
+
+
+def test_the_mappings_survive_a_run_file_round_trip():
+    config = DataConfig(
+        path="log.csv",
+        catalog_columns=ItemColumnMap(id="sku"),
+        event_map=("view_item=view",),
+        skip_unknown=True,
+        rating_range=(0.5, 5),
+    )
+    assert from_dict(DataConfig, json.loads(json.dumps(to_dict(config)))) == config
+    with pytest.raises(ValueError, match="rating range 5-1 is empty"):
+        DataConfig(rating_range=(5, 1))
+    with pytest.raises(ValueError, match="'oops' is not name=type"):
+        DataConfig(event_map=("oops",))

@@ -157,7 +157,8 @@ def test_docs_page_uses_only_local_assets(client):
     assert len(urls) >= 4 and not [u for u in urls if "//" in u]
     for url in urls:
         assert client.get(url).status_code == 200, url
-    assert "swagger-ui-bundle.js" in page.text and client.get("/redoc").status_code == 404
+    assert "swagger-ui-bundle.js" in page.text and "://" not in page.text
+    assert '"validatorUrl": null' in page.text and client.get("/redoc").status_code == 404
 
 
 def test_serve_help_names_the_import_options(capsys):

@@ -103,4 +103,6 @@ def _add_offline_docs(app: FastAPI) -> None:
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            # Swagger UI would otherwise fetch a badge from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
         )
