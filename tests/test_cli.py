@@ -295,6 +295,17 @@ FLAGS_ADDED = {
     "evaluate": "--ks --split --test-after",
 }
 
+# Issue 25 (mappings, the log in the service): the data options' new fields, and serve's
+# --import with the data options that read the log it imports.
+_MAPPING_FLAGS = "--catalog-columns --event-map --rating-range --skip-unknown"
+FLAGS_ADDED_FOR_MAPPINGS = {
+    "train": _MAPPING_FLAGS,
+    "recommend": _MAPPING_FLAGS,
+    "evaluate": _MAPPING_FLAGS,
+    "serve": f"--import --format --catalog --columns --names --id-map --events --first-only "
+    f"--users --data-seed {_MAPPING_FLAGS}",
+}
+
 
 def _sub(command):
     return build_parser()._subparsers._group_actions[0].choices[command]
@@ -304,6 +315,7 @@ def _sub(command):
 def test_every_flag_keeps_its_spelling(command):
     flags = sorted(s for a in _sub(command)._actions for s in a.option_strings)
     expected = FLAGS_BEFORE[command].split() + FLAGS_ADDED.get(command, "").split()
+    expected += FLAGS_ADDED_FOR_MAPPINGS.get(command, "").split()
     assert flags == sorted(expected)
 
 

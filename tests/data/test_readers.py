@@ -146,15 +146,24 @@ def test_logged_item_missing_from_the_catalogue(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
         read_interactions(log, catalog_path=items)
     assert str(caught.value) == (
-        f"{log}: 2 item id(s) are not in the catalogue {items} (e.g. x, y)"
+        f"{log}: 2 item id(s) are not in the catalogue {items} (e.g. x, y); "
+        "skip_unknown=True (--skip-unknown) skips their events"
     )
-    data = read_interactions(log, catalog_path=items, strict=False)
-    assert data.interactions == [
-        Interaction("u1", "a", position=0),
-        Interaction("u2", "a", position=1),
-    ]
-    assert data.reports[0].dropped == {"item not in catalogue": 2}
-    assert data.reports[0].rows == 2
+    for lenient in ({"strict": False}, {"skip_unknown": True}):
+        data = read_interactions(log, catalog_path=items, **lenient)
+        assert data.interactions == [
+            Interaction("u1", "a", position=0),
+            Interaction("u2", "a", position=1),
+        ]
+        assert data.reports[0].dropped == {"item not in catalogue": 2}
+        assert data.reports[0].rows == 2
+
+
+def test_skip_unknown_keeps_malformed_rows_fatal(tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "user,item,rating\nu1,a,4\nu1,x,9\n")
+    items = _write(tmp_path / "items.csv", "item,name\na,Ball\n")
+    with pytest.raises(DataFormatError, match="log.csv:3: rating out of range"):
+        read_interactions(log, catalog_path=items, skip_unknown=True)
 
 
 def test_duplicate_catalogue_id(tmp_path: Path) -> None:
@@ -190,7 +199,8 @@ def test_duplicate_catalogue_id(tmp_path: Path) -> None:
         (
             "a.csv",
             "user,item,event\nu1,i1,borrow\n",
-            "2: unknown event type: 'borrow' (expected view, bookmark, cart, purchase)",
+            "2: unknown event type: 'borrow' (expected view, bookmark, cart, purchase or an alias; "
+            "map other names with an event map)",
         ),
         ("a.tsv", "user\titem\nu1\ti1\t\n", "2: wrong field count: expected 2, found 3"),
         (
@@ -306,9 +316,13 @@ def test_recbole_items_missing_from_the_item_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
         read_recbole(directory)
     inter, item = directory / "movies.inter", directory / "movies.item"
-    assert (
-        str(caught.value) == f"{inter}: 2 item id(s) are not in the catalogue {item} (e.g. 98, 99)"
+    assert str(caught.value) == (
+        f"{inter}: 2 item id(s) are not in the catalogue {item} (e.g. 98, 99); "
+        "skip_unknown=True (--skip-unknown) skips their events"
     )
+    data = read_recbole(directory, skip_unknown=True)
+    assert [x.item for x in data.interactions] == ["10"]
+    assert data.reports[0].dropped == {"item not in catalogue": 2}
 
 
 def test_recbole_header_without_types(tmp_path: Path) -> None:

@@ -81,7 +81,11 @@ def test_recommend_body_types_are_strict(client, body, message):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"timestamp": "5"}, "events.0.timestamp: Input should be a valid number"),
+        (
+            {"timestamp": "5"},
+            "events.0.timestamp: Input should be a number (epoch seconds) or an ISO-8601 date, "
+            "not '5'",
+        ),
         ({"timestamp": True}, "events.0.timestamp: Input should be a valid number"),
         ({"rating": "5"}, "events.0.rating: Input should be a valid number"),
     ],

@@ -11,14 +11,27 @@ from typing import Any
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config
 from lmrec.cli.runfile import read_run
 from lmrec.data.schema import Dataset
-from lmrec.data.source import FORMATS, DataConfig, data_format, load_dataset, parse_columns
+from lmrec.data.source import (
+    FORMATS,
+    DataConfig,
+    data_format,
+    load_dataset,
+    parse_catalog_columns,
+    parse_columns,
+    parse_rating_range,
+)
 from lmrec.recommenders.lm import CONFIG_FILE
 
 DATA_OPTIONS = ConfigOptions(
     cls=DataConfig,
     dest="data",
     spellings={"path": "--data"},
-    parsers={"columns": parse_columns},
+    parsers={
+        "columns": parse_columns,
+        "catalog_columns": parse_catalog_columns,
+        "rating_range": parse_rating_range,
+    },
+    extra={"rating_range": {"metavar": "LOW-HIGH"}, "event_map": {"metavar": "NAME=TYPE,..."}},
     choices={"format": FORMATS},
     groups={"path": "data"},
 )

@@ -11,6 +11,7 @@ from lmrec.cli.ask import add_ask_parser
 from lmrec.cli.demo import add_demo_parser
 from lmrec.cli.evaluate import add_evaluate_parser
 from lmrec.cli.export import add_export_parser
+from lmrec.cli.importer import add_import_parser
 from lmrec.cli.recommend import add_recommend_parser
 from lmrec.cli.serve import add_serve_parser
 from lmrec.cli.train import add_train_parser
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(sub)
     add_ask_parser(sub)
     add_serve_parser(sub)
+    add_import_parser(sub)
     return parser
 
 

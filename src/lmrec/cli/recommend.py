@@ -67,12 +67,31 @@ def _parse_history(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _known_only(
+    history: list[str], kinds: list[str], catalog, skip: bool, label: str
+) -> tuple[list[str], list[str]]:
+    """``history`` (and its event types) with items the model lacks refused, or with
+    --skip-unknown skipped and counted on stderr."""
+    unknown = [i for i in history if i not in catalog]
+    if not unknown:
+        return history, kinds
+    if not skip:
+        raise SystemExit(
+            f"error: unknown item(s) {unknown}: not in the model's catalogue "
+            "(--skip-unknown skips them)"
+        )
+    shown = ", ".join(dict.fromkeys(unknown))
+    print(
+        f"warning: {label}: skipped {len(unknown)} item(s) not in the model's catalogue ({shown})",
+        file=sys.stderr,
+    )
+    kept = [(i, k) for i, k in zip(history, kinds, strict=True) if i in catalog]
+    return [i for i, _ in kept], [k for _, k in kept]
+
+
 def _given_history(args: argparse.Namespace, catalog) -> tuple[list[str], list[str]]:
     """--history and its --history-events, checked against the model's catalogue."""
     history = _parse_history(args.history)
-    unknown = [i for i in history if i not in catalog]
-    if unknown:
-        raise SystemExit(f"error: unknown item(s) {unknown}: not in the model's catalogue")
     given = args.history_events
     kinds = _parse_history(given) if given else ["purchase"] * len(history)
     if len(kinds) != len(history):
@@ -82,7 +101,8 @@ def _given_history(args: argparse.Namespace, catalog) -> tuple[list[str], list[s
             EventType.parse(kind)
         except ValueError as err:
             raise SystemExit(f"error: --history-events: {err}") from None
-    return history, kinds
+    skip = model_data(args, args.model).skip_unknown
+    return _known_only(history, kinds, catalog, skip, "--history")
 
 
 def check_recommend_args(args: argparse.Namespace) -> None:
@@ -117,8 +137,15 @@ def _histories(args: argparse.Namespace, rec) -> tuple[list[list[str]], list[lis
         for user in args.user:
             if user not in full:
                 raise SystemExit(f"error: unknown user {user!r}: not in {data.path}")
-            histories.append([x.item for x in full[user]])
-            events.append([str(x.event) for x in full[user]])
+            items, kinds = _known_only(
+                [x.item for x in full[user]],
+                [str(x.event) for x in full[user]],
+                rec.catalog,
+                data.skip_unknown,
+                f"user {user}",
+            )
+            histories.append(items)
+            events.append(kinds)
             labels.append(user)
     return histories, events, labels
 

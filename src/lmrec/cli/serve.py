@@ -6,8 +6,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
+from lmrec.cli.data import DATA_OPTIONS
+from lmrec.cli.importer import import_log
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config
+
+# The log to import is --import; the other data options (--columns, --catalog-columns,
+# --event-map, --skip-unknown, ...) read it as they read a training log.
+IMPORT_OPTIONS = replace(
+    DATA_OPTIONS,
+    spellings={"path": "--import"},
+    groups={"path": "import a log into the event store before serving (idempotent)"},
+)
 
 
 def _serve_options() -> ConfigOptions:
@@ -17,7 +28,7 @@ def _serve_options() -> ConfigOptions:
         cls=ServeConfig,
         dest="serve",
         # The directory and the store are --model and --db, with defaults of the CLI's own.
-        skip=frozenset({"model_dir", "db_path"}),
+        skip=frozenset({"model_dir", "db_path", "event_map"}),
         groups={"api_key": "service (keys default to $LMREC_API_KEY and $LMREC_READ_KEY)"},
     )
 
@@ -30,6 +41,7 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
     add_config_options(p, _serve_options())
+    add_config_options(p, IMPORT_OPTIONS)
     p.set_defaults(func=cmd_serve)
 
 
@@ -38,13 +50,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lmrec.serve import run_server
 
     set_threads(args.threads)
+    data = build_config(IMPORT_OPTIONS, args)
     base = {
         "model_dir": args.model,
         "db_path": args.db,
         "api_key": os.environ.get("LMREC_API_KEY") or None,
         "read_key": os.environ.get("LMREC_READ_KEY") or None,
+        "event_map": data.event_map,
     }
     config = build_config(_serve_options(), args, base)
+    if data.path is not None:
+        print(import_log(data, args.db, args.model), flush=True)
     if config.api_key is None:
         print("warning: no --api-key (or LMREC_API_KEY): writes are disabled", file=sys.stderr)
     print(f"serving {args.model} on http://{args.host}:{args.port}/ (events in {args.db})")

@@ -146,8 +146,15 @@ def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
         raise SystemExit("error: --stream reads a table log as it is (no --events, --first-only)")
     if data.path is None:
         raise SystemExit("error: --stream needs --data")
+    if data.event_map or data.skip_unknown or data.rating_range != (1.0, 5.0):
+        # The streamed reader (lmrec.data.stream) reads the built-in event names and scale only.
+        raise SystemExit("error: --stream takes no --event-map, --skip-unknown or --rating-range")
     columns = data.columns
-    catalog = read_catalog(data.catalog) if data.catalog else stream_catalog(data.path, columns)
+    catalog = (
+        read_catalog(data.catalog, data.catalog_columns)
+        if data.catalog
+        else stream_catalog(data.path, columns)
+    )
     rec = fit_on_stream(LMRecommender(config), data.path, catalog, columns)
     rec.save(args.out)
     record_data(args.out, data)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from lmrec.data.rows import (
     row_item,
     text_field,
 )
-from lmrec.data.schema import Catalog, Dataset, Interaction, Item, LoadReport
+from lmrec.data.schema import Catalog, Dataset, EventType, Interaction, Item, LoadReport
 from lmrec.data.sequences import id2item_map, name_lines, sequence_interactions
 
 __all__ = [
@@ -84,19 +84,24 @@ def read_interactions(
     name: str | None = None,
     strict: bool = True,
     rating_range: RatingRange | None = DEFAULT_RATING_RANGE,
+    event_map: Mapping[str, EventType] | None = None,
+    skip_unknown: bool = False,
 ) -> Dataset:
     """Read a log (``.csv``, ``.tsv``, ``.jsonl``/``.json`` lines, ``.parquet``) by suffix.
 
     Without ``catalog_path`` the catalogue holds the log's items, bare, in first-seen order. With
-    it, every logged item must be in the catalogue (``strict=False``: other events are dropped).
+    it, every logged item must be in the catalogue; ``skip_unknown`` (or ``strict=False``) drops
+    the events of other items instead, counted in the log's report as "item not in catalogue".
     Ratings outside ``rating_range`` (inclusive; None: any) are malformed rows. A file that is
     entirely in epoch milliseconds is read as such; one that mixes units is refused.
+    ``event_map`` (lower-case name -> type, see :func:`~lmrec.data.schema.parse_event_map`)
+    reads a log's own event names beyond the built-in aliases.
     """
     path = Path(path)
     columns = columns or ColumnMap()
     report = LoadReport(str(path))
     records = row_records(path, (columns.user, columns.item), report, strict)
-    interactions = _log_rows(path, records, columns, report, strict, rating_range)
+    interactions = _log_rows(path, records, columns, report, strict, rating_range, event_map)
     reports = [report]
     if catalog_path is None:
         catalog = Catalog.from_ids(x.item for x in interactions)
@@ -106,7 +111,8 @@ def read_interactions(
         item_records = row_records(Path(catalog_path), (item_columns.id,), item_report, strict)
         catalog = _read_catalog(item_records, item_columns, item_report, strict)
         reports.append(item_report)
-        interactions = _only_known(interactions, catalog, path, Path(catalog_path), report, strict)
+        drop = skip_unknown or not strict
+        interactions = _only_known(interactions, catalog, path, Path(catalog_path), report, drop)
     return _dataset(interactions, catalog, name or _stem(path), reports)
 
 
@@ -130,6 +136,7 @@ def read_recbole(
     name: str | None = None,
     strict: bool = True,
     rating_range: RatingRange | None = DEFAULT_RATING_RANGE,
+    skip_unknown: bool = False,
 ) -> Dataset:
     """Read RecBole atomic files: ``X.inter`` (user_id, item_id, rating, timestamp) and ``X.item``.
 
@@ -138,7 +145,8 @@ def read_recbole(
     title, name; the category from class, genre, categories (a token_seq is joined with ", ");
     a release_year is appended to the description. Without ``X.item`` the catalogue holds the
     log's bare ids. ``X.user`` is not read: the schema has no user attributes. Ratings and
-    timestamps are checked as :func:`read_interactions` checks them.
+    timestamps are checked as :func:`read_interactions` checks them, and ``skip_unknown`` drops
+    (and counts) events of items that ``X.item`` lacks as it does there.
     """
     inter_path = _recbole_inter_path(Path(directory_or_prefix))
     report = LoadReport(str(inter_path))
@@ -151,7 +159,8 @@ def read_recbole(
         item_report = LoadReport(str(item_path))
         catalog = _read_recbole_items(item_path, item_report, strict)
         reports.append(item_report)
-        interactions = _only_known(interactions, catalog, inter_path, item_path, report, strict)
+        drop = skip_unknown or not strict
+        interactions = _only_known(interactions, catalog, inter_path, item_path, report, drop)
     else:
         catalog = Catalog.from_ids(x.item for x in interactions)
     return _dataset(interactions, catalog, name or inter_path.stem, reports)
@@ -202,12 +211,13 @@ def _log_rows(
     report: LoadReport,
     strict: bool,
     rating_range: RatingRange | None,
+    event_map: Mapping[str, EventType] | None = None,
 ) -> list[Interaction]:
     """A log's events, checked; one :class:`TimestampUnit` spans the file."""
     unit = TimestampUnit()
 
     def convert(record: Record, position: int) -> Interaction:
-        return row_interaction(record, columns, position, rating_range, unit)
+        return row_interaction(record, columns, position, rating_range, unit, event_map)
 
     interactions = not_empty(collect(records, convert, report, strict), report)
     if unit.milliseconds:
@@ -244,9 +254,10 @@ def _only_known(
     log_path: Path,
     catalog_path: Path,
     report: LoadReport,
-    strict: bool,
+    drop: bool,
 ) -> list[Interaction]:
-    """Check every logged item is in the catalogue; ``strict=False`` drops those events."""
+    """Check every logged item is in the catalogue; with ``drop``, drop (and count) the events
+    of unknown items instead of refusing the log."""
     unknown = list(dict.fromkeys(x.item for x in interactions if x.item not in catalog))
     if not unknown:
         return interactions
@@ -254,8 +265,8 @@ def _only_known(
         f"{log_path}: {len(unknown)} item id(s) are not in the catalogue {catalog_path} "
         f"(e.g. {', '.join(unknown[:5])})"
     )
-    if strict:
-        raise ValueError(message)
+    if not drop:
+        raise ValueError(f"{message}; skip_unknown=True (--skip-unknown) skips their events")
     logger.warning("%s; dropping their events", message)
     kept: list[Interaction] = []
     for x in interactions:

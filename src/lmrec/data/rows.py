@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeAlias, TypeVar
@@ -27,6 +27,7 @@ __all__ = [
     "TimestampUnit",
     "collect",
     "control_character",
+    "iso_timestamp",
     "not_empty",
     "row_interaction",
     "row_item",
@@ -136,15 +137,17 @@ def row_interaction(
     position: int,
     rating_range: RatingRange | None = DEFAULT_RATING_RANGE,
     unit: TimestampUnit | None = None,
+    event_map: Mapping[str, EventType] | None = None,
 ) -> Interaction:
     """One log row as an event. ``rating_range`` (inclusive; None: any finite number) bounds the
-    rating; ``unit``, shared by a file's rows, checks that their timestamps share a unit."""
+    rating; ``unit``, shared by a file's rows, checks that their timestamps share a unit;
+    ``event_map`` names event types beyond the built-in aliases (see :meth:`EventType.parse`)."""
     timestamp = _timestamp(_optional(record, columns.timestamp))
     return Interaction(
         user=_identifier(record, columns.user, "user id"),
         item=_identifier(record, columns.item, "item id"),
         timestamp=timestamp if unit is None else unit.seconds(timestamp),
-        event=_event(_optional(record, columns.event)),
+        event=_event(_optional(record, columns.event), event_map),
         rating=_rating(_optional(record, columns.rating), rating_range),
         review=text_field(_optional(record, columns.review)),
         summary=text_field(_optional(record, columns.summary)),
@@ -263,10 +266,16 @@ def _timestamp(value: Any) -> float | None:
         if not isinstance(value, str):
             raise
     try:
-        return _epoch(datetime.fromisoformat(value.strip()))
+        return iso_timestamp(value)
     except ValueError:
         detail = f"{value!r} is neither a number nor an ISO-8601 date"
         raise RowError("bad timestamp", detail) from None
+
+
+def iso_timestamp(text: str) -> float:
+    """Epoch seconds of an ISO-8601 date or date-time (read as UTC when it has no zone);
+    ValueError for anything else."""
+    return _epoch(datetime.fromisoformat(text.strip()))
 
 
 def _epoch(moment: datetime) -> float:
@@ -275,12 +284,13 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def _event(value: Any) -> EventType:
+def _event(value: Any, event_map: Mapping[str, EventType] | None = None) -> EventType:
     try:
-        return EventType.parse(value)
+        return EventType.parse(value, event_map)
     except ValueError:
         valid = ", ".join(e.value for e in EventType)
-        raise RowError("unknown event type", f"{value!r} (expected {valid})") from None
+        detail = f"{value!r} (expected {valid} or an alias; map other names with an event map)"
+        raise RowError("unknown event type", detail) from None
 
 
 def not_empty(rows: list[_T], report: LoadReport) -> list[_T]:

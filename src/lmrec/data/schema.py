@@ -25,39 +25,83 @@ class EventType(enum.StrEnum):
     PURCHASE = "purchase"
 
     @classmethod
-    def parse(cls, value: str | EventType | None) -> EventType:
-        """Read an event type leniently ("Purchase", "add_to_cart", empty = purchase)."""
+    def parse(
+        cls, value: str | EventType | None, event_map: Mapping[str, EventType] | None = None
+    ) -> EventType:
+        """Read an event type leniently ("Purchase", "add_to_cart", empty = purchase).
+
+        ``event_map`` (lower-case name -> type, e.g. from ``--event-map``) is looked up first,
+        so a log's own names can override the built-in :data:`EVENT_ALIASES`.
+        """
         if isinstance(value, EventType):
             return value
         if value is None or str(value).strip() == "":
             return cls.PURCHASE
         text = str(value).strip().lower()
-        aliases = {
-            "click": cls.VIEW,
-            "views": cls.VIEW,
-            "viewed": cls.VIEW,
-            "pageview": cls.VIEW,
-            "bookmarked": cls.BOOKMARK,
-            "favorite": cls.BOOKMARK,
-            "wishlist": cls.BOOKMARK,
-            "add_to_cart": cls.CART,
-            "addtocart": cls.CART,
-            "cart_add": cls.CART,
-            "carted": cls.CART,
-            "buy": cls.PURCHASE,
-            "bought": cls.PURCHASE,
-            "order": cls.PURCHASE,
-            "transaction": cls.PURCHASE,
-            "rating": cls.PURCHASE,
-            "review": cls.PURCHASE,
-        }
-        if text in aliases:
-            return aliases[text]
+        if event_map and text in event_map:
+            return event_map[text]
+        if text in EVENT_ALIASES:
+            return EVENT_ALIASES[text]
         try:
             return cls(text)
         except ValueError:
             valid = ", ".join(e.value for e in cls)
             raise ValueError(f"unknown event type {value!r} (expected one of: {valid})") from None
+
+
+def _aliases(event: EventType, *names: str) -> dict[str, EventType]:
+    return dict.fromkeys(names, event)
+
+
+# Every type has its plural and past tense (a log of "purchases" is as common as one of
+# "views"), and the Google Analytics 4 e-commerce names, which most shop exports use.
+EVENT_ALIASES: dict[str, EventType] = {
+    **_aliases(EventType.VIEW, "views", "viewed", "click", "clicks", "pageview", "view_item"),
+    **_aliases(
+        EventType.BOOKMARK,
+        "bookmarks",
+        "bookmarked",
+        "favorite",
+        "favourite",
+        "wishlist",
+        "add_to_wishlist",
+    ),
+    **_aliases(
+        EventType.CART, "carts", "carted", "add_to_cart", "addtocart", "cart_add", "added_to_cart"
+    ),
+    **_aliases(
+        EventType.PURCHASE,
+        "purchases",
+        "purchased",
+        "buy",
+        "buys",
+        "bought",
+        "order",
+        "orders",
+        "transaction",
+        "rating",
+        "review",
+    ),
+}
+"""Built-in names of event types beyond their own values (lower case)."""
+
+
+def parse_event_map(text: str | Iterable[str]) -> dict[str, EventType]:
+    """``'view_item=view,add_to_cart=cart'`` (or its entries) -> ``{name: EventType}``.
+
+    Names are matched case-insensitively, as :meth:`EventType.parse` lower-cases what it reads;
+    a target may itself be an alias (``purchases``).
+    """
+    entries = text.split(",") if isinstance(text, str) else list(text)
+    mapping: dict[str, EventType] = {}
+    for entry in entries:
+        if not entry.strip():
+            continue
+        name, equals, target = (s.strip() for s in entry.partition("="))
+        if not equals or not name or not target:
+            raise ValueError(f"event map entry {entry!r} is not name=type (e.g. view_item=view)")
+        mapping[name.lower()] = EventType.parse(target)
+    return mapping
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from lmrec.data.readers import (
+    DEFAULT_RATING_RANGE,
     ColumnMap,
+    ItemColumnMap,
+    RatingRange,
     read_interactions,
     read_recbole,
     read_sequences,
 )
-from lmrec.data.schema import Dataset, EventType
+from lmrec.data.schema import Dataset, EventType, parse_event_map
 from lmrec.data.sportshop import make_sportshop
 
 BUILTIN = "builtin"
@@ -37,6 +40,14 @@ class DataConfig:
         contact).
     users: users generated for the built-in shop.
     data_seed: seed of the built-in shop's generator.
+    catalog_columns: which column of the catalogue holds each item field, e.g.
+        'item=sku,name=title' (fields: item (or id), name, category, description, language;
+        name_<lang> columns are read as they are).
+    event_map: a log's own event names as name=type, e.g. 'view_item=view,checkout=cart'
+        (beyond the built-in aliases such as add_to_cart, purchases; names match in any case).
+    skip_unknown: skip (and count) events of items the catalogue lacks instead of stopping.
+    rating_range: the rating scale LOW-HIGH (inclusive); a rating outside it is a malformed
+        row.
     """
 
     path: str | None = None
@@ -49,6 +60,10 @@ class DataConfig:
     first_only: bool = False
     users: int = 600
     data_seed: int = 0
+    catalog_columns: ItemColumnMap = field(default_factory=ItemColumnMap)
+    event_map: tuple[str, ...] = ()
+    skip_unknown: bool = False
+    rating_range: RatingRange = DEFAULT_RATING_RANGE
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -56,6 +71,16 @@ class DataConfig:
         for event in self.events:
             EventType.parse(event)
         object.__setattr__(self, "events", tuple(self.events))
+        object.__setattr__(self, "event_map", tuple(self.event_map))
+        parse_event_map(self.event_map)
+        low, high = self.rating_range
+        if not low < high:
+            raise ValueError(f"rating range {low:g}-{high:g} is empty (expected LOW-HIGH)")
+        object.__setattr__(self, "rating_range", (float(low), float(high)))
+
+    def event_types(self) -> dict[str, EventType]:
+        """:attr:`event_map` as ``{lower-case name: EventType}``."""
+        return parse_event_map(self.event_map)
 
 
 def parse_columns(text: str) -> ColumnMap:
@@ -72,6 +97,39 @@ def parse_columns(text: str) -> ColumnMap:
             raise ValueError(f"columns field {key!r} unknown (known: {sorted(known)})")
         mapping[key] = value
     return ColumnMap(**mapping)
+
+
+def parse_catalog_columns(text: str) -> ItemColumnMap:
+    """``'item=sku,name=title'`` -> an :class:`ItemColumnMap` (``item`` is the ``id`` field,
+    spelled as a log's columns are; unnamed fields keep their default)."""
+    if not text:
+        return ItemColumnMap()
+    known = {f.name for f in fields(ItemColumnMap)}
+    mapping = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise ValueError(f"catalog columns entry {part!r} is not field=column")
+        key, value = (s.strip() for s in part.split("=", 1))
+        key = "id" if key == "item" else key
+        if key not in known:
+            shown = sorted(known - {"id"} | {"item"})
+            raise ValueError(f"catalog columns field {key!r} unknown (known: {shown})")
+        mapping[key] = value
+    return ItemColumnMap(**mapping)
+
+
+def parse_rating_range(text: str) -> RatingRange:
+    """``'0.5-5'`` -> ``(0.5, 5.0)``."""
+    low, dash, high = text.partition("-")
+    try:
+        if not dash:
+            raise ValueError
+        bounds = float(low), float(high)
+    except ValueError:
+        raise ValueError(f"rating range {text!r} is not LOW-HIGH (e.g. 1-5, 0.5-5)") from None
+    if not bounds[0] < bounds[1]:
+        raise ValueError(f"rating range {text!r} is empty (expected LOW-HIGH with LOW < HIGH)")
+    return bounds
 
 
 def data_format(config: DataConfig) -> str:
@@ -99,11 +157,21 @@ def load_dataset(config: DataConfig) -> Dataset:
     if kind == "builtin":
         dataset = make_sportshop(n_users=config.users, seed=config.data_seed)
     elif kind == "recbole":
-        dataset = read_recbole(path)
+        dataset = read_recbole(
+            path, rating_range=config.rating_range, skip_unknown=config.skip_unknown
+        )
     elif kind == "sequences":
         dataset = read_sequences(path, names_path=config.names, id_map_path=config.id_map)
     else:
-        dataset = read_interactions(path, config.columns, catalog_path=config.catalog)
+        dataset = read_interactions(
+            path,
+            config.columns,
+            catalog_path=config.catalog,
+            item_columns=config.catalog_columns,
+            rating_range=config.rating_range,
+            event_map=config.event_types(),
+            skip_unknown=config.skip_unknown,
+        )
     if config.events or config.first_only:
         events = [EventType.parse(e) for e in config.events] or None
         dataset = dataset.select(events, first_only=config.first_only)

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import swagger_ui_bundle
 from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from lmrec.serve.auth import key_checks
 from lmrec.serve.config import ServeConfig
@@ -23,7 +27,10 @@ from lmrec.serve.routes import (
 )
 from lmrec.serve.store import EventStore, SQLiteEventStore
 
-__all__ = ["create_app"]
+__all__ = ["DOCS_ASSETS", "create_app"]
+
+DOCS_ASSETS = "/docs-assets"
+"""Where the Swagger UI files of ``/docs`` are served from (the swagger-ui-bundle package)."""
 
 
 def create_app(
@@ -59,7 +66,12 @@ def create_app(
         version="0.1.0",
         description="Recommendations from a language model (P5), with a durable event store.",
         lifespan=lifespan,
+        # /docs is ours, below: FastAPI's loads Swagger UI from a CDN, blank offline. ReDoc
+        # has no packaged assets, so it is off rather than blank.
+        docs_url=None,
+        redoc_url=None,
     )
+    _add_offline_docs(app)
     app.state.holder = service.holder
     app.state.metrics = service.metrics
     install_error_handlers(app)
@@ -74,3 +86,23 @@ def create_app(
     ):
         add_routes(app, service)
     return app
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the files of the swagger-ui-bundle package, so the page
+    works with no internet access."""
+    app.mount(
+        DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            # Swagger UI would otherwise fetch a badge from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )

@@ -23,6 +23,8 @@ class ServeConfig:
     max_k: the largest ``k`` a client may ask for.
     max_page: most items in one ``GET /items`` page.
     history_limit: most recent stored events read for a user's recommendations.
+    event_map: event names ``POST /events`` reads beyond the built-in aliases, as name=type
+        (the data options' ``--event-map``, so the API reads what an imported log read).
     """
 
     model_dir: str
@@ -36,3 +38,4 @@ class ServeConfig:
     max_k: int = 100
     max_page: int = 500
     history_limit: int = 1000
+    event_map: tuple[str, ...] = ()

@@ -43,7 +43,8 @@ PAGE_HTML = """<!doctype html>
   <section><h2>History <span id="history-count" class="muted"></span></h2>
     <table><thead><tr><th>item</th><th>name</th><th>event</th><th>time</th></tr></thead>
     <tbody id="history"></tbody></table></section>
-  <section><h2>Recommendations</h2>
+  <section><h2>Recommendations <span id="cold" class="muted" hidden>(cold start: no stored
+    history, not personalised)</span></h2>
     <table><thead><tr><th>#</th><th>name</th><th>item</th><th>score</th></tr></thead>
     <tbody id="recs"></tbody></table></section>
 </div>
@@ -120,8 +121,11 @@ async function show() {
     cell(row, String(i + 1)); cell(row, r.name, "name"); cell(row, r.item, "muted");
     cell(row, r.score.toFixed(3), "score");
   });
-  say(data.recommendations.length + " recommendations for " + user, true);
+  $("cold").hidden = !data.cold_start;
+  say(data.recommendations.length + " recommendations for " + user +
+    (data.cold_start ? " (cold start: no stored history)" : ""), true);
   document.body.dataset.user = user;
+  document.body.dataset.cold = String(data.cold_start);
   document.body.dataset.state = "ready";
 }
 function guard(fn) {

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
+from lmrec.data.schema import EventType, parse_event_map
 from lmrec.serve.config import ServeConfig
 from lmrec.serve.errors import ApiError
 from lmrec.serve.metrics import Metrics
@@ -83,6 +84,23 @@ class ServiceContext:
     read: list[Any]
     write: list[Any]
     state: dict[str, EventStore] = field(default_factory=dict)
+    event_types: dict[str, EventType] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.event_types = parse_event_map(self.config.event_map)
+
+    def event_type(self, value: str | None, index: int) -> str:
+        """An event's type read as log files read it (aliases, the event map, empty =
+        purchase), or 422 naming the event."""
+        try:
+            return EventType.parse(value, self.event_types).value
+        except ValueError:
+            raise ApiError(
+                422,
+                f"events.{index}.type: unknown event type {value!r}: expected 'view', "
+                "'bookmark', 'cart' or 'purchase', an alias such as add_to_cart, or a name "
+                "of the server's event map",
+            ) from None
 
     def store(self) -> EventStore:
         return self.state["store"]
@@ -217,6 +235,7 @@ def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
             raise ApiError(
                 422, f"batch of {len(batch.events)} events; at most {config.max_batch} allowed"
             )
+        types = [service.event_type(e.type, i) for i, e in enumerate(batch.events)]
         _check_known(service.holder.current, [e.item for e in batch.events], storing=True)
         now = time.time()
         rows = [
@@ -224,12 +243,12 @@ def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
                 id=e.id,
                 user=e.user,
                 item=e.item,
-                type=e.type.value,
+                type=kind,
                 timestamp=e.timestamp if e.timestamp is not None else now,
                 rating=e.rating,
                 review=e.review,
             )
-            for e in batch.events
+            for e, kind in zip(batch.events, types, strict=True)
         ]
         server_timestamps = {e.id for e in batch.events if e.timestamp is None}
         try:
@@ -296,6 +315,7 @@ def add_recommendation_routes(app: FastAPI, service: ServiceContext) -> None:
         name = loaded.catalog.name
         return UserRecommendations(
             user=user,
+            cold_start=not history,
             history=[
                 HistoryEntry(
                     item=e.item, name=name(e.item, lang), type=e.type, timestamp=e.timestamp

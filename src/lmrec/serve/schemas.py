@@ -10,10 +10,11 @@ look-alike of another user. Numbers and booleans are strict: ``"5"`` and ``true`
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from lmrec.data.rows import iso_timestamp
 from lmrec.data.schema import EventType
 
 MAX_ID_LENGTH = 128
@@ -68,6 +69,22 @@ Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_check_m
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 
 
+def _timestamp_text(value: Any) -> Any:
+    """An ISO-8601 string as epoch seconds, as the file readers read it; anything else goes on
+    to the strict number check. A numeric *string* is refused: JSON has numbers for that."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return iso_timestamp(value)
+    except ValueError:
+        raise ValueError(
+            f"Input should be a number (epoch seconds) or an ISO-8601 date, not {value[:40]!r}"
+        ) from None
+
+
+Timestamp = Annotated[float | None, BeforeValidator(_timestamp_text)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,14 +101,20 @@ class EventIn(_Strict):
     id: Id = Field(description="client-chosen idempotency id, unique per event")
     user: UserId = Field(description="NFC; no bidi, zero-width or surrounding space")
     item: Id = Field(description="an item id of the model's catalogue")
-    type: EventType = Field(description="view, bookmark, cart or purchase")
-    timestamp: float | None = Field(
+    type: Id | None = Field(
+        None,
+        description="view, bookmark, cart or purchase, or an alias the log files accept "
+        "(add_to_cart, view_item, purchases, ...) or the server's --event-map names; "
+        "default: purchase, as in files",
+    )
+    timestamp: Timestamp = Field(
         None,
         strict=True,
         ge=0,
         le=MAX_TIMESTAMP,
         allow_inf_nan=False,
-        description="seconds since 1970 (UTC); default: when the server receives it",
+        description="seconds since 1970 (UTC) or an ISO-8601 date (UTC when it has no zone); "
+        "default: when the server receives it",
     )
     rating: float | None = Field(None, strict=True, ge=1, le=5, allow_inf_nan=False)
     review: Text | None = None
@@ -137,6 +160,10 @@ class HistoryEntry(BaseModel):
 
 class UserRecommendations(BaseModel):
     user: str
+    cold_start: bool = Field(
+        description="true when the store holds no event of this user on a catalogue item: "
+        "the recommendations are the model's answer for an empty history, not personalised"
+    )
     history: list[HistoryEntry] = Field(description="the user's stored events, oldest first")
     recommendations: list[ScoredItem]
 

@@ -1,0 +1,106 @@
+"""A shop's log to the service, through the CLI: foreign column and event names, ISO and unix
+times, a catalogue keyed by ``sku``; train with mappings, then ``serve --import`` the log (a
+real server process) and get a personalised answer for a known customer; a second import
+stores nothing. (Issue 25; the tiny model keeps it to seconds.)"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lmrec.cli import main
+from lmrec.data import make_sportshop
+from lmrec.serve.loadtest import ServerProcess
+
+API_KEY = "shop-story-key"
+# GA4 names for most events; the shop's own "begin_checkout" for some carts, mapped below.
+EVENT_NAMES = {"view": "view_item", "bookmark": "add_to_wishlist", "purchase": "purchase"}
+MAPPINGS = [
+    "--columns", "user=customer_id,item=sku,timestamp=ts,event=event_type",
+    "--catalog-columns", "item=sku,name=title",
+    "--event-map", "begin_checkout=cart",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Path:
+    """customer_id,sku,ts,event_type: every other time in ISO-8601, the rest unix seconds."""
+    root = tmp_path_factory.mktemp("shop_story")
+    data = make_sportshop(n_users=30, seed=5)
+    with open(root / "log.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["customer_id", "sku", "ts", "event_type"])
+        for n, x in enumerate(data.interactions):
+            ts = int(x.timestamp)
+            when = datetime.fromtimestamp(ts, UTC).isoformat() if n % 2 else str(ts)
+            cart = "add_to_cart" if n % 3 else "begin_checkout"
+            w.writerow([x.user, x.item, when, EVENT_NAMES.get(x.event.value, cart)])
+    with open(root / "items.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "title", "name_ar"])
+        for item in data.catalog.values():
+            w.writerow([item.id, item.name, item.names["ar"]])
+    return root
+
+
+def _data_flags(shop: Path, flag: str = "--data") -> list[str]:
+    return [flag, str(shop / "log.csv"), "--catalog", str(shop / "items.csv"), *MAPPINGS]
+
+
+@pytest.fixture(scope="module")
+def model(shop) -> Path:
+    out = shop / "model"
+    train = [
+        "--quiet", "train", *_data_flags(shop), "--first-only",
+        "--model", "scratch:tiny", "--epochs", "1", "--batch-size", "16", "--out", str(out),
+    ]  # fmt: skip
+    assert main(train) == 0
+    return out
+
+
+def test_train_then_serve_the_imported_log(shop, model, capsys):
+    db = shop / "events.sqlite"
+    extra = _data_flags(shop, "--import")
+    with ServerProcess(model, db, API_KEY, extra_args=extra) as server:
+        answer = httpx.get(f"{server.url}/users/u0003/recommendations", params={"k": 5}).json()
+        cold = httpx.get(f"{server.url}/users/nobody/recommendations", params={"k": 5}).json()
+        # A second import, beside the running service, stores nothing.
+        assert main(["import", "--db", str(db), "--model", str(model), *_data_flags(shop)]) == 0
+    assert answer["cold_start"] is False and answer["history"]
+    assert len(answer["recommendations"]) == 5
+    assert {r["item"] for r in answer["recommendations"]}.isdisjoint(
+        h["item"] for h in answer["history"]
+    )
+    assert cold["cold_start"] is True
+    events = sum(1 for _ in open(shop / "log.csv", encoding="utf-8")) - 1
+    log = server.log()
+    assert f"{events} events read, {events} stored, 0 already stored" in log
+    assert "Traceback" not in log
+    # Stopped by SIGTERM: uvicorn shuts down cleanly, then re-raises the signal it caught.
+    assert server.process is not None and server.process.returncode in (0, -signal.SIGTERM)
+    second = capsys.readouterr().out
+    assert f"{events} events read, 0 stored, {events} already stored" in second
+
+
+def test_unknown_items_in_a_history_are_skipped_and_counted(model, capsys):
+    history = ["recommend", "--model", str(model), "--history", "SOC-01,NOPE,RUN-01", "--json"]
+    with pytest.raises(SystemExit, match=r"unknown item\(s\) \['NOPE'\].*--skip-unknown"):
+        main(history)
+    assert main([*history, "--skip-unknown"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip().endswith(
+        "warning: --history: skipped 1 item(s) not in the model's catalogue (NOPE)"
+    )
+    assert json.loads(captured.out)[0]["history"] == ["SOC-01", "RUN-01"]
+
+
+def test_stream_training_refuses_the_mappings_it_cannot_read(shop, tmp_path):
+    args = ["train", "--stream", "--data", str(shop / "log.csv"), "--out", str(tmp_path / "m")]
+    with pytest.raises(SystemExit, match="--stream takes no --event-map"):
+        main([*args, "--event-map", "begin_checkout=cart"])
