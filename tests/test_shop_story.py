@@ -104,3 +104,19 @@ def test_stream_training_refuses_the_mappings_it_cannot_read(shop, tmp_path):
     args = ["train", "--stream", "--data", str(shop / "log.csv"), "--out", str(tmp_path / "m")]
     with pytest.raises(SystemExit, match="--stream takes no --event-map"):
         main([*args, "--event-map", "begin_checkout=cart"])
+
+
+def test_import_reads_the_log_with_the_mappings_the_model_recorded(shop, model, capsys):
+    """No mapping flags: the model directory's recorded columns, catalogue columns and event
+    map read the log, and --first-only (recorded too) keeps each customer's first contact."""
+    db = shop / "recorded.sqlite"
+    assert (
+        main(["import", "--db", str(db), "--model", str(model), "--data", str(shop / "log.csv")])
+        == 0
+    )
+    out = capsys.readouterr().out
+    first_contacts = {
+        (row["customer_id"], row["sku"])
+        for row in csv.DictReader(open(shop / "log.csv", encoding="utf-8"))
+    }
+    assert f"{len(first_contacts)} events read, {len(first_contacts)} stored" in out

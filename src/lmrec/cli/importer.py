@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from lmrec.cli.data import add_data_options, data_config, read_data
+from lmrec.cli.runfile import read_run
 from lmrec.data.schema import Catalog
 from lmrec.data.source import DataConfig
+from lmrec.recommenders.lm import CONFIG_FILE
 
 
 def add_import_parser(sub) -> None:
@@ -49,6 +52,18 @@ def model_catalog(model_dir: str) -> Catalog:
     return Catalog.load_jsonl(path)
 
 
+def recorded_mappings(model_dir: str | None) -> dict[str, Any]:
+    """How the model's training log was read (columns, catalogue, event map, filters: the
+    ``data`` table of its ``lmrec.json``), without the log's path, so a log imported for that
+    model is read the same way unless an option says otherwise."""
+    if model_dir is None or not (Path(model_dir) / CONFIG_FILE).is_file():
+        return {}
+    recorded = dict(read_run(model_dir).get("data") or {})
+    recorded.pop("path", None)
+    return recorded
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    print(import_log(data_config(args), args.db, args.model))
+    data = data_config(args, recorded_mappings(args.model))
+    print(import_log(data, args.db, args.model))
     return 0

@@ -9,11 +9,12 @@ import sys
 from dataclasses import replace
 
 from lmrec.cli.data import DATA_OPTIONS
-from lmrec.cli.importer import import_log
+from lmrec.cli.importer import import_log, recorded_mappings
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config
 
 # The log to import is --import; the other data options (--columns, --catalog-columns,
-# --event-map, --skip-unknown, ...) read it as they read a training log.
+# --event-map, --skip-unknown, ...) read it as they read a training log, and default to the
+# ones the model directory recorded for its own training log.
 IMPORT_OPTIONS = replace(
     DATA_OPTIONS,
     spellings={"path": "--import"},
@@ -50,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lmrec.serve import run_server
 
     set_threads(args.threads)
-    data = build_config(IMPORT_OPTIONS, args)
+    data = build_config(IMPORT_OPTIONS, args, recorded_mappings(args.model))
     base = {
         "model_dir": args.model,
         "db_path": args.db,
