@@ -344,6 +344,4 @@ def names_split(parsed: T5P5Language, valid_share: float = 0.1, seed: int = 0) -
         else:
             valid[user] = Interaction(user, row.next_id, float(len(items)), position=len(items))
         train[user] = [Interaction(user, i, float(t), position=t) for t, i in enumerate(items)]
-    return Split(
-        train, valid, {}, catalog, name=f"names-{language}", method="rows of a names file"
-    )
+    return Split(train, valid, {}, catalog, name=f"names-{language}", method="rows of a names file")

@@ -351,14 +351,13 @@ def match_names(
 
 @dataclass(frozen=True, slots=True)
 class ResolvedNames:
-    """Names written one by one, resolved to items (what :func:`resolve_names` returns)."""
+    """Names written one by one, resolved (:func:`resolve_names`): each one's item id (None
+    where it names no single item), the ``unknown`` names (no catalogue name matches or holds
+    them), and the ``ambiguous`` ones (name -> the items whose names hold it, "Cleats")."""
 
     ids: tuple[str | None, ...]
-    """Each name's item id, None where it names no single item."""
     unknown: tuple[str, ...]
-    """Names that match no catalogue name and are no part of one."""
     ambiguous: Mapping[str, tuple[str, ...]]
-    """Name -> the several items whose names hold every word of it ("Cleats")."""
 
     @property
     def problem(self) -> str | None:
@@ -374,9 +373,8 @@ def resolve_names(
     names: Iterable[str], catalog: Mapping[str, str], language: str | None = None
 ) -> ResolvedNames:
     """Each name's item id: by :func:`match_names` (exact, then fuzzy), else the one item whose
-    catalogue name holds every word of it, so that a shop's short name finds its item ("Shin
-    Guards" -> "Soccer Shin Guards"). A name that several items hold is ambiguous, not guessed.
-    """
+    name holds every word of it ("Shin Guards" -> "Soccer Shin Guards"); never guessed among
+    several such items (ambiguous)."""
     names = list(names)
     match = match_names(names, catalog, language=language)
     words = [(set(normalize_name(n, language).split()), i) for n, i in catalog.items()]
