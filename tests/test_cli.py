@@ -290,7 +290,10 @@ FLAGS_ADDED = {
     "--index-max-leaf --index-window --inference-batch-size --item-text --item-text-template "
     "--max-answer-tokens "
     "--max-review-words --max-source-length --no-valid-exclude-seen --template --user-dropout "
-    "--valid-exclude-seen --warmup-ratio --weight-decay",
+    "--valid-exclude-seen --warmup-ratio --weight-decay "
+    # --format names (NamedConfig's own fields; the rest share the flags above)
+    "--candidate-seed --isolate-separators --max-prompt-candidates --num-candidates "
+    "--target-word-order --valid-share",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }

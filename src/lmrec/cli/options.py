@@ -170,6 +170,11 @@ def given(args: argparse.Namespace, spec: ConfigOptions) -> dict[str, Any]:
     return values
 
 
+def given_flags(args: argparse.Namespace, spec: ConfigOptions) -> list[str]:
+    """The flags of ``spec`` given on the command line, in field order."""
+    return [flag for flag in options_of(spec) if hasattr(args, _dest(spec, flag))]
+
+
 def set_path(values: dict[str, Any], path: str, value: Any) -> None:
     """``values[a][b] = value`` for ``path`` ``a.b``, making the inner dicts."""
     *heads, last = path.split(".")

@@ -8,6 +8,7 @@ import json
 import sys
 
 from lmrec.cli.data import add_data_options, model_data, model_dir, read_data
+from lmrec.cli.names import is_named_dir, recommend_names
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config
 from lmrec.data.schema import EventType
 from lmrec.data.split import leave_one_out_split
@@ -27,7 +28,11 @@ HYBRID_OPTIONS = ConfigOptions(
 def add_recommend_parser(sub) -> None:
     p = sub.add_parser("recommend", help="top-k items for a history or for users of a log")
     p.add_argument("--model", required=True, help="a directory written by 'lmrec train'")
-    p.add_argument("--history", help="comma-separated item ids, oldest first")
+    p.add_argument(
+        "--history",
+        help="comma-separated item ids, oldest first; for a names model (train --format "
+        "names), item names, separated by ',', '،' or the Arabic 'و'",
+    )
     p.add_argument(
         "--history-events",
         help="event type of each --history item (view,bookmark,cart,purchase; default purchase); "
@@ -160,6 +165,8 @@ SCORE_KINDS = {
 def cmd_recommend(args: argparse.Namespace) -> int:
     from lmrec.recommenders.lm import LMRecommender, set_threads
 
+    if is_named_dir(args.model):  # names in, names out (lmrec train --format names)
+        return recommend_names(args)
     check_recommend_args(args)
     hybrid_config = build_config(HYBRID_OPTIONS, args) if args.mode == "hybrid" else None
     set_threads(args.threads)

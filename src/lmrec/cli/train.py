@@ -10,6 +10,7 @@ from pathlib import Path
 from lmrec.backbone.lora import LoraSettings
 from lmrec.backbone.tokenizer import TOKENIZERS
 from lmrec.cli.data import add_data_options, data_config, read_data
+from lmrec.cli.names import add_names_options, train_names, unused_names_flags
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config, set_path
 from lmrec.cli.runfile import read_run, record_data
 from lmrec.data.split import leave_one_out_split
@@ -82,6 +83,7 @@ def add_train_parser(sub) -> None:
     quant.add_argument(
         "--load-in-4bit", action="store_true", help="load a hub checkpoint in 4 bits (CUDA only)"
     )
+    add_names_options(p, MODEL_OPTIONS)
     p.add_argument("--out", required=True, help="directory for the trained model")
     p.add_argument(
         "--stream",
@@ -111,6 +113,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     run = read_run(args.config) if args.config else {}
     data = data_config(args, run.get("data"))
+    if data.format == "names":
+        return train_names(args, data, MODEL_OPTIONS)
+    if unused := unused_names_flags(args, MODEL_OPTIONS):
+        raise SystemExit(f"error: {', '.join(unused)} go(es) with --format names")
     config = lm_config(args, run.get("config"))
     if args.stream:
         return _train_stream(args, data, config)

@@ -19,7 +19,7 @@ from lmrec.data.schema import Dataset, EventType, parse_event_map
 from lmrec.data.sportshop import make_sportshop
 
 BUILTIN = "builtin"
-FORMATS = ("auto", "builtin", "table", "recbole", "sequences")
+FORMATS = ("auto", "builtin", "table", "recbole", "sequences", "names")
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,9 @@ class DataConfig:
 
     path: 'builtin' (the sports shop), a RecBole directory or .inter file, an S3-Rec sequence
         file (.txt), or a CSV/TSV/JSONL/Parquet log.
-    format: how to read the data: auto (guessed from its path), builtin, table, recbole or
-        sequences.
+    format: how to read the data: auto (guessed from its path), builtin, table, recbole,
+        sequences, or names (an 'Input,Output' CSV of purchased item names and the next one's
+        name, which 'lmrec train --format names' trains a named-items model on).
     catalog: item catalogue file for a table log (CSV/JSONL/Parquet).
     columns: which column of a table log holds each field, e.g. 'user=uid,item=sku,timestamp=ts'
         (fields: user, item, timestamp, event, rating, review, summary).
@@ -154,6 +155,12 @@ def load_dataset(config: DataConfig) -> Dataset:
     path = Path(config.path)
     if kind != "builtin" and not path.exists():
         raise FileNotFoundError(f"data file {path} does not exist")
+    if kind == "names":
+        # Rows of names, no users or item ids: lmrec.data.t5p5.read_names_csv reads them.
+        raise ValueError(
+            f"{path} is a names file (Input,Output): it trains with 'lmrec train --format names' "
+            "and is no interaction log"
+        )
     if kind == "builtin":
         dataset = make_sportshop(n_users=config.users, seed=config.data_seed)
     elif kind == "recbole":

@@ -28,12 +28,15 @@ language and not the machine translation, which merges items and splits others.
 from __future__ import annotations
 
 import csv
+import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmrec.text.arabic import normalize_name
+from lmrec.data.schema import Catalog, Interaction, Item
+from lmrec.data.split import Split
+from lmrec.text.arabic import has_arabic, normalize_name
 from lmrec.text.names import MatchResult, match_names, parse_item_list
 
 __all__ = [
@@ -44,6 +47,8 @@ __all__ = [
     "arabic_by_hand",
     "build_name_catalog",
     "load_t5p5",
+    "names_split",
+    "read_names_csv",
 ]
 
 _FILES = {"en": "T5P5_training_data_English.csv", "ar": "T5P5_training_data_Arabic.csv"}
@@ -296,3 +301,47 @@ def load_t5p5(path_dir: str | Path) -> T5P5Data:
     alignment = {ar_id: counts.most_common(1)[0][0] for ar_id, counts in votes.items()}
     groups = _item_groups(votes, languages["ar"], languages["en"])
     return T5P5Data(languages, alignment, aligned_rows, groups)
+
+
+def read_names_csv(path: str | Path, language: str | None = None) -> T5P5Language:
+    """One ``Input,Output`` file of purchased-name lists and next names, in any language, parsed
+    as :func:`load_t5p5` parses each of its two files: a catalogue of names built from the file
+    itself, every list split and matched to it. ``language`` None is ``"ar"`` when most Outputs
+    are in Arabic script, else ``"en"`` (another language must be named)."""
+    path = Path(path)
+    rows = _read_rows(path)
+    if not rows:
+        raise ValueError(f"{path}: no rows under the header 'Input,Output'")
+    if language is None:
+        arabic = sum(has_arabic(output) for _, output in rows)
+        language = "ar" if 2 * arabic > len(rows) else "en"
+    return _parse_language(rows, language)
+
+
+def names_split(parsed: T5P5Language, valid_share: float = 0.1, seed: int = 0) -> Split:
+    """A parsed names file as a split to train on: each row one anonymous user (``row2`` for the
+    file's line 2) whose events are its matched items, each once (unmatched pieces dropped),
+    then its Output. A seeded ``valid_share`` of the rows validates instead: its Output is the
+    row's validation target and is never trained on (the prefixes of its list still are), so
+    that validation NDCG@10 can pick the best epoch. There are no test targets.
+
+    The catalogue's items are the file's names: each item's id is its name (first-seen
+    spelling), in the file's language."""
+    if not 0.0 <= valid_share < 1.0:
+        raise ValueError(f"valid_share must be in [0, 1), got {valid_share}")
+    language = parsed.language
+    ids = list(dict.fromkeys(parsed.catalog_names.values()))
+    catalog = Catalog(Item(id=i, name=i, language=language, names={language: i}) for i in ids)
+    n_valid = round(valid_share * len(parsed.rows))
+    valid_rows = set(random.Random(seed).sample(range(len(parsed.rows)), n_valid))
+    train: dict[str, list[Interaction]] = {}
+    valid: dict[str, Interaction] = {}
+    for number, row in enumerate(parsed.rows):
+        user = f"row{number + 2}"
+        items = [i for i in dict.fromkeys(row.history_ids) if i is not None]
+        if number not in valid_rows:
+            items.append(row.next_id)
+        else:
+            valid[user] = Interaction(user, row.next_id, float(len(items)), position=len(items))
+        train[user] = [Interaction(user, i, float(t), position=t) for t, i in enumerate(items)]
+    return Split(train, valid, {}, catalog, name=f"names-{language}", method="rows of a names file")

@@ -6,15 +6,12 @@ family ``"named"``: ``{history_names}``, ``{candidate_names}`` -> ``{target_name
 tokenized name (ending with ``</s>``, which makes the names prefix-free), so every answer is the
 exact name of a real item, in the catalogue's own spelling, and never free text.
 
-Candidates in the prompt:
-
-- a catalogue of at most ``max_prompt_candidates`` items (40, as in the T5-P5 sports set) is
-  listed whole, in catalogue order, in every prompt;
-- a larger one does not fit in a prompt (docs/design.md, "Whole inventory in the prompt"). Training
-  prompts then list the target and ``num_candidates - 1`` items drawn at random (seeded,
-  shuffled). At inference the candidate list is the caller's choice (``candidates=``, e.g. from
-  a retrieval stage), or else a seeded random sample of the catalogue. The answer is always one
-  of the listed candidates: decoding is restricted to them.
+Candidates in the prompt: a catalogue of at most ``max_prompt_candidates`` items (40, as in the
+T5-P5 sports set) is listed whole, in catalogue order. A larger one does not fit in a prompt
+(docs/design.md, "Whole inventory in the prompt"): training prompts list the target and
+``num_candidates - 1`` random items (seeded, shuffled); at inference the candidates are the
+caller's (``candidates=``, e.g. from a retrieval stage) or a seeded sample of the catalogue.
+The answer is always one of the listed candidates: decoding is restricted to them.
 
 The model is a T5 built from scratch (``scratch:tiny|small|base``) with a tokenizer trained on
 the templates and item names of the chosen language (so Arabic script is covered: no ``<unk>``),
@@ -42,7 +39,7 @@ from lmrec.recommenders.directory import ModelDirectory
 from lmrec.recommenders.validation import candidate_ndcg_validator
 from lmrec.tasks import Example, sequential_pairs
 from lmrec.tasks.mixture import task_rng
-from lmrec.text.names import catalog_names, match_names, parse_item_list
+from lmrec.text.names import ResolvedNames, catalog_names, parse_item_list, resolve_names
 from lmrec.training.loop import TrainResult, train_model
 
 __all__ = ["WORD_ORDERS", "NamedConfig", "NamedItemsRecommender", "NamedRecommendation"]
@@ -346,14 +343,22 @@ class NamedItemsRecommender(Recommender):
             max_source_length=self.config.train.max_source_length,
         )
 
-    def parse_history(self, text: str) -> list[str]:
-        """Item ids of a written list of names (in the model's language; "،", "," and the
-        Arabic "و" separate them); pieces that match no item are dropped."""
+    def resolve(self, names: Sequence[str]) -> ResolvedNames:
+        """Item ids of names given one by one, in the model's language: exact or fuzzy, else the
+        one item whose name holds every word (:func:`~lmrec.text.names.resolve_names`)."""
         self._require_fitted()
-        language = self.config.language
-        known = catalog_names(self.catalog, language)
-        pieces = parse_item_list(text, known, language)
-        return [i for i in match_names(pieces, known, language=language).ids if i is not None]
+        known = catalog_names(self.catalog, self.config.language)
+        return resolve_names(names, known, self.config.language)
+
+    def parse_history(self, text: str, strict: bool = False) -> list[str]:
+        """Item ids of a written list of names ("،", "," and the Arabic "و" separate them); a
+        piece naming no single item is dropped, or with ``strict`` a ValueError names it."""
+        self._require_fitted()
+        known = catalog_names(self.catalog, self.config.language)
+        resolved = self.resolve(parse_item_list(text, known, self.config.language))
+        if strict and resolved.problem:
+            raise ValueError(f"history: {resolved.problem}")
+        return [i for i in resolved.ids if i is not None]
 
     def recommend_names(
         self,

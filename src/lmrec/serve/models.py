@@ -90,8 +90,25 @@ class LoadedModel:
     def tasks(self) -> list[str]:
         return supported_tasks(self.model)
 
+    def history_items(self, history: Sequence[str]) -> list[str]:
+        """A request's history as item ids. A model that reads names (``resolve``: the
+        named-items one) maps each name to its item ("Shin Guards" -> "Soccer Shin Guards");
+        what names no item stays as given, for the unknown-item check to name."""
+        resolve = getattr(self.model, "resolve", None)
+        if resolve is None:
+            return list(history)
+        ids = resolve(history).ids
+        return [
+            item if item is not None else given for given, item in zip(history, ids, strict=True)
+        ]
+
 
 def _load_lm(path: str):
+    # A named-items directory (lmrec train --format names) is known by its own config file.
+    if (Path(path) / "lmrec_named.json").is_file():
+        from lmrec.recommenders.named import NamedItemsRecommender
+
+        return NamedItemsRecommender.load(path)
     from lmrec.recommenders.lm import LMRecommender
 
     return LMRecommender.load(path)

@@ -341,8 +341,9 @@ def add_recommendation_routes(app: FastAPI, service: ServiceContext) -> None:
         if request.k > config.max_k:
             raise ApiError(422, f"k: at most {config.max_k}")
         loaded = holder.current
-        _check_known(loaded, request.history)
-        ranked = holder.recommend(loaded, request.history, request.k, request.exclude_seen)
+        history = loaded.history_items(request.history)
+        _check_known(loaded, history)
+        ranked = holder.recommend(loaded, history, request.k, request.exclude_seen)
         service.record(None, ranked, loaded)
         return Recommendations(recommendations=_scored(loaded, ranked, lang))
 

@@ -37,9 +37,11 @@ __all__ = [
     "DEFAULT_CUTOFF",
     "MatchResult",
     "PieceMatch",
+    "ResolvedNames",
     "catalog_names",
     "match_names",
     "parse_item_list",
+    "resolve_names",
 ]
 
 DEFAULT_CUTOFF = 0.85
@@ -345,6 +347,51 @@ def match_names(
         fuzzy_seen[key] = match
         matches.append(match)
     return MatchResult(tuple(matches))
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedNames:
+    """Names written one by one, resolved (:func:`resolve_names`): each one's item id (None
+    where it names no single item), the ``unknown`` names (no catalogue name matches or holds
+    them), and the ``ambiguous`` ones (name -> the items whose names hold it, "Cleats")."""
+
+    ids: tuple[str | None, ...]
+    unknown: tuple[str, ...]
+    ambiguous: Mapping[str, tuple[str, ...]]
+
+    @property
+    def problem(self) -> str | None:
+        """The names that did not resolve, in words; None when every one did."""
+        parts = []
+        if self.unknown:
+            parts.append("no catalogue item is named " + ", ".join(map(repr, self.unknown)))
+        parts += [f"{n!r} could be any of {', '.join(ids)}" for n, ids in self.ambiguous.items()]
+        return "; ".join(parts) or None
+
+
+def resolve_names(
+    names: Iterable[str], catalog: Mapping[str, str], language: str | None = None
+) -> ResolvedNames:
+    """Each name's item id: by :func:`match_names` (exact, then fuzzy), else the one item whose
+    name holds every word of it ("Shin Guards" -> "Soccer Shin Guards"); never guessed among
+    several such items (ambiguous)."""
+    names = list(names)
+    match = match_names(names, catalog, language=language)
+    words = [(set(normalize_name(n, language).split()), i) for n, i in catalog.items()]
+    ids: list[str | None] = []
+    unknown: list[str] = []
+    ambiguous: dict[str, tuple[str, ...]] = {}
+    for name, item_id in zip(names, match.ids, strict=True):
+        if item_id is None:
+            wanted = set(normalize_name(name, language).split())
+            holders = tuple(dict.fromkeys(i for w, i in words if wanted and wanted <= w))
+            item_id = holders[0] if len(holders) == 1 else None
+            if len(holders) > 1:
+                ambiguous[name] = holders
+            elif not holders:
+                unknown.append(name)
+        ids.append(item_id)
+    return ResolvedNames(tuple(ids), tuple(dict.fromkeys(unknown)), ambiguous)
 
 
 def catalog_names(items: Mapping[str, Item], language: str | None = None) -> dict[str, str]:
