@@ -53,13 +53,16 @@ def model_catalog(model_dir: str) -> Catalog:
 
 
 def recorded_mappings(model_dir: str | None) -> dict[str, Any]:
-    """How the model's training log was read (columns, catalogue, event map, filters: the
-    ``data`` table of its ``lmrec.json``), without the log's path, so a log imported for that
-    model is read the same way unless an option says otherwise."""
+    """How the model's training log was read (columns, catalogue and its columns, event map:
+    the ``data`` table of its ``lmrec.json``), so a log imported for that model is read the
+    same way unless an option says otherwise. Not the training log's path, and not its filters
+    (``events``, ``first_only``): the event store keeps every event, and a filter applies when a
+    history is read from it, not when events are stored."""
     if model_dir is None or not (Path(model_dir) / CONFIG_FILE).is_file():
         return {}
     recorded = dict(read_run(model_dir).get("data") or {})
-    recorded.pop("path", None)
+    for key in ("path", "events", "first_only"):
+        recorded.pop(key, None)
     return recorded
 
 
