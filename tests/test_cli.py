@@ -290,7 +290,9 @@ FLAGS_ADDED = {
     "--index-max-leaf --index-window --inference-batch-size --item-text --item-text-template "
     "--max-answer-tokens "
     "--max-review-words --max-source-length --no-valid-exclude-seen --template --user-dropout "
-    "--valid-exclude-seen --warmup-ratio --weight-decay",
+    "--valid-exclude-seen --warmup-ratio --weight-decay "
+    # Issue 25: the run's record and the refit.
+    "--evaluate --keep-checkpoints --log-dir --refit",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }

@@ -97,7 +97,8 @@ def plot_history(
     if refit_history:
         _curve(loss, refit_history, "loss", "refit on every event")
     loss.set(title="training loss", xlabel="epoch", ylabel="mean loss per step")
-    loss.legend()
+    if history or refit_history:
+        loss.legend()
     key = "valid_ndcg10" if valid_metric == NDCG10 else "valid_neg_loss"
     sign = 1.0 if valid_metric == NDCG10 else -1.0
     points = [(r["epoch"], sign * r[key]) for r in history if key in r]
