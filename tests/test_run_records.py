@@ -198,3 +198,50 @@ def test_refit_of_an_unfitted_recommender_fits_first():
     # Zero epochs chosen: the refit trains none, and says so.
     assert rec.train_result.epochs_run == 0
     assert (rec.refit_record.epochs, rec.refit_record.events) == (0, 24 * 5)
+
+
+# ----------------------------------------------------------------------- resume and stop
+def test_a_run_resumed_after_it_stopped_early_trains_no_more(tmp_path):
+    """The refit's resume needs this: the first run's finished checkpoint, resumed, must give
+    back the same record and weights, not one epoch more."""
+    import random
+    from dataclasses import replace
+
+    from lmrec.backbone.model import prepare_model
+    from lmrec.data import Catalog
+    from lmrec.prompts.templates import load_templates
+    from lmrec.recommenders.lm import catalog_corpus
+    from lmrec.tasks import PromptConfig
+    from lmrec.training.loop import TrainConfig, train_model
+    from lmrec.training.stream import catalog_index, stream_sequential_examples
+
+    catalog = Catalog.from_ids(f"i{k}" for k in range(6))
+    index, templates = catalog_index(catalog), load_templates()
+    log = tmp_path / "log.csv"
+    rows = [f"u{u},i{(u + t) % 6},{t}" for t in range(4) for u in range(6)]
+    log.write_text("user,item,timestamp\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+    def examples(epoch: int):
+        rng = random.Random(epoch)
+        return list(stream_sequential_examples(log, index, templates, PromptConfig(), rng))
+
+    scores = iter([[0.5], [0.4], [0.3], [0.2], [0.1]])  # best at epoch 1, then worse
+
+    def validate(model, shard):
+        return next(scores)
+
+    run = str(tmp_path / "run")
+    config = TrainConfig(epochs=5, batch_size=4, patience=2, progress=False, output_dir=run)
+    runs = []
+    for resume in (False, True):
+        model, tokenizer = prepare_model(
+            "scratch:tiny", catalog_corpus(catalog, templates), index.vocabulary(), seed=0
+        )
+        runs.append(
+            train_model(model, tokenizer, examples, validate, replace(config, resume=resume))
+        )
+    first, resumed = runs
+    assert (first.epochs_run, first.best_epoch) == (3, 1)
+    assert (resumed.epochs_run, resumed.best_epoch, resumed.best_valid) == (3, 1, 0.5)
+    assert resumed.history == first.history
+    assert next(scores) == [0.2]  # the resumed run validated nothing
