@@ -293,7 +293,9 @@ FLAGS_ADDED = {
     "--valid-exclude-seen --warmup-ratio --weight-decay "
     # --format names (NamedConfig's own fields; the rest share the flags above)
     "--candidate-seed --isolate-separators --max-prompt-candidates --num-candidates "
-    "--target-word-order --valid-share",
+    "--target-word-order --valid-share "
+    # Issue 25: the run's record and the refit.
+    "--evaluate --keep-checkpoints --log-dir --refit",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }

@@ -12,7 +12,13 @@ from lmrec.backbone.tokenizer import TOKENIZERS
 from lmrec.cli.data import add_data_options, data_config, read_data
 from lmrec.cli.names import add_names_options, train_names, unused_names_flags
 from lmrec.cli.options import ConfigOptions, add_config_options, build_config, set_path
-from lmrec.cli.runfile import read_run, record_data
+from lmrec.cli.runfile import (
+    TRAIN_DIR,
+    read_run,
+    record_data,
+    record_test_metrics,
+    remove_checkpoints,
+)
 from lmrec.data.split import leave_one_out_split
 from lmrec.recommenders.config import OBJECTIVES
 from lmrec.recommenders.lm import LMConfig
@@ -92,6 +98,28 @@ def add_train_parser(sub) -> None:
         "make prompts on the fly: memory grows with users, not events; sequential task only, "
         "no validation; item ids from --catalog, else from a first pass over the log",
     )
+    run = p.add_argument_group("run")
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="after choosing the epoch count on the leave-one-out validation (the best epoch), "
+        "train a fresh model once more on every event (validation and test targets included) "
+        "for that many epochs, and save that one; lmrec.json records the refit",
+    )
+    run.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="after training, rank all items for each user's test target (HR/NDCG@1,5,10,20, "
+        "history excluded) and record the metrics in lmrec.json and metrics.json; with "
+        "--refit, the model measured is the one before the refit (the refit one saw the "
+        "test targets)",
+    )
+    run.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help=f"keep the resumable checkpoints (OUT/{TRAIN_DIR}: optimizer and random states) "
+        "after a successful run; by default they are deleted once the model is saved",
+    )
     p.set_defaults(func=cmd_train)
 
 
@@ -99,7 +127,7 @@ def lm_config(args: argparse.Namespace, base: dict | None = None) -> LMConfig:
     """The LMConfig of a run: defaults, then ``base`` (a run file's table), then the options;
     the checkpoint directory and progress bars always follow --out and --quiet."""
     base = dict(base or {})
-    set_path(base, "train.output_dir", str(Path(args.out) / "_train") if args.out else None)
+    set_path(base, "train.output_dir", str(Path(args.out) / TRAIN_DIR) if args.out else None)
     set_path(base, "train.progress", not args.quiet)
     if args.load_in_8bit or args.load_in_4bit:
         base["quantization"] = "8bit" if args.load_in_8bit else "4bit"
@@ -114,7 +142,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = read_run(args.config) if args.config else {}
     data = data_config(args, run.get("data"))
     if data.format == "names":
-        return train_names(args, data, MODEL_OPTIONS)
+        if args.refit or args.evaluate:
+            raise SystemExit(
+                "error: --refit and --evaluate are for the id model, not --format names"
+            )
+        code = train_names(args, data, MODEL_OPTIONS)
+        _finish(args)
+        return code
     if unused := unused_names_flags(args, MODEL_OPTIONS):
         raise SystemExit(f"error: {', '.join(unused)} go(es) with --format names")
     config = lm_config(args, run.get("config"))
@@ -130,16 +164,52 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(split.describe())
     rec = LMRecommender(config)
     rec.fit(split)
+    # Measured before any refit: the refit model trains on the test targets.
+    test = _test_metrics(rec, split, args) if args.evaluate and main_process else None
+    if args.refit:
+        rec.refit(split)
     if not main_process:
         return 0
     rec.save(args.out)
     record_data(args.out, data)
+    if test is not None:
+        record_test_metrics(args.out, test)
     r = rec.train_result
     print(
         f"trained in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s), "
-        f"{r.describe_best()}; model saved to {args.out}"
+        f"{r.describe_best()}{_refit_words(rec)}; model saved to {args.out}"
     )
+    _finish(args)
     return 0
+
+
+def _test_metrics(rec, split, args: argparse.Namespace) -> dict:
+    """Evaluate ``rec`` on the split's test targets (as ``lmrec evaluate`` does by default);
+    the record kept in the model directory."""
+    from lmrec.evaluation.ranking import evaluate_ranking
+
+    report = evaluate_ranking(rec, split, stage="test", progress=not args.quiet)
+    print(report.format_table())
+    test = {"protocol": report.protocol, "users": report.n_users, "metrics": report.metrics}
+    if args.refit:
+        test["before_refit"] = True
+    return test
+
+
+def _refit_words(rec) -> str:
+    refit = rec.refit_record
+    if refit is None:
+        return ""
+    return (
+        f", refit on {refit.events} events for {refit.epochs} epochs in {refit.result.seconds:.1f}s"
+    )
+
+
+def _finish(args: argparse.Namespace) -> None:
+    """After a successful run: the checkpoints go unless asked for (a failed or killed run
+    never gets here, so it can still be resumed)."""
+    if not args.keep_checkpoints:
+        remove_checkpoints(args.out)
 
 
 def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
@@ -155,6 +225,8 @@ def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
     if data.event_map or data.skip_unknown or data.rating_range != (1.0, 5.0):
         # The streamed reader (lmrec.data.stream) reads the built-in event names and scale only.
         raise SystemExit("error: --stream takes no --event-map, --skip-unknown or --rating-range")
+    if args.refit or args.evaluate:
+        raise SystemExit("error: --stream holds nothing out: no --refit or --evaluate")
     columns = data.columns
     catalog = (
         read_catalog(data.catalog, data.catalog_columns)
@@ -169,4 +241,5 @@ def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
         f"trained on a stream of {r.examples_seen // max(1, r.epochs_run)} examples per epoch "
         f"in {r.seconds:.1f}s ({r.examples_per_second:.1f} examples/s); model saved to {args.out}"
     )
+    _finish(args)
     return 0

@@ -1,7 +1,9 @@
 """A trained model as one directory, the same for the language-model and the named-items
 recommender: safetensors weights and config (plain transformers loads them), the tokenizer, the
-templates, the catalogue, and a JSON file with the recommender's config, format version and
-training result. Each recommender adds its own files (item index, whole-word table, ...)."""
+templates, the catalogue, and a JSON file with the recommender's config, format version,
+lmrec version and training result; after training, the run's record (``metrics.json``: the
+per-epoch history) and its curves (``training.png``). Each recommender adds its own files
+(item index, whole-word table, ...)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from lmrec import __version__
 from lmrec.backbone.model import auto_model_class
 from lmrec.backbone.wholeword import (
     WHOLE_WORD_FILE,
@@ -20,7 +23,8 @@ from lmrec.backbone.wholeword import (
 )
 from lmrec.data.schema import Catalog
 from lmrec.prompts.templates import TemplateSet, load_templates
-from lmrec.training.config import TrainResult
+from lmrec.training.config import RefitRecord, TrainResult
+from lmrec.training.records import METRICS_FILE, PLOT_FILE, metrics_record, plot_history
 
 __all__ = ["CATALOG_FILE", "FORMAT_VERSION", "TEMPLATES_FILE", "ModelDirectory"]
 
@@ -38,6 +42,7 @@ class ModelDirectory:
     templates, catalog: the prompt templates and the item catalogue trained with.
     config: the recommender's config as a dict (``to_dict``), kept in ``config_file``.
     train_result: what training reported, if the model was trained.
+    refit: how the model was refit on every event, if it was.
     """
 
     model: PreTrainedModel
@@ -46,6 +51,7 @@ class ModelDirectory:
     catalog: Catalog
     config: dict
     train_result: TrainResult | None = None
+    refit: RefitRecord | None = None
 
     @classmethod
     def of(cls, recommender) -> ModelDirectory:
@@ -58,6 +64,8 @@ class ModelDirectory:
             recommender.catalog,
             recommender.config.to_dict(),
             recommender.train_result,
+            # The named-items recommender is never refit: it has no such attribute.
+            getattr(recommender, "refit_record", None),
         )
 
     def restore(self, recommender) -> None:
@@ -66,6 +74,7 @@ class ModelDirectory:
         recommender.model, recommender.tokenizer = self.model, self.tokenizer
         recommender.templates, recommender.catalog = self.templates, self.catalog
         recommender.train_result = self.train_result
+        recommender.refit_record = self.refit
 
     def save(self, path: str | Path, config_file: str) -> Path:
         """Write the directory (created if missing); returns its path."""
@@ -80,11 +89,29 @@ class ModelDirectory:
         self.catalog.save_jsonl(out / CATALOG_FILE)
         meta = {
             "format_version": FORMAT_VERSION,
+            "lmrec_version": __version__,
             "config": self.config,
             "train_result": self.train_result.as_dict() if self.train_result else None,
         }
+        if self.refit is not None:
+            meta["refit"] = self.refit.as_dict()
         (out / config_file).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if self.train_result is not None:
+            self._save_record(out)
         return out
+
+    def _save_record(self, out: Path) -> None:
+        """``metrics.json`` and ``training.png``: the run's history, as numbers and curves."""
+        result, refit = self.train_result, self.refit
+        record = metrics_record(result, refit)
+        (out / METRICS_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        plot_history(
+            result.history,
+            out / PLOT_FILE,
+            result.valid_metric,
+            result.best_epoch,
+            refit.result.history if refit is not None else (),
+        )
 
     @classmethod
     def load(cls, path: str | Path, config_file: str, kind: str) -> ModelDirectory:
@@ -98,11 +125,25 @@ class ModelDirectory:
         model = auto_model_class(str(src)).from_pretrained(src)
         model.eval()
         result = meta.get("train_result")
-        return cls(
+        directory = cls(
             model=model,
             tokenizer=AutoTokenizer.from_pretrained(src),
             templates=load_templates(src / TEMPLATES_FILE),
             catalog=Catalog.load_jsonl(src / CATALOG_FILE),
             config=meta["config"],
             train_result=TrainResult.from_dict(result) if result else None,
+            refit=RefitRecord.from_dict(meta["refit"]) if meta.get("refit") else None,
         )
+        directory.read_history(src / METRICS_FILE)
+        return directory
+
+    def read_history(self, path: Path) -> None:
+        """Put the per-epoch histories of ``metrics.json`` back into the training (and refit)
+        result, so a loaded model saved again keeps its record. (Older directories have no
+        such file.)"""
+        if self.train_result is None or not path.exists():
+            return
+        record = json.loads(path.read_text(encoding="utf-8"))
+        self.train_result.history = record.get("history", [])
+        if self.refit is not None and "refit" in record:
+            self.refit.result.history = record["refit"].get("history", [])

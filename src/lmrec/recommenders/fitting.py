@@ -4,18 +4,25 @@ embedding, LoRA, causal layout check, item trie) for eager training on a split
 (:meth:`LMFitting.fit`, :func:`lmrec.training.loop.train_model`) and for training on a streamed
 log (:meth:`LMFitting.fit_stream`, :func:`lmrec.training.stream.train_on_stream`); both take the
 same training step (:class:`lmrec.training.step.TrainingStep`), so an option cannot reach one
-path and miss the other."""
+path and miss the other. :meth:`LMFitting.refit` trains once more on every event, for the
+epoch count validation chose."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from pathlib import Path
 from typing import Self
 
 from lmrec.backbone.causal import is_causal
 from lmrec.backbone.lora import apply_lora, merge_lora, trainable_parameters
 from lmrec.backbone.model import count_parameters, is_scratch, prepare_model
 from lmrec.backbone.wholeword import install_whole_word
-from lmrec.data.random_split import InteractionSplit, split_interactions
+from lmrec.data.random_split import (
+    InteractionSplit,
+    random_interaction_split,
+    split_interactions,
+)
 from lmrec.data.readers import ColumnMap, StrPath
 from lmrec.data.schema import Catalog
 from lmrec.data.split import Split
@@ -41,6 +48,7 @@ from lmrec.tasks import (
 from lmrec.tasks.events import marker_words, typed_examples, typed_pairs, without_item
 from lmrec.tasks.mixture import task_rng
 from lmrec.tasks.sequential import sequence_examples
+from lmrec.training.config import RefitRecord
 from lmrec.training.loop import NDCG10, NEG_LOSS, Validator, train_model
 from lmrec.training.stream import (
     catalog_index,
@@ -49,12 +57,31 @@ from lmrec.training.stream import (
     train_on_stream,
 )
 
-__all__ = ["LMFitting", "catalog_corpus"]
+__all__ = ["REFIT_DIR", "LMFitting", "catalog_corpus", "whole_split"]
 
 logger = logging.getLogger(__name__)
 
 # Template families whose text a scratch tokenizer always learns (as before multitask).
 BASE_FAMILIES = ("sequential", "named")
+REFIT_DIR = "refit"
+"""The refit run's checkpoints and TensorBoard scalars go in this folder of the first run's."""
+
+
+def whole_split(split: Split) -> Split:
+    """Every event of ``split`` as training events: each user's training events, then the
+    validation and the test target; no targets are held out (what a refit trains on)."""
+    train = {}
+    for user, events in split.train.items():
+        targets = [t[user] for t in (split.valid, split.test) if user in t]
+        train[user] = [*events, *targets]
+    return Split(
+        train=train,
+        valid={},
+        test={},
+        catalog=split.catalog,
+        name=split.name,
+        method="every event (refit)",
+    )
 
 
 def catalog_corpus(
@@ -117,6 +144,37 @@ class LMFitting:
             metric,
         )
         self._finish_training()
+        return self
+
+    def refit(self, split: Split, interactions: InteractionSplit | None = None) -> Self:
+        """Train once more, from a fresh model, on every event of ``split``
+        (:func:`whole_split`: training events plus every validation and test target) for the
+        epoch count validation chose: the best epoch of the last :meth:`fit` (which runs first,
+        on ``split`` and ``interactions``, when the recommender has not been fitted). The refit
+        run validates nothing and keeps its last weights; ``train_result`` stays the first
+        run's (the validation that chose the epochs), ``refit_record`` says what the refit did.
+
+        A refit model has seen the test targets: evaluate the first run, never this one."""
+        if self.train_result is None:
+            self.fit(split, interactions)
+        chosen = self.train_result
+        epochs = chosen.best_epoch or chosen.epochs_run
+        whole = whole_split(split)
+        original = self.config
+        self.config = replace(original, train=_refit_train(original.train, epochs))
+        everything = None
+        if original.tasks != ("sequential",):
+            # Rating, explanation and review examples from every interaction too (none held out).
+            rows = [x for events in whole.train.values() for x in events]
+            everything = random_interaction_split(rows, split.catalog, (1.0, 0.0, 0.0))
+        try:
+            self.fit(whole, everything)
+        finally:
+            self.config = original
+        events = sum(len(v) for v in whole.train.values())
+        self.refit_record = RefitRecord(epochs, events, self.train_result)
+        self.train_result = chosen
+        logger.info("refit on %d events for %d epochs", events, epochs)
         return self
 
     def fit_stream(
@@ -266,3 +324,13 @@ class LMFitting:
             return ndcg10_scores(ranked, [split.valid[u].item for u in users])
 
         return validate
+
+
+def _refit_train(train, epochs: int):
+    """The refit run's training settings: ``epochs`` epochs, its checkpoints and scalars in a
+    ``refit`` folder of the first run's (so resuming either run finds its own)."""
+    sub = {
+        key: str(Path(value) / REFIT_DIR) if value else None
+        for key, value in (("output_dir", train.output_dir), ("log_dir", train.log_dir))
+    }
+    return replace(train, epochs=epochs, **sub)

@@ -30,7 +30,7 @@ from lmrec.recommenders.task_answers import RatingAnswer, TaskAnswers
 from lmrec.tasks import UserIndex, sequential_prompt
 from lmrec.tasks.events import typed_prompt
 from lmrec.tasks.sequential import sequence_text
-from lmrec.training.config import TrainResult
+from lmrec.training.config import RefitRecord, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
         self.catalog: Catalog | None = None
         self.trie: ItemTrie | None = None
         self.train_result: TrainResult | None = None
+        self.refit_record: RefitRecord | None = None
         self.users: UserIndex | None = None
         self.adapter: Adapter | None = None
 
@@ -198,6 +199,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
             "catalog",
             "trie",
             "train_result",
+            "refit_record",
             "users",
             "adapter",
         ):

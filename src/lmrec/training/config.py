@@ -28,6 +28,8 @@ class TrainConfig:
     checkpoint_steps: also checkpoint every this many steps within an epoch (0 = only at the
         end of each epoch); a resumed run continues at the exact step.
     progress: show progress bars.
+    log_dir: directory for TensorBoard scalars, one point per epoch: the training loss and the
+        validation metric (None = none written).
     """
 
     epochs: int = 10
@@ -43,6 +45,7 @@ class TrainConfig:
     resume: bool = False
     checkpoint_steps: int = 0
     progress: bool = True
+    log_dir: str | None = None
 
 
 @dataclass
@@ -106,3 +109,25 @@ class TrainResult:
             return f"best validation loss {-self.best_valid:.4f} at epoch {self.best_epoch}"
         score = f"{self.valid_metric} {self.best_valid:.4f}"
         return f"best validation {score} at epoch {self.best_epoch}"
+
+
+@dataclass
+class RefitRecord:
+    """A model trained once more, on every event, for the epoch count validation chose.
+
+    epochs: epochs of the refit run (the best validation epoch of the run before it).
+    events: events it trained on (training events plus every validation and test target).
+    result: what the refit run reported (its per-epoch history, seconds; no validation).
+    """
+
+    epochs: int
+    events: int
+    result: TrainResult = field(default_factory=TrainResult)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"epochs": self.epochs, "events": self.events, "seconds": self.result.seconds}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RefitRecord:
+        """Read back :meth:`as_dict` (the refit run's history is in ``metrics.json``)."""
+        return cls(data["epochs"], data["events"], TrainResult(seconds=data.get("seconds", 0.0)))

@@ -22,6 +22,7 @@ from lmrec.config.progress import show_progress
 from lmrec.tasks import Example
 from lmrec.training.checkpoint import CHECKPOINT_DIR, LoopState, load_checkpoint, save_checkpoint
 from lmrec.training.config import NDCG10, NEG_LOSS, TrainConfig, TrainResult
+from lmrec.training.records import ScalarLog
 from lmrec.training.step import TrainingStep, batch_order_rng, cpu_only, make_batches
 
 __all__ = [
@@ -79,10 +80,15 @@ def train_model(
     if config.resume and ckpt is not None:
         state = load_checkpoint(accelerator, ckpt) or state
         result.best_epoch, result.best_valid = state.best_epoch, state.best_valid_ndcg10
-        result.history = state.history
+        result.history, result.epochs_run = state.history, state.epoch
 
+    log = ScalarLog(config.log_dir, accelerator.is_main_process)
     started = time.perf_counter()
     for epoch in range(state.epoch, config.epochs):
+        # Checked before the epoch, not only after it: a run resumed from the checkpoint of a
+        # run that stopped early stops again instead of training one epoch more.
+        if validate is not None and config.patience and state.stale >= config.patience:
+            break
         examples = first if epoch == 0 else examples_for_epoch(epoch)
         batches = make_batches(
             [len(e.source) for e in examples], global_batch, batch_order_rng(config.seed, epoch)
@@ -98,11 +104,11 @@ def train_model(
         state.history = result.history
         if accelerator.is_main_process:
             _report(record, config, valid_metric)
+        log.epoch(record)
         state.epoch, state.step, state.loss_sum = epoch + 1, 0, 0.0
         if ckpt is not None:
             save_checkpoint(accelerator, ckpt, state)
-        if validate is not None and config.patience and state.stale >= config.patience:
-            break
+    log.close()
     result.seconds = time.perf_counter() - started
     if state.best is not None:
         accelerator.unwrap_model(step.model).load_state_dict(state.best)

@@ -39,6 +39,7 @@ from lmrec.prompts.templates import TemplateSet
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequential_examples
 from lmrec.training.config import TrainConfig, TrainResult
+from lmrec.training.records import ScalarLog
 from lmrec.training.step import TrainingStep, batch_order_rng, cpu_only, make_batches
 
 __all__ = [
@@ -173,6 +174,7 @@ def train_on_stream(
     planned_steps = max(1, math.ceil(examples_per_epoch / config.batch_size) * config.epochs)
     step = TrainingStep(accelerator, model, tokenizer, config, planned_steps)
     result = TrainResult()
+    log = ScalarLog(config.log_dir)
     started = time.perf_counter()
     step.model.train()
 
@@ -194,6 +196,8 @@ def train_on_stream(
         losses.extend(_train_buffer(buffer, config.batch_size, rng, train_batch))
         result.epochs_run = epoch + 1
         result.history.append({"epoch": epoch + 1, "loss": sum(losses) / max(1, len(losses))})
+        log.epoch(result.history[-1])
+    log.close()
     result.seconds = time.perf_counter() - started
     model.eval()
     return result
