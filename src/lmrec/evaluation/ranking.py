@@ -102,15 +102,7 @@ def evaluate_ranking(
         batch_size: histories per ``recommend`` call.
         progress: show a tqdm progress bar.
     """
-    cutoffs = sorted(set(ks))
-    if not cutoffs or not all(isinstance(k, int) and not isinstance(k, bool) for k in cutoffs):
-        raise ValueError(f"ks must be a non-empty collection of integers, got {cutoffs!r}")
-    if cutoffs[0] < 1:
-        raise ValueError(f"every k in ks must be >= 1, got {cutoffs!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if max_users is not None and max_users < 1:
-        raise ValueError(f"max_users must be >= 1 or None, got {max_users}")
+    cutoffs = _checked_cutoffs(ks, batch_size, max_users)
     targets = split.targets(stage)
     users = list(targets)
     if not users:
@@ -122,25 +114,9 @@ def evaluate_ranking(
 
     histories = [[x.item for x in split.history(user, stage)] for user in users]
     wanted = [targets[user].item for user in users]
-    k = cutoffs[-1]
 
-    rankings: list[list[str]] = []
     started = time.perf_counter()
-    with tqdm(
-        total=len(users),
-        desc=f"evaluate {recommender.name}",
-        unit="user",
-        disable=not show_progress(progress),
-    ) as bar:
-        for start in range(0, len(histories), batch_size):
-            batch = histories[start : start + batch_size]
-            results = recommender.recommend(batch, k=k, exclude_seen=exclude_seen)
-            if len(results) != len(batch):
-                raise RuntimeError(
-                    f"{recommender.name} returned {len(results)} lists for {len(batch)} histories"
-                )
-            rankings.extend([r.item for r in recs] for recs in results)
-            bar.update(len(batch))
+    rankings = _rank(recommender, histories, cutoffs[-1], exclude_seen, batch_size, progress)
     metrics = ranking_metrics(rankings, wanted, ks=cutoffs)
     seconds = time.perf_counter() - started
 
@@ -165,6 +141,48 @@ def evaluate_ranking(
         },
         beyond=beyond,
     )
+
+
+def _checked_cutoffs(ks: Iterable[int], batch_size: int, max_users: int | None) -> list[int]:
+    """The sorted distinct cutoffs, after refusing what :func:`evaluate_ranking` cannot use."""
+    cutoffs = sorted(set(ks))
+    if not cutoffs or not all(isinstance(k, int) and not isinstance(k, bool) for k in cutoffs):
+        raise ValueError(f"ks must be a non-empty collection of integers, got {cutoffs!r}")
+    if cutoffs[0] < 1:
+        raise ValueError(f"every k in ks must be >= 1, got {cutoffs!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_users is not None and max_users < 1:
+        raise ValueError(f"max_users must be >= 1 or None, got {max_users}")
+    return cutoffs
+
+
+def _rank(
+    recommender: Recommender,
+    histories: Sequence[Sequence[str]],
+    k: int,
+    exclude_seen: bool,
+    batch_size: int,
+    progress: bool,
+) -> list[list[str]]:
+    """Each history's top-``k`` item ids, ``batch_size`` histories per ``recommend`` call."""
+    rankings: list[list[str]] = []
+    with tqdm(
+        total=len(histories),
+        desc=f"evaluate {recommender.name}",
+        unit="user",
+        disable=not show_progress(progress),
+    ) as bar:
+        for start in range(0, len(histories), batch_size):
+            batch = histories[start : start + batch_size]
+            results = recommender.recommend(batch, k=k, exclude_seen=exclude_seen)
+            if len(results) != len(batch):
+                raise RuntimeError(
+                    f"{recommender.name} returned {len(results)} lists for {len(batch)} histories"
+                )
+            rankings.extend([r.item for r in recs] for recs in results)
+            bar.update(len(batch))
+    return rankings
 
 
 def beyond_accuracy(rankings: Sequence[Sequence[str]], split: Split) -> dict[str, float]:
