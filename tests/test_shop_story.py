@@ -18,6 +18,9 @@ from lmrec.cli import main
 from lmrec.data import make_sportshop
 from lmrec.serve.loadtest import ServerProcess
 
+# A real server process and two trainings: the whole module is in the slow lane.
+pytestmark = pytest.mark.slow
+
 API_KEY = "shop-story-key"
 # GA4 names for most events; the shop's own "begin_checkout" for some carts, mapped below.
 EVENT_NAMES = {"view": "view_item", "bookmark": "add_to_wishlist", "purchase": "purchase"}
@@ -114,3 +117,33 @@ def test_import_reads_the_log_with_the_mappings_the_model_recorded(shop, model, 
     assert main(["import", "--db", str(db), "--model", str(model), "--data", log]) == 0
     events = sum(1 for _ in open(log, encoding="utf-8")) - 1
     assert f"{events} events read, {events} stored, 0 already stored" in capsys.readouterr().out
+
+
+def test_the_whole_story_recommend_export_refit_and_serve(shop, model, capsys, tmp_path):
+    """Issue 25's story in one run, each step an exit-0 CLI call: a known customer's answer
+    with no data flags; every customer's top-k to Parquet; a refit on every event; the refit
+    model served with the log imported by the mappings it recorded (no mapping flags)."""
+    import pandas as pd
+
+    assert main(["recommend", "--model", str(model), "--user", "u0003", "-k", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["recommendations"]) == 3
+
+    recs = tmp_path / "recs.parquet"
+    assert main(["--quiet", "export", "--model", str(model), "--out", str(recs), "-k", "4"]) == 0
+    frame = pd.read_parquet(recs)
+    customers = {row["customer_id"] for row in csv.DictReader(open(shop / "log.csv"))}
+    assert len(frame) == 4 * len(customers) and set(frame["user"]) == customers
+    assert frame["name"].notna().all() and (frame["name"] != "").all()
+
+    deployed = tmp_path / "deployed"
+    refit = ["--quiet", "train", *_data_flags(shop), "--first-only", "--refit"]
+    refit += ["--model", "scratch:tiny", "--epochs", "1", "--batch-size", "16"]
+    assert main([*refit, "--out", str(deployed)]) == 0
+    assert json.loads((deployed / "lmrec.json").read_text())["refit"]["epochs"] == 1
+
+    db = tmp_path / "events.sqlite"
+    extra = ["--import", str(shop / "log.csv")]
+    with ServerProcess(deployed, db, API_KEY, extra_args=extra) as server:
+        answer = httpx.get(f"{server.url}/users/u0003/recommendations", params={"k": 5}).json()
+    assert answer["cold_start"] is False and len(answer["recommendations"]) == 5
+    assert "Traceback" not in server.log()
