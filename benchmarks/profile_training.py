@@ -233,8 +233,9 @@ def training_counts(model) -> dict:
     """Epochs run and training steps taken, from what the fitted model records."""
     if isinstance(model, LMRecommender):
         r = model.train_result
-        steps = r.examples_seen / model.config.train.batch_size
-        return {"epochs": r.epochs_run, "steps": round(steps), "sequences": r.examples_seen}
+        per_epoch = r.examples_seen // max(1, r.epochs_run)
+        steps = -(-per_epoch // model.config.train.batch_size) * r.epochs_run
+        return {"epochs": r.epochs_run, "steps": steps, "sequences": r.examples_seen}
     return {"epochs": len(model.training_log)}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, sequential, time_to_quality
+from benchmarks import harness, profile_training, sequential, time_to_quality
 from benchmarks.languages import controls, models, scores, tasks
 from benchmarks.languages.summary import summarize
 
@@ -123,6 +123,33 @@ def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
     text = (tmp_path / "smoke-quick.md").read_text()
     assert text.startswith("# Time to quality")
     assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_profile_training_quick_path_accounts_for_the_wall_time(tmp_path):
+    command = [sys.executable, "-m", "benchmarks.profile_training", "--quick", "--users", "300"]
+    command += ["--threads", "1", "--out", str(tmp_path), "--name", "smoke"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    sasrec, lm = result["rows"]
+    assert (sasrec["model"], lm["model"]) == ("SASRec (full CE)", "LM-seq llama-tiny")
+    # 300 shop users, one epoch each: SASRec's windows in batches of 128, the LM's users in 64s.
+    assert (sasrec["sequences"], sasrec["steps"]) == (310, 3)
+    assert (lm["sequences"], lm["steps"]) == (300, 5)
+    for row in (sasrec, lm):
+        phases = row["phases"]
+        assert list(phases) == [p for p, _ in profile_training.PHASES] + [profile_training.OTHER]
+        # Samples cover the sampled span up to the last interval.
+        assert sum(phases.values()) == pytest.approx(row["wall_seconds"], rel=0.05)
+        for phase in ("validation", "backward"):
+            assert phases[phase] > 0, (row["model"], phase)
+        ops = row["operators"]
+        parts = ("matmul_attention_seconds", "other_operator_seconds", "outside_operators_seconds")
+        assert sum(ops[k] for k in parts) == pytest.approx(ops["wall_seconds"])
+        assert ops["matmul_attention_seconds"] > 0
+    assert sasrec["phases"]["tokenising (in collate)"] == 0
+    assert (tmp_path / "smoke-quick.md").read_text().startswith("# Where training time goes")
 
 
 def test_row_cache_keeps_rows_only_for_the_same_settings(tmp_path):
