@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, sequential
+from benchmarks import harness, profile_training, sequential, time_to_quality
 from benchmarks.languages import controls, models, scores, tasks
 from benchmarks.languages.summary import summarize
 
@@ -70,6 +70,86 @@ def test_sequential_benchmark_quick_path(tmp_path):
     assert result["matmul_peak_gflops"] > 0
     assert (tmp_path / "smoke-quick.md").read_text().startswith("# Sequential recommendation")
     assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
+
+
+TIME_TO_QUALITY_KEYS = {
+    "fit_seconds",
+    "sequences",
+    "sequences_per_second",
+    "epochs_run",
+    "best_epoch",
+    "best_valid_ndcg10",
+    "seconds_to_sasrec_best_valid",
+    "epochs",
+    "test_ndcg10",
+    "test_hr10",
+    "users_per_second",
+    "test_protocol",
+}
+
+
+@pytest.mark.slow
+def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
+    command = [sys.executable, "-m", "benchmarks.time_to_quality", "--quick", "--users", "300"]
+    command += ["--threads", "1", "--out", str(tmp_path), "--name", "smoke"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    models = result["models"]
+    assert list(models) == [time_to_quality.SASREC, time_to_quality.LM]
+    sasrec = models[time_to_quality.SASREC]
+    target = sasrec["best_valid_ndcg10"]
+    for name, row in models.items():
+        assert set(row) == TIME_TO_QUALITY_KEYS, name
+        epochs = row["epochs"]
+        assert [e["epoch"] for e in epochs] == list(range(1, row["epochs_run"] + 1))
+        seconds = [e["seconds"] for e in epochs]
+        assert 0 < seconds[0] and seconds == sorted(seconds) and seconds[-1] <= row["fit_seconds"]
+        valid = [e["valid_ndcg10"] for e in epochs]
+        assert row["best_valid_ndcg10"] == max(valid)
+        assert row["best_epoch"] == valid.index(max(valid)) + 1
+        reached = [e["seconds"] for e in epochs if e["valid_ndcg10"] >= target]
+        assert row["seconds_to_sasrec_best_valid"] == (reached[0] if reached else None)
+        assert row["sequences_per_second"] * row["fit_seconds"] == pytest.approx(row["sequences"])
+        assert 0.0 <= row["test_ndcg10"] <= row["test_hr10"] <= 1.0
+        assert row["users_per_second"] > 0
+        assert "user history not excluded" in row["test_protocol"]
+    # SASRec reaches its own best at its best epoch, by definition.
+    best = sasrec["epochs"][sasrec["best_epoch"] - 1]
+    assert sasrec["seconds_to_sasrec_best_valid"] == best["seconds"]
+    # 300 users of the shop: 5 SASRec epochs (patience 15 does not stop it), 3 LM epochs.
+    assert (sasrec["epochs_run"], models[time_to_quality.LM]["epochs_run"]) == (5, 3)
+    assert "the same 300 validation users" in result["protocol"]
+    text = (tmp_path / "smoke-quick.md").read_text()
+    assert text.startswith("# Time to quality")
+    assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_profile_training_quick_path_accounts_for_the_wall_time(tmp_path):
+    command = [sys.executable, "-m", "benchmarks.profile_training", "--quick", "--users", "300"]
+    command += ["--threads", "1", "--out", str(tmp_path), "--name", "smoke"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    sasrec, lm = result["rows"]
+    assert (sasrec["model"], lm["model"]) == ("SASRec (full CE)", "LM-seq llama-tiny")
+    # 300 shop users, one epoch each: SASRec's windows in batches of 128, the LM's users in 64s.
+    assert (sasrec["sequences"], sasrec["steps"]) == (310, 3)
+    assert (lm["sequences"], lm["steps"]) == (300, 5)
+    for row in (sasrec, lm):
+        phases = row["phases"]
+        assert list(phases) == [p for p, _ in profile_training.PHASES] + [profile_training.OTHER]
+        # Samples cover the sampled span up to the last interval.
+        assert sum(phases.values()) == pytest.approx(row["wall_seconds"], rel=0.05)
+        for phase in ("validation", "backward"):
+            assert phases[phase] > 0, (row["model"], phase)
+        ops = row["operators"]
+        parts = ("matmul_attention_seconds", "other_operator_seconds", "outside_operators_seconds")
+        assert sum(ops[k] for k in parts) == pytest.approx(ops["wall_seconds"])
+        assert ops["matmul_attention_seconds"] > 0
+    assert sasrec["phases"]["tokenising (in collate)"] == 0
+    assert (tmp_path / "smoke-quick.md").read_text().startswith("# Where training time goes")
 
 
 def test_row_cache_keeps_rows_only_for_the_same_settings(tmp_path):

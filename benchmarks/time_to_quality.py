@@ -1,0 +1,309 @@
+"""Issue 23 item 4: time to quality. SASRec (full CE) and the language model of record
+(``scratch:llama-tiny``, ``objective="sequence"``, dropout 0.5, one-token sequential ids, 50
+positions) train in one run on one split, each on its own schedule, both validated after every
+epoch on the same users under the same protocol. Per epoch: wall seconds since ``fit`` began
+(validation and set-up included) and validation NDCG@10. Per model: how long until its
+validation NDCG@10 first reaches SASRec's best, its training throughput, test NDCG@10 and top-10
+users/s.
+
+Schedules (see :func:`protocol`): SASRec, Adam at a constant learning rate; the LM, AdamW with
+a linear warm-up over the first 5 % of the steps planned for ``--lm-epochs`` epochs and a linear
+decay to 0 at the end of them (early stopping may end the run before). Each keeps the weights of
+its best validation epoch.
+
+Per-epoch times come from what each model records: SASRec's ``training_log`` (seconds per
+epoch, validation included; the set-up before the first epoch is the rest of ``fit``'s wall
+time, counted before epoch 1), and the LM's end-of-epoch record, which
+:mod:`lmrec.training.loop` logs after each validation (:class:`EpochClock` notes when it is
+logged).
+
+    .venv/bin/python -m benchmarks.time_to_quality --quick      # the built-in shop, seconds
+    .venv/bin/python -m benchmarks.time_to_quality              # full Beauty (hours)
+
+Writes benchmarks/results/time_to_quality/time-to-quality[-quick].{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
+
+from benchmarks import harness
+from lmrec.baselines import SASRecConfig, SASRecRecommender
+from lmrec.data import leave_one_out_split
+from lmrec.evaluation.ranking import evaluate_ranking
+from lmrec.indexing import IndexConfig
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.recommenders.validation import validation_users
+from lmrec.tasks import PromptConfig
+
+STUDY = "time_to_quality"
+SASREC, LM = "SASRec (full CE)", "LM-seq llama-tiny"
+TRAINING_LOGGER = "lmrec.training.loop"
+
+
+class EpochClock(logging.Handler):
+    """Notes the wall time (``time.perf_counter``) at which the training loop logs each epoch's
+    record (after validation), with the record: ``marks`` is ``[(seconds, record), ...]``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.marks: list[tuple[float, dict]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) == 2 and isinstance(args[1], dict) and "epoch" in args[1]:
+            self.marks.append((time.perf_counter(), dict(args[1])))
+
+    def __enter__(self) -> EpochClock:
+        self._logger = logging.getLogger(TRAINING_LOGGER)
+        self._level = self._logger.level
+        self._logger.setLevel(logging.INFO)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
+def lm_config(args: argparse.Namespace) -> LMConfig:
+    """The configuration of record (results/sequential/sequential-beauty-full-dropout0.5.md)."""
+    base = harness.lm_config(
+        args, index=IndexConfig(strategy="sequential", embedding="tfidf"), valid_exclude_seen=False
+    )
+    return replace(
+        base,
+        model="scratch:llama-tiny",
+        prompts=PromptConfig(max_history=50),
+        train=replace(base.train, max_source_length=400),
+        objective="sequence",
+        dropout=0.5,
+    )
+
+
+def sasrec_config(args: argparse.Namespace) -> SASRecConfig:
+    """SASRec of record: its defaults, validated with the history not excluded."""
+    return SASRecConfig(
+        epochs=args.sasrec_epochs,
+        patience=args.sasrec_patience,
+        seed=args.seed,
+        valid_exclude_seen=False,
+        progress=False,
+    )
+
+
+def train_sasrec(split, args) -> tuple[SASRecRecommender, float, list[dict], int]:
+    """Fitted SASRec, its fit seconds, its epochs (cumulative seconds, NDCG) and sequences."""
+    started = time.perf_counter()
+    rec = SASRecRecommender(sasrec_config(args)).fit(split)
+    fit_seconds = time.perf_counter() - started
+    log = rec.training_log
+    elapsed = fit_seconds - sum(e["seconds"] for e in log)  # set-up (and the best weights kept)
+    epochs = []
+    for entry in log:
+        elapsed += entry["seconds"]
+        epochs.append(
+            {
+                "epoch": int(entry["epoch"]),
+                "seconds": elapsed,
+                "valid_ndcg10": entry["valid_ndcg@10"],
+            }
+        )
+    # A history of n items gives ceil((n - 1) / max_len) training windows (one per step row).
+    max_len = rec.config.max_len
+    windows = sum(-(-(len(h) - 1) // max_len) for h in split.train.values() if len(h) > 1)
+    return rec, fit_seconds, epochs, windows * len(log)
+
+
+def train_lm(split, args) -> tuple[LMRecommender, float, list[dict], int]:
+    """Fitted LM, its fit seconds, its epochs (cumulative seconds, NDCG) and sequences."""
+    with EpochClock() as clock:
+        started = time.perf_counter()
+        rec = LMRecommender(lm_config(args)).fit(split)
+        fit_seconds = time.perf_counter() - started
+    history = rec.train_result.history
+    if len(clock.marks) != len(history):
+        raise RuntimeError(
+            f"{len(clock.marks)} epoch records logged by {TRAINING_LOGGER} for "
+            f"{len(history)} epochs: its end-of-epoch log line changed"
+        )
+    epochs = [
+        {"epoch": int(r["epoch"]), "seconds": at - started, "valid_ndcg10": r["valid_ndcg10"]}
+        for at, r in clock.marks
+    ]
+    return rec, fit_seconds, epochs, rec.train_result.examples_seen
+
+
+def summarize(
+    epochs: list[dict], fit_seconds: float, sequences: int, target: float
+) -> dict[str, object]:
+    """A model's row, less its test numbers: ``target`` is SASRec's best validation NDCG@10."""
+    reached = [e["seconds"] for e in epochs if e["valid_ndcg10"] >= target]
+    best = max(epochs, key=lambda e: e["valid_ndcg10"])  # the first of equal bests
+    return {
+        "fit_seconds": fit_seconds,
+        "sequences": sequences,
+        "sequences_per_second": sequences / fit_seconds,
+        "epochs_run": len(epochs),
+        "best_epoch": best["epoch"],
+        "best_valid_ndcg10": best["valid_ndcg10"],
+        "seconds_to_sasrec_best_valid": reached[0] if reached else None,
+        "epochs": epochs,
+    }
+
+
+def held_out_row(rec, split, args) -> dict[str, float]:
+    """Test NDCG@10 and top-10 users/s (all items ranked, history not excluded)."""
+    report = evaluate_ranking(
+        rec,
+        split,
+        stage="test",
+        ks=(10,),
+        exclude_seen=False,
+        max_users=args.eval_users or None,
+        seed=args.seed,
+        progress=False,
+    )
+    return {
+        "test_ndcg10": report.metrics["NDCG@10"],
+        "test_hr10": report.metrics["HR@10"],
+        "users_per_second": report.users_per_second,
+        "test_protocol": report.protocol,
+    }
+
+
+def protocol(args: argparse.Namespace, split, valid_users: int) -> str:
+    return (
+        f"Data: {split.describe()}. Leave-one-out (file order kept on ties). Both models "
+        f"validate after every epoch on the same {valid_users} validation users (every user "
+        "with a validation item and a training history), NDCG@10 over all items, history not "
+        "excluded, history = training events; each keeps its best validation epoch. "
+        f"SASRec (full-softmax CE, d 64, 2 blocks, 1 head, 50 positions, dropout 0.3, batch "
+        f"128): Adam 1e-3 constant, betas (0.9, 0.98), at most {args.sasrec_epochs} epochs, "
+        f"patience {args.sasrec_patience}. LM (scratch:llama-tiny, d 64, 2 blocks, 4 heads, "
+        f"objective='sequence', dropout 0.5, one-token sequential ids, 50 positions, batch "
+        f"{args.batch_size}): AdamW peak {args.lr:g}, weight decay 0.01, gradient norm "
+        f"clipped to 1, linear warm-up over the first 5 % of the steps of {args.epochs} "
+        f"epochs, then linear decay to 0 at the end of epoch {args.epochs}; patience "
+        f"{args.patience}. Seconds are wall seconds since fit() began (set-up and validation "
+        "included); sequences/s = training sequences / fit seconds (SASRec: windows of up to "
+        "50 targets; LM: each user's last 51 training items). Test: all items ranked, "
+        "history not excluded, "
+        + (f"{args.eval_users} sampled users." if args.eval_users else "all test users.")
+    )
+
+
+def markdown(result: dict) -> str:
+    rows = result["models"]
+    lines = [
+        "# Time to quality: SASRec (full CE) vs the language model of record",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']}; wall time {result['wall_seconds']:.0f} s.",
+        "",
+        result["protocol"],
+        "",
+        "| model | fit s | sequences/s | best valid NDCG@10 (epoch) | s to SASRec's best valid "
+        "| test NDCG@10 | top-10 users/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows.items():
+        reached = r["seconds_to_sasrec_best_valid"]
+        lines.append(
+            f"| {name} | {r['fit_seconds']:.0f} | {r['sequences_per_second']:.0f} "
+            f"| {r['best_valid_ndcg10']:.4f} ({r['best_epoch']}/{r['epochs_run']}) "
+            f"| {'never' if reached is None else f'{reached:.0f}'} "
+            f"| {r['test_ndcg10']:.4f} | {r['users_per_second']:.0f} |"
+        )
+    sasrec, lm = rows[SASREC], rows[LM]
+    lines += ["", "| LM / SASRec | ratio |", "|---|---:|"]
+    for key in ("seconds_to_sasrec_best_valid", "fit_seconds", "sequences_per_second",
+                "users_per_second", "test_ndcg10"):  # fmt: skip
+        ratio = f"{lm[key] / sasrec[key]:.2f}" if lm[key] is not None and sasrec[key] else "-"
+        lines.append(f"| {key} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, row in result["models"].items():
+        seconds = [e["seconds"] for e in row["epochs"]]
+        ax.plot(seconds, [e["valid_ndcg10"] for e in row["epochs"]], marker=".", label=name)
+    best = result["models"][SASREC]["best_valid_ndcg10"]
+    ax.axhline(best, color="#999999", linestyle="--", linewidth=1, label="SASRec's best")
+    ax.set_xlabel("wall seconds since fit began (validation included)")
+    ax.set_ylabel("validation NDCG@10 (all items)")
+    ax.set_title(result["data"])
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    harness.add_common_options(
+        p, STUDY, threads=2, quick="the built-in shop (1000 users), 3 LM and 5 SASRec epochs"
+    )
+    p.set_defaults(name="time-to-quality")
+    p.add_argument("--dataset", default="beauty", help="a data set by name (harness.load)")
+    p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
+    p.add_argument("--sasrec-epochs", type=int, default=200)
+    p.add_argument("--sasrec-patience", type=int, default=15, help="SASRec patience in epochs")
+    p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
+    harness.add_lm_options(
+        p,
+        exposed=("epochs", "batch_size", "lr", "patience"),
+        flags={"epochs": "--lm-epochs", "patience": "--lm-patience"},
+        epochs=70,
+        patience=10,
+        valid_users=0,
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.quick:
+        args.dataset, args.epochs, args.sasrec_epochs = "shop", 3, 5
+    harness.setup(args)
+    started = time.perf_counter()
+    dataset = harness.load(args.dataset, args.data, seed=args.seed)
+    if args.users:
+        dataset = harness.subsample(dataset, args.users, args.seed)
+    split = leave_one_out_split(dataset)
+    lm_valid = validation_users(split, lm_config(args).train)
+    sasrec_valid = [u for u in split.valid if split.valid[u].item in split.catalog]
+    if set(lm_valid) != set(sasrec_valid):
+        raise SystemExit("the two models would validate on different users")
+    sasrec, sasrec_fit, sasrec_epochs, sasrec_sequences = train_sasrec(split, args)
+    target = max(e["valid_ndcg10"] for e in sasrec_epochs)
+    models = {SASREC: summarize(sasrec_epochs, sasrec_fit, sasrec_sequences, target)}
+    models[SASREC] |= held_out_row(sasrec, split, args)
+    lm, lm_fit, lm_epochs, lm_sequences = train_lm(split, args)
+    models[LM] = summarize(lm_epochs, lm_fit, lm_sequences, target) | held_out_row(lm, split, args)
+    result = {
+        "command": harness.command_line(STUDY, argv),
+        "machine": harness.machine(),
+        "data": split.name,
+        "protocol": protocol(args, split, len(lm_valid)),
+        "wall_seconds": time.perf_counter() - started,
+        "models": models,
+    }
+    harness.write_results(args.out, harness.stem(args), result, markdown(result), plot)
+
+
+if __name__ == "__main__":
+    main()
