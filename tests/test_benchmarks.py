@@ -368,3 +368,20 @@ def test_t5p5_hand_tasks_are_the_english_tasks_renamed():
         assert {
             u: [ARABIC_NAMES[x.item] for x in events] for u, events in en.split.train.items()
         } == {u: [x.item for x in events] for u, events in ar.split.train.items()}
+
+
+@pytest.mark.slow
+def test_export_scale_quick_path_checks_the_part_files(tmp_path):
+    """The export study's smoke run: one model, three exports (one process with one and two
+    threads, two processes under torchrun), every run's lists equal to the one-process export."""
+    from benchmarks import export_scale
+
+    out = tmp_path / "results"
+    code = export_scale.main(["--quick", "--out", str(out), "--workdir", str(tmp_path / "work")])
+    assert code == 0
+    result = json.loads((out / "export_scale-quick.json").read_text())
+    rows = result["rows"]
+    assert [(r["processes"], r["threads_per_process"]) for r in rows] == [(1, 1), (1, 2), (2, 1)]
+    assert all(r["users"] == 300 and r["same_lists_as_one_process"] for r in rows)
+    assert rows[2]["files"] == ["recs-00000-of-00002.parquet", "recs-00001-of-00002.parquet"]
+    assert rows[0]["files"] == ["recs.parquet"]

@@ -110,7 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     speed = len(users) / seconds if seconds > 0 else float("inf")
     print(
         f"wrote {len(frame)} recommendations ({len(users)} users, top {args.k}, scores are "
-        f"log-probabilities) to {path} in {seconds:.1f}s ({speed:.1f} users/s)",
+        f"log-probabilities) to {path} in {seconds:.3f}s ({speed:.1f} users/s)",
         file=sys.stderr if world > 1 and rank else sys.stdout,
     )
     return 0
