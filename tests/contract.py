@@ -26,6 +26,7 @@ __all__ = [
     "GROUP_B",
     "all_histories",
     "check_recommender_contract",
+    "check_recommends_the_users_group",
     "checkerboard_split",
     "random_split",
 ]
@@ -82,6 +83,17 @@ def all_histories(split: Split, stage: str = "test") -> list[list[str]]:
         [x.item for x in split.history(user, stage)] if user in targets else split.train_items(user)
         for user in split.train
     ]
+
+
+def check_recommends_the_users_group(model: Recommender, split: Split) -> list[Scored]:
+    """On the checkerboard, each user's top item is the one item of the user's group not yet
+    seen (the test target). Returns the top items, for further checks."""
+    tops = [recs[0] for recs in model.recommend(all_histories(split), k=1)]
+    for user, top in zip(split.train, tops, strict=True):
+        group = GROUP_A if user.startswith("a") else GROUP_B
+        assert top.item in group, (user, top)
+        assert top.item == split.test[user].item, (user, top)
+    return tops
 
 
 def check_recommender_contract(

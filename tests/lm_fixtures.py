@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+from lmrec.cli import main
 from lmrec.data.schema import Catalog, Dataset, Interaction, Item
 from lmrec.data.split import Split, leave_one_out_split
 from lmrec.indexing import IndexConfig
@@ -24,6 +26,14 @@ def tiny_config(epochs: int = 0, style: str = "single", **train) -> LMConfig:
             epochs=epochs, batch_size=16, learning_rate=3e-3, patience=0, progress=False, **train
         ),
     )
+
+
+def train_tiny_with_cli(out: Path, *data_flags: str) -> Path:
+    """``lmrec train`` of a tiny scratch T5 for one epoch on the log of ``data_flags``, into
+    ``out``: a real model directory for CLI tests, in seconds."""
+    argv = ["--quiet", "train", *data_flags, "--model", "scratch:tiny", "--epochs", "1"]
+    assert main([*argv, "--batch-size", "16", "--out", str(out)]) == 0
+    return out
 
 
 def cycle_split(n_items: int = 12, n_users: int = 120, length: int = 7, seed: int = 0) -> Split:

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+from lm_fixtures import train_tiny_with_cli
 
 from lmrec.cli import build_parser, main
 
@@ -31,28 +32,14 @@ def shop_files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained(shop_files):
-    out = shop_files / "model"
-    code = main(
-        [
-            "--quiet",
-            "train",
-            "--data",
-            str(shop_files / "events.csv"),
-            "--catalog",
-            str(shop_files / "items.csv"),
-            "--model",
-            "scratch:tiny",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
-    return out
+def shop_data(shop_files) -> list[str]:
+    """The options that read the shop's files: ``--data`` and ``--catalog``."""
+    return ["--data", str(shop_files / "events.csv"), "--catalog", str(shop_files / "items.csv")]
+
+
+@pytest.fixture(scope="module")
+def trained(shop_files, shop_data):
+    return train_tiny_with_cli(shop_files / "model", *shop_data)
 
 
 def test_train_writes_one_model_directory(trained):
@@ -97,25 +84,9 @@ def test_recommend_history_json(trained, capsys):
     assert all(any("\u0600" <= ch <= "\u06ff" for ch in r["name"]) for r in recs)
 
 
-def test_recommend_known_user(trained, shop_files, capsys):
-    assert (
-        main(
-            [
-                "recommend",
-                "--model",
-                str(trained),
-                "--data",
-                str(shop_files / "events.csv"),
-                "--catalog",
-                str(shop_files / "items.csv"),
-                "--user",
-                "u0001",
-                "-k",
-                "3",
-            ]
-        )
-        == 0
-    )
+def test_recommend_known_user(trained, shop_data, capsys):
+    argv = ["recommend", "--model", str(trained), *shop_data, "--user", "u0001", "-k", "3"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("u0001: history ")
     # The score column says what a score is.
@@ -141,22 +112,8 @@ def test_recommend_unknown_item_and_user_are_clear_errors(trained, shop_files, c
         )
 
 
-def test_evaluate_prints_protocol_and_all_recommenders(trained, shop_files, capsys):
-    assert (
-        main(
-            [
-                "--quiet",
-                "evaluate",
-                "--model",
-                str(trained),
-                "--data",
-                str(shop_files / "events.csv"),
-                "--catalog",
-                str(shop_files / "items.csv"),
-            ]
-        )
-        == 0
-    )
+def test_evaluate_prints_protocol_and_all_recommenders(trained, shop_data, capsys):
+    assert main(["--quiet", "evaluate", "--model", str(trained), *shop_data]) == 0
     out = capsys.readouterr().out
     assert "leave-one-out, test stage, all 72 items ranked, user history excluded" in out
     tables = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ")]
@@ -219,7 +176,7 @@ def test_demo_runs_small(tmp_path, capsys):
     assert "| lm |" in out and "| popularity |" in out
 
 
-def test_recommend_hybrid_mode(trained, shop_files, capsys):
+def test_recommend_hybrid_mode(trained, shop_data, capsys):
     code = main(
         [
             "recommend",
@@ -227,10 +184,7 @@ def test_recommend_hybrid_mode(trained, shop_files, capsys):
             str(trained),
             "--mode",
             "hybrid",
-            "--data",
-            str(shop_files / "events.csv"),
-            "--catalog",
-            str(shop_files / "items.csv"),
+            *shop_data,
             "--candidates",
             "5",
             "--weight",

@@ -90,14 +90,20 @@ def _t5(vocab: int, tokenizer):
     return T5ForConditionalGeneration(config).eval()
 
 
-def _gpt(vocab: int, tokenizer):
+def _decoder(config_class, model_class, vocab: int, tokenizer, **sizes):
+    """A one-layer decoder-only model, initialised with seed 0, using the tokenizer's pad and
+    end-of-sequence ids (the end also begins, as in GPT-2)."""
     torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=vocab, n_embd=32, n_layer=1, n_head=4, n_positions=128,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.eos_token_id,
+    config = config_class(
+        vocab_size=vocab, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id, **sizes,
     )  # fmt: skip
-    return GPT2LMHeadModel(config).eval()
+    return model_class(config).eval()
+
+
+def _gpt(vocab: int, tokenizer):
+    sizes = {"n_embd": 32, "n_layer": 1, "n_head": 4, "n_positions": 128}
+    return _decoder(GPT2Config, GPT2LMHeadModel, vocab, tokenizer, **sizes)
 
 
 @pytest.mark.parametrize("build", [_t5, _gpt], ids=["t5", "gpt2"])
@@ -160,14 +166,11 @@ def test_candidate_scores_equal_a_plain_teacher_forced_pass():
 def _llama(vocab: int, tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
-    return LlamaForCausalLM(config).eval()
+    sizes = {
+        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
+    }  # fmt: skip
+    return _decoder(LlamaConfig, LlamaForCausalLM, vocab, tokenizer, **sizes)
 
 
 @pytest.mark.parametrize("build", [_gpt, _llama], ids=["gpt2", "llama"])

@@ -111,39 +111,11 @@ def test_evaluate_reports_seen_and_unseen(model, shop):
 
 def test_cli_ask(model, tmp_path, capsys):
     model.save(tmp_path / "m")
+    ask = ["ask", "--model", str(tmp_path / "m")]
     item = model.index.items[0]
-    assert (
-        main(
-            [
-                "ask",
-                "--model",
-                str(tmp_path / "m"),
-                "--task",
-                "rating",
-                "--user",
-                "u0001",
-                "--item",
-                item,
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert main([*ask, "--task", "rating", "--user", "u0001", "--item", item, "--json"]) == 0
     assert '"rating"' in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "ask",
-                "--model",
-                str(tmp_path / "m"),
-                "--task",
-                "summary",
-                "--review",
-                "Lively bounce.",
-            ]
-        )
-        == 0
-    )
+    assert main([*ask, "--task", "summary", "--review", "Lively bounce."]) == 0
 
 
 def test_mixture_without_sequential_validates_on_held_out_loss(shop):

@@ -5,19 +5,16 @@ recommend`` and from a real server (uvicorn on a port) of the same model directo
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from thread_server import serve_in_thread
 
 from lmrec.cli import main
 from lmrec.data.source import DataConfig, load_dataset
 from lmrec.data.t5p5 import names_split, read_names_csv
 from lmrec.serve import ServeConfig, create_app
-from lmrec.serve.loadtest import free_port
 
 T5P5_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sports_equipment_t5p5"
 FILES = {"en": "T5P5_training_data_English.csv", "ar": "T5P5_training_data_Arabic.csv"}
@@ -103,21 +100,8 @@ def server(trained, tmp_path_factory):
     """The service of the trained directory under uvicorn in a thread of this process."""
     language, model = trained
     db = tmp_path_factory.mktemp(f"names_db_{language}") / "events.sqlite"
-    app = create_app(ServeConfig(str(model), str(db)))
-    port = free_port()
-    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield language, url
-    running.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(ServeConfig(str(model), str(db)))) as url:
+        yield language, url
 
 
 @pytest.mark.slow

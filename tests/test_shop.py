@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from lm_fixtures import train_tiny_with_cli
 
 from lmrec.cli import main
 
@@ -63,29 +64,8 @@ def shop(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(shop):
-    out = shop / "model"
-    code = main(
-        [
-            "--quiet",
-            "train",
-            "--data",
-            str(shop / "log.csv"),
-            "--columns",
-            COLUMNS,
-            "--catalog",
-            str(shop / "items.csv"),
-            "--model",
-            "scratch:tiny",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
-    return out
+    data = ["--data", str(shop / "log.csv"), "--columns", COLUMNS]
+    return train_tiny_with_cli(shop / "model", *data, "--catalog", str(shop / "items.csv"))
 
 
 def test_recommend_for_a_known_user_needs_no_data_flags(model, capsys):

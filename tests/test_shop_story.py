@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lm_fixtures import train_tiny_with_cli
 
 from lmrec.cli import main
 from lmrec.data import make_sportshop
@@ -58,13 +59,7 @@ def _data_flags(shop: Path, flag: str = "--data") -> list[str]:
 
 @pytest.fixture(scope="module")
 def model(shop) -> Path:
-    out = shop / "model"
-    train = [
-        "--quiet", "train", *_data_flags(shop), "--first-only",
-        "--model", "scratch:tiny", "--epochs", "1", "--batch-size", "16", "--out", str(out),
-    ]  # fmt: skip
-    assert main(train) == 0
-    return out
+    return train_tiny_with_cli(shop / "model", *_data_flags(shop), "--first-only")
 
 
 def test_train_then_serve_the_imported_log(shop, model, capsys):

@@ -21,7 +21,6 @@ from lmrec.tasks import PromptConfig
 from lmrec.training.loop import TrainConfig, train_model
 from lmrec.training.stream import (
     catalog_index,
-    fit_on_stream,
     stream_sequential_examples,
     train_on_stream,
 )
@@ -86,10 +85,10 @@ def test_small_buffer_sees_every_example_once_per_epoch(tmp_path: Path) -> None:
         train_on_stream(model, tokenizer, examples, config, 32, shuffle_buffer=3)
 
 
-def test_fit_on_stream_trains_a_recommender_that_saves_and_loads(tmp_path: Path) -> None:
+def test_fit_stream_trains_a_recommender_that_saves_and_loads(tmp_path: Path) -> None:
     log = _cycle_log(tmp_path / "log.csv")
     catalog = Catalog.from_ids(f"i{k}" for k in range(6))
-    rec = fit_on_stream(LMRecommender(tiny_config(epochs=1)), log, catalog, chunk_size=3)
+    rec = LMRecommender(tiny_config(epochs=1)).fit_stream(log, catalog, chunk_size=3)
     assert rec.train_result.examples_seen == 32
     assert [rec.index.render(i) for i in catalog] == [f"<item_{k}>" for k in range(6)]
     ranked = rec.recommend([["i0", "i1"]], k=3)[0]
@@ -99,15 +98,15 @@ def test_fit_on_stream_trains_a_recommender_that_saves_and_loads(tmp_path: Path)
     assert [s.item for s in again] == [s.item for s in ranked]
 
 
-def test_fit_on_stream_refuses_what_a_stream_cannot_train(tmp_path: Path) -> None:
+def test_fit_stream_refuses_what_a_stream_cannot_train(tmp_path: Path) -> None:
     log = _cycle_log(tmp_path / "log.csv")
     catalog = Catalog.from_ids(f"i{k}" for k in range(6))
     config = replace(tiny_config(), tasks=("sequential", "rating"))
     with pytest.raises(ValueError, match="sequential task only"):
-        fit_on_stream(LMRecommender(config), log, catalog)
+        LMRecommender(config).fit_stream(log, catalog)
     config = replace(tiny_config(), model="scratch:gpt-tiny", objective="sequence")
     with pytest.raises(ValueError, match="answer objective only"):
-        fit_on_stream(LMRecommender(config), log, catalog)
+        LMRecommender(config).fit_stream(log, catalog)
 
 
 def test_cli_trains_from_a_stream_and_the_model_recommends(tmp_path: Path, capsys) -> None:
@@ -132,22 +131,22 @@ def test_cli_stream_stops_at_time_going_backwards(tmp_path: Path, capsys) -> Non
 
 
 @pytest.mark.slow
-def test_fit_on_stream_learns_the_cycle(tmp_path: Path) -> None:
+def test_fit_stream_learns_the_cycle(tmp_path: Path) -> None:
     """Every user walks the same cycle of six items: the next item is the successor."""
     log = _cycle_log(tmp_path / "log.csv", users=24, length=6)
     catalog = Catalog.from_ids(f"i{k}" for k in range(6))
-    rec = fit_on_stream(LMRecommender(tiny_config(epochs=20)), log, catalog, chunk_size=7)
+    rec = LMRecommender(tiny_config(epochs=20)).fit_stream(log, catalog, chunk_size=7)
     histories = [[f"i{(start + t) % 6}" for t in range(3)] for start in range(6)]
     top = [r[0].item for r in rec.recommend(histories, k=1)]
     assert top == ["i3", "i4", "i5", "i0", "i1", "i2"]
 
 
-def test_fit_on_stream_with_whole_word_saves_a_model_that_loads(tmp_path: Path) -> None:
+def test_fit_stream_with_whole_word_saves_a_model_that_loads(tmp_path: Path) -> None:
     """The streamed path installs and saves the whole-word table as eager training does."""
     log = _cycle_log(tmp_path / "log.csv")
     catalog = Catalog.from_ids(f"i{k}" for k in range(6))
     config = replace(tiny_config(epochs=1, style="subtokens"), whole_word=True)
-    rec = fit_on_stream(LMRecommender(config), log, catalog, chunk_size=3)
+    rec = LMRecommender(config).fit_stream(log, catalog, chunk_size=3)
     ranked = rec.recommend([["i0", "i1"]], k=3)[0]
     rec.save(tmp_path / "model")
     assert (tmp_path / "model" / "whole_word.safetensors").exists()
@@ -157,11 +156,11 @@ def test_fit_on_stream_with_whole_word_saves_a_model_that_loads(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("backbone", ["scratch:gpt-tiny", "scratch:llama-tiny"])
-def test_fit_on_stream_trains_a_decoder_only_model(tmp_path: Path, backbone: str) -> None:
+def test_fit_stream_trains_a_decoder_only_model(tmp_path: Path, backbone: str) -> None:
     """A decoder-only model is collated the causal way, through the shared training step."""
     log = _cycle_log(tmp_path / "log.csv")
     catalog = Catalog.from_ids(f"i{k}" for k in range(6))
-    rec = fit_on_stream(LMRecommender(replace(tiny_config(epochs=1), model=backbone)), log, catalog)
+    rec = LMRecommender(replace(tiny_config(epochs=1), model=backbone)).fit_stream(log, catalog)
     assert rec.train_result.examples_seen == 32
     ranked = rec.recommend([["i0", "i1"]], k=3)[0]
     assert len(ranked) == 3 and {s.item for s in ranked} <= set(catalog) - {"i0", "i1"}

@@ -1,4 +1,5 @@
-"""ALS: the shared contract, group tastes on the checkerboard, parity with ``implicit``."""
+"""ALS: group tastes on the checkerboard, parity with ``implicit`` (the shared contract test
+runs in test_baselines.py, with every baseline's)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ import numpy as np
 import pytest
 from contract import (
     COLD_ITEM,
-    GROUP_A,
-    GROUP_B,
-    all_histories,
-    check_recommender_contract,
+    check_recommends_the_users_group,
     checkerboard_split,
     random_split,
 )
@@ -27,20 +25,9 @@ def small_als(**changes: object) -> ALSRecommender:
     return ALSRecommender(**settings)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("binary", [True, False], ids=["binary", "counts"])
-@pytest.mark.parametrize("make_split", [checkerboard_split, random_split])
-def test_contract(make_split, binary: bool, tmp_path: Path) -> None:  # noqa: ANN001
-    check_recommender_contract(lambda: small_als(binary=binary), make_split(), tmp_path)
-
-
 def test_recommends_the_users_group() -> None:
     split = checkerboard_split()
-    model = small_als().fit(split)
-    histories = all_histories(split)
-    for user, recs in zip(split.train, model.recommend(histories, k=1), strict=True):
-        group = GROUP_A if user.startswith("a") else GROUP_B
-        assert recs[0].item == split.test[user].item, (user, recs)  # the group item not yet seen
-        assert recs[0].item in group
+    check_recommends_the_users_group(small_als().fit(split), split)
 
 
 def test_new_user_history_of_one_group() -> None:
@@ -98,8 +85,3 @@ def test_fit_is_deterministic_and_saves_json_and_npz(tmp_path: Path) -> None:
 def test_rejects_bad_settings(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ALSRecommender(**kwargs)  # type: ignore[arg-type]
-
-
-def test_unfitted_model_says_so() -> None:
-    with pytest.raises(RuntimeError, match="not fitted"):
-        ALSRecommender().recommend([["A1"]], k=1)

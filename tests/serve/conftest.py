@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from lm_fixtures import tiny_config
 
 from lmrec.data import leave_one_out_split, make_sportshop
 from lmrec.recommenders.lm import LMRecommender
+from lmrec.serve import ServeConfig, create_app
 
 API_KEY = "test-write-key"
 READ_KEY = "test-read-key"
@@ -27,3 +29,14 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def catalog(model_dir: Path):
     return LMRecommender.load(model_dir).catalog
+
+
+@pytest.fixture(scope="module")
+def service_client(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A client of the service (write key configured), with an event store of its own for each
+    test module; a server error comes back as the 500 response an HTTP client would get, not
+    as an exception."""
+    db = tmp_path_factory.mktemp("service") / "events.sqlite"
+    config = ServeConfig(str(model_dir), str(db), api_key=API_KEY)
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        yield client

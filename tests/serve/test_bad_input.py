@@ -260,35 +260,27 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def client(model_dir, tmp_path_factory):
-    db = tmp_path_factory.mktemp("bad") / "events.sqlite"
-    config = ServeConfig(str(model_dir), str(db), api_key=API_KEY)
-    with TestClient(create_app(config), raise_server_exceptions=False) as c:
-        yield c
-
-
 @pytest.mark.parametrize(
     ("name", "method", "path", "kwargs", "status", "words"), CASES, ids=[c[0] for c in CASES]
 )
-def test_refused_with_a_clear_message(client, name, method, path, kwargs, status, words):
-    response = client.request(method.upper(), path, **kwargs)
+def test_refused_with_a_clear_message(service_client, name, method, path, kwargs, status, words):
+    response = service_client.request(method.upper(), path, **kwargs)
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"}
     assert words in body["error"]
     assert "Traceback" not in body["error"]
-    assert client.get("/health").json()["events"] == 0  # nothing half-stored
+    assert service_client.get("/health").json()["events"] == 0  # nothing half-stored
 
 
-def test_arabic_text_is_accepted_and_returned_intact(client):
+def test_arabic_text_is_accepted_and_returned_intact(service_client):
     review = "حذاء ممتاز للجري\tخفيف\nومريح 👟"
     user = "مستخدم-١"
-    response = client.post(
+    response = service_client.post(
         "/events", headers=KEY, json=_events(id="rtl", user=user, review=review, rating=4)
     )
     assert response.status_code == 200, response.text
-    body = client.get(f"/users/{user}/recommendations", params={"lang": "ar", "k": 3})
+    body = service_client.get(f"/users/{user}/recommendations", params={"lang": "ar", "k": 3})
     assert body.status_code == 200
     assert body.headers["content-type"].startswith("application/json")
     data = json.loads(body.content.decode("utf-8"))

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import pytest
 from conftest import API_KEY
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from lmrec.serve import ServeConfig, create_app
 
 ENDPOINTS = [
     ("GET", "/"),
@@ -81,14 +77,6 @@ queries = st.dictionaries(
 )
 
 
-@pytest.fixture(scope="module")
-def client(model_dir, tmp_path_factory):
-    db = tmp_path_factory.mktemp("fuzz") / "events.sqlite"
-    config = ServeConfig(str(model_dir), str(db), api_key=API_KEY)
-    with TestClient(create_app(config), raise_server_exceptions=False) as c:
-        yield c
-
-
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     endpoint=st.sampled_from(ENDPOINTS),
@@ -97,12 +85,12 @@ def client(model_dir, tmp_path_factory):
     query=queries,
     keyed=st.booleans(),
 )
-def test_no_request_gets_a_5xx(client, endpoint, user, body, query, keyed):
+def test_no_request_gets_a_5xx(service_client, endpoint, user, body, query, keyed):
     method, template = endpoint
     headers = {"X-API-Key": API_KEY} if keyed else {}
     path = template.replace("{user}", quote(user, safe=""))
     kwargs = {"json": body} if method == "POST" else {}
-    response = client.request(method, path, params=query, headers=headers, **kwargs)
+    response = service_client.request(method, path, params=query, headers=headers, **kwargs)
     status = response.status_code
     # 501 is the documented answer of /rate and /explain for a model not trained for them.
     assert status < 500 or (status == 501 and template in NOT_TRAINED), (status, response.text)

@@ -7,18 +7,16 @@ import base64
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from conftest import API_KEY
+from thread_server import serve_in_thread
 
 from lmrec.serve import ServeConfig, create_app
-from lmrec.serve.loadtest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -39,28 +37,15 @@ def base_url(model_dir, tmp_path_factory):
     """The app under uvicorn in a thread of this process (no second model-loading process)."""
     db = tmp_path_factory.mktemp("page") / "events.sqlite"
     app = create_app(ServeConfig(str(model_dir), str(db), api_key=API_KEY))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(url + "/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
     events = [
         {"id": f"page-{n}", "user": "u0001", "item": item, "type": "purchase",
          "timestamp": 1_700_000_000.0 + n}
         for n, item in enumerate(["SOC-01", "SOC-02", "RUN-01"])
     ]  # fmt: skip
-    assert httpx.post(
-        url + "/events", json={"events": events}, headers={"X-API-Key": API_KEY}
-    ).is_success
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        headers = {"X-API-Key": API_KEY}
+        assert httpx.post(url + "/events", json={"events": events}, headers=headers).is_success
+        yield url
 
 
 def _recommendations(url: str, lang: str = "en") -> list[dict]:

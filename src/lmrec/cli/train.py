@@ -216,7 +216,6 @@ def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
     from lmrec.data.readers import read_catalog
     from lmrec.data.stream import stream_catalog
     from lmrec.recommenders.lm import LMRecommender
-    from lmrec.training.stream import fit_on_stream
 
     if data.format not in ("auto", "table") or data.events or data.first_only:
         raise SystemExit("error: --stream reads a table log as it is (no --events, --first-only)")
@@ -233,7 +232,7 @@ def _train_stream(args: argparse.Namespace, data, config: LMConfig) -> int:
         if data.catalog
         else stream_catalog(data.path, columns)
     )
-    rec = fit_on_stream(LMRecommender(config), data.path, catalog, columns)
+    rec = LMRecommender(config).fit_stream(data.path, catalog, columns)
     rec.save(args.out)
     record_data(args.out, data)
     r = rec.train_result

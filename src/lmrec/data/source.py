@@ -3,8 +3,10 @@ function that reads it (the format guessed from the path unless given)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 from lmrec.data.readers import (
     DEFAULT_RATING_RANGE,
@@ -20,6 +22,7 @@ from lmrec.data.sportshop import make_sportshop
 
 BUILTIN = "builtin"
 FORMATS = ("auto", "builtin", "table", "recbole", "sequences", "names")
+FieldMap = TypeVar("FieldMap", ColumnMap, ItemColumnMap)
 
 
 @dataclass(frozen=True)
@@ -86,37 +89,35 @@ class DataConfig:
 
 def parse_columns(text: str) -> ColumnMap:
     """``'user=uid,item=sku'`` -> a :class:`ColumnMap` (unnamed fields keep their default)."""
-    if not text:
-        return ColumnMap()
-    known = {f.name for f in fields(ColumnMap)}
-    mapping = {}
-    for part in text.split(","):
-        if "=" not in part:
-            raise ValueError(f"columns entry {part!r} is not field=column")
-        key, value = (s.strip() for s in part.split("=", 1))
-        if key not in known:
-            raise ValueError(f"columns field {key!r} unknown (known: {sorted(known)})")
-        mapping[key] = value
-    return ColumnMap(**mapping)
+    return _parse_field_map(text, ColumnMap, "columns")
 
 
 def parse_catalog_columns(text: str) -> ItemColumnMap:
     """``'item=sku,name=title'`` -> an :class:`ItemColumnMap` (``item`` is the ``id`` field,
     spelled as a log's columns are; unnamed fields keep their default)."""
+    return _parse_field_map(text, ItemColumnMap, "catalog columns", {"item": "id"})
+
+
+def _parse_field_map(
+    text: str, cls: type[FieldMap], what: str, aliases: Mapping[str, str] | None = None
+) -> FieldMap:
+    """``'field=column,...'`` -> ``cls(**mapping)``; ``aliases`` spell fields as the option
+    does (the catalogue's ``id`` is ``item``), and errors name the option (``what``)."""
     if not text:
-        return ItemColumnMap()
-    known = {f.name for f in fields(ItemColumnMap)}
+        return cls()
+    aliases = aliases or {}
+    known = {f.name for f in fields(cls)}
     mapping = {}
     for part in text.split(","):
         if "=" not in part:
-            raise ValueError(f"catalog columns entry {part!r} is not field=column")
+            raise ValueError(f"{what} entry {part!r} is not field=column")
         key, value = (s.strip() for s in part.split("=", 1))
-        key = "id" if key == "item" else key
+        key = aliases.get(key, key)
         if key not in known:
-            shown = sorted(known - {"id"} | {"item"})
-            raise ValueError(f"catalog columns field {key!r} unknown (known: {shown})")
+            shown = sorted(known - set(aliases.values()) | set(aliases))
+            raise ValueError(f"{what} field {key!r} unknown (known: {shown})")
         mapping[key] = value
-    return ItemColumnMap(**mapping)
+    return cls(**mapping)
 
 
 def parse_rating_range(text: str) -> RatingRange:

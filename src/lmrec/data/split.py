@@ -4,6 +4,7 @@ came after it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -69,18 +70,39 @@ def leave_one_out_split(dataset: Dataset) -> Split:
 
     Equal timestamps keep file order (see :func:`lmrec.data.schema.sort_by_time`).
     """
+
+    def last_two(_user: str, events: list[Interaction]) -> _UserSplit:
+        if len(events) < 3:
+            return events, None, None
+        return events[:-2], events[-2], events[-1]
+
+    return _split_users(dataset, last_two)
+
+
+# One user's part of a split: training events, then the validation and test targets (None
+# for a user without targets, who keeps the training events only).
+_UserSplit = tuple[list[Interaction], Interaction | None, Interaction | None]
+
+
+def _split_users(
+    dataset: Dataset,
+    split_user: Callable[[str, list[Interaction]], _UserSplit],
+    method: str = "leave-one-out",
+) -> Split:
+    """The split made of ``split_user(user, events)`` for each user's time-ordered events."""
     train: dict[str, list[Interaction]] = {}
     valid: dict[str, Interaction] = {}
     test: dict[str, Interaction] = {}
     short = 0
     for user, events in dataset.histories().items():
-        if len(events) < 3:
-            train[user] = events
+        kept, valid_target, test_target = split_user(user, events)
+        if kept:
+            train[user] = kept
+        if valid_target is None or test_target is None:
             short += 1
             continue
-        train[user] = events[:-2]
-        valid[user] = events[-2]
-        test[user] = events[-1]
+        valid[user] = valid_target
+        test[user] = test_target
     return Split(
         train=train,
         valid=valid,
@@ -88,6 +110,7 @@ def leave_one_out_split(dataset: Dataset) -> Split:
         catalog=dataset.catalog,
         name=dataset.name,
         short_users=short,
+        method=method,
     )
 
 
@@ -118,30 +141,16 @@ def time_split(dataset: Dataset, test_after: float) -> Split:
     targets (``short_users``). An event exactly at the cut counts as before it. Equal
     timestamps keep file order (never broken by id). Every event needs a timestamp.
     """
-    train: dict[str, list[Interaction]] = {}
-    valid: dict[str, Interaction] = {}
-    test: dict[str, Interaction] = {}
-    short = 0
-    for user, events in dataset.histories().items():
+
+    def around_cut(user: str, events: list[Interaction]) -> _UserSplit:
         if any(x.timestamp is None for x in events):
             raise ValueError(f"user {user!r} has events without a timestamp: no time split")
         before = [x for x in events if x.timestamp <= test_after]
         after = [x for x in events if x.timestamp > test_after]
         if not after or len(before) < 2:
-            if before:
-                train[user] = before
-            short += 1
-            continue
-        train[user] = before[:-1]
-        valid[user] = before[-1]
-        test[user] = after[0]
+            return before, None, None
+        return before[:-1], before[-1], after[0]
+
     cut = datetime.fromtimestamp(test_after, UTC).isoformat().replace("+00:00", "Z")
-    return Split(
-        train=train,
-        valid=valid,
-        test=test,
-        catalog=dataset.catalog,
-        name=dataset.name,
-        short_users=short,
-        method=f"global time split at {cut} (first event after it is the test target)",
-    )
+    method = f"global time split at {cut} (first event after it is the test target)"
+    return _split_users(dataset, around_cut, method)

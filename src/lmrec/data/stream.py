@@ -20,7 +20,8 @@ would need the whole log in memory, which is what this module avoids.
 
 Every event after a user's first becomes a training target, and nothing is held out: stream the
 training part of a log (e.g. the events before a cut-off time), never one that holds the test
-events. :func:`lmrec.training.stream.fit_on_stream` (``lmrec train --stream``) trains on a stream.
+events. :meth:`lmrec.recommenders.lm.LMRecommender.fit_stream` (``lmrec train --stream``)
+trains on a stream.
 """
 
 from __future__ import annotations

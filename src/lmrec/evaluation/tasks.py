@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lmrec.baselines.mf import BiasedMF, MeanRating
 from lmrec.baselines.popularity import PopularityRecommender
@@ -33,6 +33,7 @@ from lmrec.tasks.review import SUMMARY_FAMILY, lead_sentence
 __all__ = ["TaskReport", "evaluate_tasks"]
 
 PROMPT_SETS = ("seen", "unseen")
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,12 +75,33 @@ def _templates(model: LMRecommender, family: str, prompts: str, n: int, seed: in
     return [rng.choice(pool).id for _ in range(n)]
 
 
+def _per_prompt_set(
+    model: LMRecommender, family: str, seed: int, task: Callable[..., T], *columns: Sequence[Any]
+) -> Iterator[tuple[str, T]]:
+    """``(prompts, task(*columns, templates))`` for the seen, then the unseen prompt set: one
+    template per case, drawn from the family's templates of that set."""
+    n = len(columns[0])
+    for prompts in PROMPT_SETS:
+        yield prompts, task(*columns, _templates(model, family, prompts, n, seed))
+
+
 def _sample(rows: list, max_cases: int, seed: int) -> list:
     return random.Random(seed).sample(rows, max_cases) if 0 < max_cases < len(rows) else rows
 
 
 def _rating_metrics(predicted: Sequence[float], actual: Sequence[float]) -> dict[str, float]:
     return {"RMSE": rmse(predicted, actual), "MAE": mae(predicted, actual)}
+
+
+def _add_lm_ratings(
+    report: TaskReport, prompts: str, answers: Sequence[Any], truth: Sequence[float]
+) -> None:
+    """The LM's two rows for rating answers: the decoded 1-5 value and the expectation."""
+    for system, predicted in (
+        ("LM, decoding 1-5", [a.rating for a in answers]),
+        ("LM, expectation", [a.expected for a in answers]),
+    ):
+        report.add(system, prompts, len(truth), _rating_metrics(predicted, truth))
 
 
 def evaluate_rating(
@@ -99,22 +121,10 @@ def evaluate_rating(
     users, items = [x.user for x in cases], [x.item for x in cases]
     truth = [x.rating for x in cases]
     if model is not None:
-        for prompts in PROMPT_SETS:
-            answers = model.rate(
-                users, items, _templates(model, RATING_FAMILY, prompts, len(cases), seed)
-            )
-            report.add(
-                "LM, decoding 1-5",
-                prompts,
-                len(cases),
-                _rating_metrics([a.rating for a in answers], truth),
-            )
-            report.add(
-                "LM, expectation",
-                prompts,
-                len(cases),
-                _rating_metrics([a.expected for a in answers], truth),
-            )
+        for prompts, answers in _per_prompt_set(
+            model, RATING_FAMILY, seed, model.rate, users, items
+        ):
+            _add_lm_ratings(report, prompts, answers, truth)
     for baseline in (BiasedMF(), MeanRating("user"), MeanRating("item"), MeanRating("global")):
         predicted = baseline.fit(isplit.train).predict(users, items)
         report.add(baseline.name, "-", len(cases), _rating_metrics(predicted, truth))
@@ -144,13 +154,10 @@ def evaluate_explanation(
         return report
     truth = [t.sentence for t in cases]
     if model is not None:
-        for prompts in PROMPT_SETS:
-            texts = model.explain(
-                [t.user for t in cases],
-                [t.item for t in cases],
-                [t.feature for t in cases],
-                _templates(model, EXPLANATION_FAMILY, prompts, len(cases), seed),
-            )
+        columns = [t.user for t in cases], [t.item for t in cases], [t.feature for t in cases]
+        for prompts, texts in _per_prompt_set(
+            model, EXPLANATION_FAMILY, seed, model.explain, *columns
+        ):
             report.add("LM", prompts, len(cases), text_metrics(texts, truth))
     by_item: dict[str, list] = {}
     for t in data.explanations:
@@ -177,12 +184,10 @@ def evaluate_review(
     if summ:
         truth = [x.summary for x in summ]
         if model is not None:
-            for prompts in PROMPT_SETS:
-                texts = model.summarize(
-                    [x.review for x in summ],
-                    [x.user for x in summ],
-                    _templates(model, SUMMARY_FAMILY, prompts, len(summ), seed),
-                )
+            columns = [x.review for x in summ], [x.user for x in summ]
+            for prompts, texts in _per_prompt_set(
+                model, SUMMARY_FAMILY, seed, model.summarize, *columns
+            ):
                 summary.add("LM", prompts, len(summ), text_metrics(texts, truth))
         summary.add(
             "lead sentence",
@@ -193,23 +198,10 @@ def evaluate_review(
     if rated:
         truth = [x.rating for x in rated]
         if model is not None:
-            for prompts in PROMPT_SETS:
-                answers = model.rate_review(
-                    [x.review for x in rated],
-                    _templates(model, REVIEW_RATING_FAMILY, prompts, len(rated), seed),
-                )
-                rating.add(
-                    "LM, decoding 1-5",
-                    prompts,
-                    len(rated),
-                    _rating_metrics([a.rating for a in answers], truth),
-                )
-                rating.add(
-                    "LM, expectation",
-                    prompts,
-                    len(rated),
-                    _rating_metrics([a.expected for a in answers], truth),
-                )
+            for prompts, answers in _per_prompt_set(
+                model, REVIEW_RATING_FAMILY, seed, model.rate_review, [x.review for x in rated]
+            ):
+                _add_lm_ratings(rating, prompts, answers, truth)
         mean = MeanRating("global").fit(isplit.train)
         rating.add(
             "global mean",
@@ -278,23 +270,16 @@ def evaluate_direct(
 
     popularity = Counter(x.item for events in split.train.values() for x in events)
     if model is not None:
-        for prompts in PROMPT_SETS:
-            add_ranking(
-                "LM",
-                prompts,
-                model.choose(
-                    users, candidates, _templates(model, CHOICE_FAMILY, prompts, len(users), seed)
-                ),
-            )
+        for prompts, scores in _per_prompt_set(
+            model, CHOICE_FAMILY, seed, model.choose, users, candidates
+        ):
+            add_ranking("LM", prompts, scores)
     add_ranking("popularity", "-", [[popularity[i] for i in c] for c in candidates])
     pairs_u = users + users
     pairs_i = targets + negatives
     labels = [True] * len(users) + [False] * len(users)
     if model is not None:
-        for prompts in PROMPT_SETS:
-            p = model.like(
-                pairs_u, pairs_i, _templates(model, YESNO_FAMILY, prompts, len(pairs_u), seed)
-            )
+        for prompts, p in _per_prompt_set(model, YESNO_FAMILY, seed, model.like, pairs_u, pairs_i):
             yesno.add(
                 "LM",
                 prompts,

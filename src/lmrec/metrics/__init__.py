@@ -1,11 +1,9 @@
-"""Evaluation metrics as small pure functions of ranked lists and relevant sets."""
+"""Evaluation metrics as small pure functions of ranked lists and relevant sets.
 
-from lmrec.metrics.ranking import hit_rate_at_k, mrr, ndcg_at_k, ranking_metrics, recall_at_k
+The package's names are :mod:`lmrec.metrics.ranking`'s, listed once there.
+"""
 
-__all__ = [
-    "hit_rate_at_k",
-    "mrr",
-    "ndcg_at_k",
-    "ranking_metrics",
-    "recall_at_k",
-]
+from lmrec.metrics import ranking
+from lmrec.metrics.ranking import *  # noqa: F403
+
+__all__ = ranking.__all__

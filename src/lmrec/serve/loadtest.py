@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
@@ -175,6 +175,17 @@ class LoadResult:
         return self.acked / self.seconds if self.seconds else 0.0
 
 
+def _run_clients(worker: Callable[[int], None], clients: int) -> float:
+    """``worker(client)`` in ``clients`` threads at once; the wall seconds until all have ended."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def send_events(
     url: str,
     api_key: str,
@@ -223,13 +234,7 @@ def send_events(
                         result.retries += 1
                     time.sleep(0.05)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.seconds = time.perf_counter() - started
+    result.seconds = _run_clients(worker, clients)
     return result
 
 
@@ -287,10 +292,5 @@ def measure_latency(
                     else:
                         errors += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return LatencyResult(clients, times, errors, time.perf_counter() - started)
+    wall_seconds = _run_clients(worker, clients)
+    return LatencyResult(clients, times, errors, wall_seconds)

@@ -7,11 +7,11 @@ functions at runtime.)
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, Path, Query
+from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from lmrec.data.schema import EventType, parse_event_map
@@ -72,6 +72,7 @@ LangQuery = Annotated[
 ]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 UserPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+T = TypeVar("T")
 
 
 @dataclass
@@ -132,6 +133,18 @@ def _check_known(loaded: LoadedModel, items: list[str], storing: bool = False) -
         raise ApiError(422, f"unknown item(s) not in the model's catalogue: {shown}{more}{outcome}")
 
 
+def _task_answer(
+    loaded: LoadedModel, item: str, task: Callable[..., T], user: str | None, *extra: Any
+) -> T:
+    """``task(loaded, user, item, *extra)`` for a catalogue item, or 501 where the served
+    model was not trained for the task."""
+    _check_known(loaded, [item])
+    try:
+        return task(loaded, user, item, *extra)
+    except TaskNotSupported as err:
+        raise ApiError(501, str(err)) from None
+
+
 def _user_id(user: str) -> str:
     """A path's user id, NFC-normalised, or 422 as a body's user id would get."""
     try:
@@ -142,12 +155,13 @@ def _user_id(user: str) -> str:
 
 def add_service_routes(app: FastAPI, service: ServiceContext) -> None:
     holder = service.holder
+    router = APIRouter(tags=["service"])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         return HTMLResponse(PAGE_HTML)
 
-    @app.get("/health", response_model=Health, tags=["service"])
+    @router.get("/health", response_model=Health)
     def health() -> Health:
         loaded = holder.current
         return Health(
@@ -160,9 +174,7 @@ def add_service_routes(app: FastAPI, service: ServiceContext) -> None:
             reloads=holder.reloads,
         )
 
-    @app.get(
-        "/metrics", response_class=PlainTextResponse, dependencies=service.read, tags=["service"]
-    )
+    @router.get("/metrics", response_class=PlainTextResponse, dependencies=service.read)
     def metrics() -> PlainTextResponse:
         gauges = [
             ("events", "events in the store", float(service.store().count())),
@@ -176,12 +188,8 @@ def add_service_routes(app: FastAPI, service: ServiceContext) -> None:
         text = service.metrics.render(gauges)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    @app.post(
-        "/admin/reload",
-        response_model=Reloaded,
-        dependencies=service.write,
-        responses=_ERRORS,
-        tags=["service"],
+    @router.post(
+        "/admin/reload", response_model=Reloaded, dependencies=service.write, responses=_ERRORS
     )
     def reload() -> Reloaded:
         try:
@@ -198,15 +206,13 @@ def add_service_routes(app: FastAPI, service: ServiceContext) -> None:
             seconds=loaded.seconds,
         )
 
+    app.include_router(router)
+
 
 def add_catalogue_routes(app: FastAPI, service: ServiceContext) -> None:
-    @app.get(
-        "/items",
-        response_model=ItemsPage,
-        dependencies=service.read,
-        responses=_ERRORS,
-        tags=["catalogue"],
-    )
+    router = APIRouter(tags=["catalogue"], dependencies=service.read, responses=_ERRORS)
+
+    @router.get("/items", response_model=ItemsPage)
     def items(
         lang: LangQuery = None,
         offset: Offset = 0,
@@ -219,17 +225,14 @@ def add_catalogue_routes(app: FastAPI, service: ServiceContext) -> None:
         ]
         return ItemsPage(items=page_items, total=len(catalog), offset=offset, limit=limit)
 
+    app.include_router(router)
+
 
 def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
     config = service.config
+    router = APIRouter(tags=["events"], responses=_ERRORS)
 
-    @app.post(
-        "/events",
-        response_model=EventsStored,
-        dependencies=service.write,
-        responses=_ERRORS,
-        tags=["events"],
-    )
+    @router.post("/events", response_model=EventsStored, dependencies=service.write)
     def add_events(batch: EventBatch) -> EventsStored:
         if len(batch.events) > config.max_batch:
             raise ApiError(
@@ -261,13 +264,7 @@ def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
             received=result.received, stored=result.stored, duplicates=result.duplicates
         )
 
-    @app.get(
-        "/users",
-        response_model=UsersPage,
-        dependencies=service.read,
-        responses=_ERRORS,
-        tags=["events"],
-    )
+    @router.get("/users", response_model=UsersPage, dependencies=service.read)
     def users(
         offset: Offset = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -275,13 +272,7 @@ def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
         rows = service.store().users(offset, limit)
         return UsersPage(users=[UserSummary(user=u, events=n) for u, n in rows])
 
-    @app.delete(
-        "/users/{user}",
-        response_model=UserDeleted,
-        dependencies=service.write,
-        responses=_ERRORS,
-        tags=["events"],
-    )
+    @router.delete("/users/{user}", response_model=UserDeleted, dependencies=service.write)
     def delete_user(user: UserPath) -> UserDeleted:
         """Erase a user's events and served recommendations (an erasure request)."""
         user = _user_id(user)
@@ -290,17 +281,14 @@ def add_event_routes(app: FastAPI, service: ServiceContext) -> None:
         logger.info("erased %d event(s) of one user on request", deleted)
         return UserDeleted(user=user, deleted=deleted)
 
+    app.include_router(router)
+
 
 def add_recommendation_routes(app: FastAPI, service: ServiceContext) -> None:
     config, holder = service.config, service.holder
+    router = APIRouter(tags=["recommendations"], dependencies=service.read, responses=_ERRORS)
 
-    @app.get(
-        "/users/{user}/recommendations",
-        response_model=UserRecommendations,
-        dependencies=service.read,
-        responses=_ERRORS,
-        tags=["recommendations"],
-    )
+    @router.get("/users/{user}/recommendations", response_model=UserRecommendations)
     def user_recommendations(
         user: UserPath,
         k: Annotated[int, Query(ge=1, le=config.max_k)] = 10,
@@ -325,13 +313,7 @@ def add_recommendation_routes(app: FastAPI, service: ServiceContext) -> None:
             recommendations=_scored(loaded, ranked, lang),
         )
 
-    @app.post(
-        "/recommend",
-        response_model=Recommendations,
-        dependencies=service.read,
-        responses=_ERRORS,
-        tags=["recommendations"],
-    )
+    @router.post("/recommend", response_model=Recommendations)
     def recommend(request: RecommendRequest, lang: LangQuery = None) -> Recommendations:
         if len(request.history) > config.max_request_history:
             raise ApiError(
@@ -347,38 +329,24 @@ def add_recommendation_routes(app: FastAPI, service: ServiceContext) -> None:
         service.record(None, ranked, loaded)
         return Recommendations(recommendations=_scored(loaded, ranked, lang))
 
+    app.include_router(router)
+
 
 def add_task_routes(app: FastAPI, service: ServiceContext) -> None:
     holder = service.holder
-
-    @app.post(
-        "/rate",
-        response_model=Rating,
-        dependencies=service.read,
-        responses={**_ERRORS, **_NOT_TRAINED},
-        tags=["other tasks"],
+    router = APIRouter(
+        tags=["other tasks"], dependencies=service.read, responses={**_ERRORS, **_NOT_TRAINED}
     )
+
+    @router.post("/rate", response_model=Rating)
     def rate(request: RateRequest) -> Rating:
-        loaded = holder.current
-        _check_known(loaded, [request.item])
-        try:
-            value = holder.rate(loaded, request.user, request.item)
-        except TaskNotSupported as err:
-            raise ApiError(501, str(err)) from None
+        value = _task_answer(holder.current, request.item, holder.rate, request.user)
         return Rating(item=request.item, rating=value)
 
-    @app.post(
-        "/explain",
-        response_model=Explanation,
-        dependencies=service.read,
-        responses={**_ERRORS, **_NOT_TRAINED},
-        tags=["other tasks"],
-    )
+    @router.post("/explain", response_model=Explanation)
     def explain(request: ExplainRequest) -> Explanation:
         loaded = holder.current
-        _check_known(loaded, [request.item])
-        try:
-            text = holder.explain(loaded, request.user, request.item, request.feature)
-        except TaskNotSupported as err:
-            raise ApiError(501, str(err)) from None
+        text = _task_answer(loaded, request.item, holder.explain, request.user, request.feature)
         return Explanation(item=request.item, explanation=text)
+
+    app.include_router(router)

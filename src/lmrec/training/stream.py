@@ -10,8 +10,9 @@ roughly in time order across buffers, so make the buffer as large as memory allo
 
 One process, no per-epoch validation, early stopping or checkpoints: a stream has no held-out
 users to validate on, and resuming would mean replaying the stream to a position.
-:func:`fit_on_stream` sets up and trains a recommender this way
-(``LMRecommender.fit_stream``).
+:meth:`LMRecommender.fit_stream <lmrec.recommenders.fitting.LMFitting.fit_stream>` sets up
+and trains a recommender this way (the recommender owns its set-up, the same for eager and
+streamed training; training does not know recommenders).
 
 The log is read by :mod:`lmrec.data.stream`; this module makes the item index from a catalogue
 and the prompts from the pairs read.
@@ -24,7 +25,6 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Protocol, TypeVar
 
 import torch
 from accelerate import Accelerator
@@ -45,44 +45,12 @@ from lmrec.training.step import TrainingStep, batch_order_rng, cpu_only, make_ba
 __all__ = [
     "catalog_index",
     "count_stream_pairs",
-    "fit_on_stream",
     "stream_sequential_examples",
     "train_on_stream",
 ]
 
 CATALOG_STRATEGIES = ("random", "sequential")
 """Index strategies that need no training events (:func:`catalog_index`)."""
-
-
-class StreamTrainable(Protocol):
-    """A recommender that trains from a streamed log (``LMRecommender``)."""
-
-    def fit_stream(
-        self,
-        log: StrPath,
-        catalog: Catalog,
-        columns: ColumnMap | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        shuffle_buffer: int = 10_000,
-    ) -> StreamTrainable: ...
-
-
-Trainable = TypeVar("Trainable", bound=StreamTrainable)
-
-
-def fit_on_stream(
-    recommender: Trainable,
-    log: StrPath,
-    catalog: Catalog,
-    columns: ColumnMap | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    shuffle_buffer: int = 10_000,
-) -> Trainable:
-    """Set up ``recommender`` and train it on a log read in chunks: its ``fit_stream`` (see
-    ``LMRecommender.fit_stream``). The recommender owns its set-up, the same for eager and
-    streamed training; training does not know recommenders."""
-    recommender.fit_stream(log, catalog, columns, chunk_size, shuffle_buffer)
-    return recommender
 
 
 def catalog_index(catalog: Catalog, config: IndexConfig | None = None) -> ItemIndex:
