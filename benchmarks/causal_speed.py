@@ -197,14 +197,11 @@ def run(split, backbone: str, users: list[str], args) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [
-        "# Decoder-only speed (objective='sequence'): output layer on every position vs only "
-        "where it is read",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']}; wall time {result['wall_seconds']:.0f} s.",
-        "",
-        result["protocol"],
-        "",
+        *harness.page_head(
+            "Decoder-only speed (objective='sequence'): output layer on every position vs only "
+            "where it is read",
+            result,
+        ),
         "| data | backbone | items | vocabulary | train tokens/seq before / after "
         "| train seq/s before | after | speedup | prompt tokens before / after "
         "| top-10 users/s before | after | speedup |",

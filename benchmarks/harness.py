@@ -270,6 +270,20 @@ def write_results(
     print(markdown)
 
 
+def page_head(title: str, result: dict) -> list[str]:
+    """The first lines of a results page: its title, the command that reproduces it, the
+    machine and wall time, and the protocol paragraph."""
+    return [
+        f"# {title}",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']}; wall time {result['wall_seconds']:.0f} s.",
+        "",
+        result["protocol"],
+        "",
+    ]
+
+
 class RowCache:
     """Finished rows of a run that trains several models, kept in ``<name>.partial.json`` beside
     the results, so that an interrupted run resumes at the next model instead of starting over.

@@ -257,13 +257,10 @@ def parser() -> argparse.ArgumentParser:
 def markdown(result: dict) -> str:
     rows = result["rows"]
     lines = [
-        "# Where training time goes: SASRec (full CE) vs the language model of record",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']}; wall time {result['wall_seconds']:.0f} s.",
-        "",
-        result["protocol"],
-        "",
+        *harness.page_head(
+            "Where training time goes: SASRec (full CE) vs the language model of record",
+            result,
+        ),
         "## Phases (stack sampler)",
         "",
         "| phase | " + " | ".join(f"{r['model']} s | %" for r in rows) + " |",

@@ -204,13 +204,10 @@ def protocol(args: argparse.Namespace, split, valid_users: int) -> str:
 def markdown(result: dict) -> str:
     rows = result["models"]
     lines = [
-        "# Time to quality: SASRec (full CE) vs the language model of record",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']}; wall time {result['wall_seconds']:.0f} s.",
-        "",
-        result["protocol"],
-        "",
+        *harness.page_head(
+            "Time to quality: SASRec (full CE) vs the language model of record",
+            result,
+        ),
         "| model | fit s | sequences/s | best valid NDCG@10 (epoch) | s to SASRec's best valid "
         "| test NDCG@10 | top-10 users/s |",
         "|---|---:|---:|---:|---:|---:|---:|",
