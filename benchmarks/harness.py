@@ -106,6 +106,12 @@ def subsample(dataset: Dataset, users: int, seed: int) -> Dataset:
     return Dataset(kept, dataset.catalog, name=f"{dataset.name} ({len(chosen)} users)")
 
 
+def load_sampled(args: argparse.Namespace) -> Dataset:
+    """The data set ``--dataset`` names, with ``--users`` (0 = all) sampled by ``--seed``."""
+    dataset = load(args.dataset, args.data, seed=args.seed)
+    return subsample(dataset, args.users, args.seed) if args.users else dataset
+
+
 # ---------------------------------------------------------------------------- options
 def add_common_options(
     parser: argparse.ArgumentParser,
@@ -206,6 +212,29 @@ def lm_config(
             progress=False,
         ),
         **fields,
+    )
+
+
+def lm_of_record(args: argparse.Namespace, **train: Any) -> LMConfig:
+    """The language model of record (results/sequential/sequential-beauty-full-dropout0.5.md):
+    LLaMA-style ``scratch:llama-tiny``, sequence objective, dropout 0.5, sequential one-token
+    ids, 50 history items, validated with the history not excluded; ``train`` are TrainConfig
+    changes over the options' (e.g. ``epochs``)."""
+    from dataclasses import replace
+
+    from lmrec.indexing import IndexConfig
+    from lmrec.tasks import PromptConfig
+
+    base = lm_config(
+        args, index=IndexConfig(strategy="sequential", embedding="tfidf"), valid_exclude_seen=False
+    )
+    return replace(
+        base,
+        model="scratch:llama-tiny",
+        prompts=PromptConfig(max_history=50),
+        train=replace(base.train, max_source_length=400, **train),
+        objective="sequence",
+        dropout=0.5,
     )
 
 

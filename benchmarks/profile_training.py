@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
@@ -36,9 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a fi
 from benchmarks import harness
 from lmrec.baselines import SASRecConfig, SASRecRecommender
 from lmrec.data import leave_one_out_split
-from lmrec.indexing import IndexConfig
-from lmrec.recommenders.lm import LMConfig, LMRecommender
-from lmrec.tasks import PromptConfig
+from lmrec.recommenders.lm import LMRecommender
 
 STUDY = "profile_training"
 
@@ -186,22 +183,6 @@ def operator_split(fit: Callable[[], object]) -> dict:
     }
 
 
-def lm_config(args: argparse.Namespace) -> LMConfig:
-    """The configuration of record (benchmarks/results/sequential/
-    sequential-beauty-full-dropout0.5.md), for ``--lm-epochs`` epochs."""
-    base = harness.lm_config(
-        args, index=IndexConfig(strategy="sequential", embedding="tfidf"), valid_exclude_seen=False
-    )
-    return replace(
-        base,
-        model="scratch:llama-tiny",
-        prompts=PromptConfig(max_history=50),
-        train=replace(base.train, epochs=args.lm_epochs, patience=0, max_source_length=400),
-        objective="sequence",
-        dropout=0.5,
-    )
-
-
 def sasrec_config(args: argparse.Namespace) -> SASRecConfig:
     """SASRec as in the run of record (defaults, history not excluded in validation)."""
     return SASRecConfig(
@@ -340,13 +321,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.dataset, args.lm_epochs, args.sasrec_epochs = "shop", 1, 1
     harness.setup(args)
     started = time.perf_counter()
-    dataset = harness.load(args.dataset, args.data, seed=args.seed)
-    if args.users:
-        dataset = harness.subsample(dataset, args.users, args.seed)
-    split = leave_one_out_split(dataset)
+    split = leave_one_out_split(harness.load_sampled(args))
     models = [
         ("SASRec (full CE)", lambda: SASRecRecommender(sasrec_config(args))),
-        ("LM-seq llama-tiny", lambda: LMRecommender(lm_config(args))),
+        (
+            "LM-seq llama-tiny",
+            lambda: LMRecommender(harness.lm_of_record(args, epochs=args.lm_epochs, patience=0)),
+        ),
     ]
     rows = []
     for label, make in models:

@@ -30,7 +30,6 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
@@ -39,10 +38,8 @@ from benchmarks import harness
 from lmrec.baselines import SASRecConfig, SASRecRecommender
 from lmrec.data import leave_one_out_split
 from lmrec.evaluation.ranking import evaluate_ranking
-from lmrec.indexing import IndexConfig
-from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.recommenders.lm import LMRecommender
 from lmrec.recommenders.validation import validation_users
-from lmrec.tasks import PromptConfig
 
 STUDY = "time_to_quality"
 SASREC, LM = "SASRec (full CE)", "LM-seq llama-tiny"
@@ -72,21 +69,6 @@ class EpochClock(logging.Handler):
     def __exit__(self, *exc) -> None:
         self._logger.removeHandler(self)
         self._logger.setLevel(self._level)
-
-
-def lm_config(args: argparse.Namespace) -> LMConfig:
-    """The configuration of record (results/sequential/sequential-beauty-full-dropout0.5.md)."""
-    base = harness.lm_config(
-        args, index=IndexConfig(strategy="sequential", embedding="tfidf"), valid_exclude_seen=False
-    )
-    return replace(
-        base,
-        model="scratch:llama-tiny",
-        prompts=PromptConfig(max_history=50),
-        train=replace(base.train, max_source_length=400),
-        objective="sequence",
-        dropout=0.5,
-    )
 
 
 def sasrec_config(args: argparse.Namespace) -> SASRecConfig:
@@ -127,7 +109,7 @@ def train_lm(split, args) -> tuple[LMRecommender, float, list[dict], int]:
     """Fitted LM, its fit seconds, its epochs (cumulative seconds, NDCG) and sequences."""
     with EpochClock() as clock:
         started = time.perf_counter()
-        rec = LMRecommender(lm_config(args)).fit(split)
+        rec = LMRecommender(harness.lm_of_record(args)).fit(split)
         fit_seconds = time.perf_counter() - started
     history = rec.train_result.history
     if len(clock.marks) != len(history):
@@ -277,11 +259,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.dataset, args.epochs, args.sasrec_epochs = "shop", 3, 5
     harness.setup(args)
     started = time.perf_counter()
-    dataset = harness.load(args.dataset, args.data, seed=args.seed)
-    if args.users:
-        dataset = harness.subsample(dataset, args.users, args.seed)
-    split = leave_one_out_split(dataset)
-    lm_valid = validation_users(split, lm_config(args).train)
+    split = leave_one_out_split(harness.load_sampled(args))
+    lm_valid = validation_users(split, harness.lm_of_record(args).train)
     sasrec_valid = [u for u in split.valid if split.valid[u].item in split.catalog]
     if set(lm_valid) != set(sasrec_valid):
         raise SystemExit("the two models would validate on different users")

@@ -88,13 +88,18 @@ TIME_TO_QUALITY_KEYS = {
 }
 
 
-@pytest.mark.slow
-def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
-    command = [sys.executable, "-m", "benchmarks.time_to_quality", "--quick", "--users", "300"]
-    command += ["--threads", "1", "--out", str(tmp_path), "--name", "smoke"]
+def _quick_run(study: str, out: Path) -> dict:
+    """``python -m benchmarks.<study> --quick`` on 300 users, one thread; its JSON result."""
+    command = [sys.executable, "-m", f"benchmarks.{study}", "--quick", "--users", "300"]
+    command += ["--threads", "1", "--out", str(out), "--name", "smoke"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    return json.loads((out / "smoke-quick.json").read_text())
+
+
+@pytest.mark.slow
+def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
+    result = _quick_run("time_to_quality", tmp_path)
     models = result["models"]
     assert list(models) == [time_to_quality.SASREC, time_to_quality.LM]
     sasrec = models[time_to_quality.SASREC]
@@ -127,11 +132,7 @@ def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
 
 @pytest.mark.slow
 def test_profile_training_quick_path_accounts_for_the_wall_time(tmp_path):
-    command = [sys.executable, "-m", "benchmarks.profile_training", "--quick", "--users", "300"]
-    command += ["--threads", "1", "--out", str(tmp_path), "--name", "smoke"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    result = _quick_run("profile_training", tmp_path)
     sasrec, lm = result["rows"]
     assert (sasrec["model"], lm["model"]) == ("SASRec (full CE)", "LM-seq llama-tiny")
     # 300 shop users, one epoch each: SASRec's windows in batches of 128, the LM's users in 64s.
