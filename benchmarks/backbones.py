@@ -157,20 +157,29 @@ def to_markdown(result: dict) -> str:
         "initialised: LoRA here adapts a random frozen network, so its NDCG shows cost, not the "
         "quality LoRA reaches on a pretrained checkpoint.",
         "",
-        "| model | architecture | training | NDCG@10 | HR@10 | parameters | trainable | "
-        "train examples/s | inference users/s | peak RSS MiB (over data) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *harness.markdown_table(
+            ["model", "architecture", "training", "NDCG@10", "HR@10", "parameters", "trainable"]
+            + ["train examples/s", "inference users/s", "peak RSS MiB (over data)"],
+            "lll" + "r" * 7,
+            map(_cells, result["rows"]),
+        ),
     ]
-    for r in result["rows"]:
-        trainable = r["trainable_parameters"]
-        lines.append(
-            f"| {r['model']} | {r['architecture']} | {r['training']} | {r['NDCG@10']:.4f} | "
-            f"{r['HR@10']:.4f} | {r['parameters']:,} | "
-            f"{trainable:,} | "
-            f"{r['train_examples_per_second']:.1f} | {r['inference_users_per_second']:.0f} | "
-            f"{r['peak_rss_mib']:.0f} ({r['peak_rss_over_data_mib']:.0f}) |"
-        )
     return "\n".join(lines) + "\n"
+
+
+def _cells(r: dict) -> list[str]:
+    return [
+        r["model"],
+        r["architecture"],
+        r["training"],
+        f"{r['NDCG@10']:.4f}",
+        f"{r['HR@10']:.4f}",
+        f"{r['parameters']:,}",
+        f"{r['trainable_parameters']:,}",
+        f"{r['train_examples_per_second']:.1f}",
+        f"{r['inference_users_per_second']:.0f}",
+        f"{r['peak_rss_mib']:.0f} ({r['peak_rss_over_data_mib']:.0f})",
+    ]
 
 
 if __name__ == "__main__":

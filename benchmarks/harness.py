@@ -313,6 +313,14 @@ def page_head(title: str, result: dict) -> list[str]:
     ]
 
 
+def markdown_table(header: Sequence[str], aligns: str, rows: Iterable[Sequence[str]]) -> list[str]:
+    """A markdown table's lines: ``header`` cells, one alignment letter per column in
+    ``aligns`` (``l`` left, ``r`` right), then each row's already formatted cells."""
+    rule = {"l": "---", "r": "---:"}
+    lines = ["| " + " | ".join(header) + " |", "|" + "".join(rule[a] + "|" for a in aligns)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 class RowCache:
     """Finished rows of a run that trains several models, kept in ``<name>.partial.json`` beside
     the results, so that an interrupted run resumes at the next model instead of starting over.

@@ -113,20 +113,24 @@ def to_markdown(result: dict) -> str:
         f"Protocol: {result['protocol']}.",
         f"Split: {result['split']}. Machine: {result['machine']}.",
         "",
-        "| recommender | "
-        + " | ".join(COLUMNS)
-        + " | fit s | train examples/s | inference users/s |",
-        "|---|" + "---:|" * (len(COLUMNS) + 3),
+        *harness.markdown_table(
+            ["recommender", *COLUMNS, "fit s", "train examples/s", "inference users/s"],
+            "l" + "r" * (len(COLUMNS) + 3),
+            map(_cells, result["rows"]),
+        ),
     ]
-    for row in result["rows"]:
-        eps = row.get("train_examples_per_second")
-        lines.append(
-            f"| {row['recommender']} | "
-            + " | ".join(f"{row[c]:.4f}" for c in COLUMNS)
-            + f" | {row['fit_seconds']:.1f} | {f'{eps:.0f}' if eps else '-'} | "
-            f"{row['users_per_second']:.0f} |"
-        )
     return "\n".join(lines) + "\n"
+
+
+def _cells(row: dict) -> list[str]:
+    eps = row.get("train_examples_per_second")
+    return [
+        row["recommender"],
+        *(f"{row[c]:.4f}" for c in COLUMNS),
+        f"{row['fit_seconds']:.1f}",
+        f"{eps:.0f}" if eps else "-",
+        f"{row['users_per_second']:.0f}",
+    ]
 
 
 if __name__ == "__main__":

@@ -116,18 +116,25 @@ def to_markdown(result: dict) -> str:
         "between the rows is `LMConfig.whole_word`. The reported model is the epoch with the "
         f"best validation NDCG@10 ({s['valid_users']} validation users).",
         "",
-        "| whole-word | " + " | ".join(COLUMNS) + " | best valid NDCG@10 | parameters | "
-        "train examples/s | inference users/s |",
-        "|---|" + "---:|" * (len(COLUMNS) + 4),
+        *harness.markdown_table(
+            ["whole-word", *COLUMNS, "best valid NDCG@10", "parameters", "train examples/s"]
+            + ["inference users/s"],
+            "l" + "r" * (len(COLUMNS) + 4),
+            map(_cells, result["rows"]),
+        ),
     ]
-    for r in result["rows"]:
-        lines.append(
-            f"| {'on' if r['whole_word'] else 'off'} | "
-            + " | ".join(f"{r[c]:.4f}" for c in COLUMNS)
-            + f" | {r['best_valid_ndcg10']:.4f} | {r['parameters']:,} | "
-            f"{r['train_examples_per_second']:.1f} | {r['inference_users_per_second']:.0f} |"
-        )
     return "\n".join(lines) + "\n"
+
+
+def _cells(r: dict) -> list[str]:
+    return [
+        "on" if r["whole_word"] else "off",
+        *(f"{r[c]:.4f}" for c in COLUMNS),
+        f"{r['best_valid_ndcg10']:.4f}",
+        f"{r['parameters']:,}",
+        f"{r['train_examples_per_second']:.1f}",
+        f"{r['inference_users_per_second']:.0f}",
+    ]
 
 
 if __name__ == "__main__":
