@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for preset in args.presets.split(",")
         for lora in (False, True)
     }
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     rows = []
     for label, config in configs.items():
         row = cache.row(label, lambda c=config: in_fresh_process(args, c))
@@ -131,8 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "configs": [asdict(c) for c in configs.values()],
         "rows": rows,
     }
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
-    cache.finish()
+    cache.write(result, to_markdown(result))
 
 
 def in_fresh_process(args: argparse.Namespace, config: LMConfig) -> dict:

@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         keep = set(sorted(ml.users)[:100])
         ml = Dataset([x for x in ml.interactions if x.user in keep], ml.catalog, name=ml.name)
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     results = [
         cache.row(
             data.name,
@@ -203,8 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "seconds": time.perf_counter() - started,
         "datasets": results,
     }
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
-    cache.finish()
+    cache.write(result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

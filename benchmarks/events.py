@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     harness.setup(args)
     base = harness.lm_config(args)
     started = time.perf_counter()
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     shop = harness.load("shop", shop_users=args.shop_users, seed=args.seed)
     results = [
         cache.row("shop", lambda: run_dataset(shop, base)),
@@ -211,8 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "seconds": time.perf_counter() - started,
         "datasets": results,
     }
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
-    cache.finish()
+    cache.write(result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

@@ -330,7 +330,8 @@ class RowCache:
     written."""
 
     def __init__(self, folder: Path | str, name: str, settings: dict):
-        self.path = Path(folder) / f"{name}.partial.json"
+        self.folder, self.name = Path(folder), name
+        self.path = self.folder / f"{name}.partial.json"
         self.settings = json.loads(json.dumps(settings, default=str))
         self.rows: dict[str, Any] = {}
         if self.path.exists():
@@ -340,6 +341,12 @@ class RowCache:
                 logging.getLogger(__name__).warning(
                     "resuming: %d finished row(s) from %s", len(self.rows), self.path
                 )
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> RowCache:
+        """The cache of a run with the common options: in ``--out``, named by its stem, keyed
+        by the options that decide its rows."""
+        return cls(args.out, stem(args), settings_of(args))
 
     def row(self, key: str, compute: Callable[[], Any]) -> Any:
         """The cached row of ``key``, or ``compute()``'s, saved at once."""
@@ -352,6 +359,13 @@ class RowCache:
 
     def finish(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def write(
+        self, result: dict, markdown: str, figure: Callable[[dict, Path], None] | None = None
+    ) -> None:
+        """The run's results (:func:`write_results`, beside the cache), then :meth:`finish`."""
+        write_results(self.folder, self.name, result, markdown, figure)
+        self.finish()
 
 
 def settings_of(args: argparse.Namespace, *leave_out: str) -> dict:

@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "item-kNN": ItemKNNRecommender,
         f"LM ({args.model}, sequential ids)": lambda: LMRecommender(config),
     }
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     max_users = 100 if args.quick else None
     rows = [
         {"recommender": label} | cache.row(label, lambda m=make: measure(m, split, max_users))
@@ -101,8 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "config": config.to_dict(),
         "rows": rows,
     }
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
-    cache.finish()
+    cache.write(result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

@@ -155,12 +155,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "args": harness.settings_of(args),
         "datasets": {},
     }
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     for name in args.datasets.split(","):
         result["datasets"][name] = cache.row(name, lambda n=name: run_one(n, args))
     result["seconds"] = time.perf_counter() - started
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
-    cache.finish()
+    cache.write(result, to_markdown(result))
 
 
 if __name__ == "__main__":

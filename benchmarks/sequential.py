@@ -352,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     harness.setup(args, logging.INFO)
     started = time.perf_counter()
     peak = matmul_peak_gflops()
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     datasets = [run_dataset(name, args, peak, cache) for name in args.datasets.split(",")]
     result = {
         "command": harness.command_line(STUDY, argv),
@@ -361,8 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "wall_seconds": time.perf_counter() - started,
         "datasets": datasets,
     }
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result), plot)
-    cache.finish()
+    cache.write(result, to_markdown(result), plot)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     split = leave_one_out_split(harness.load("ml-100k", args.data))
     print(split.describe(), flush=True)
     base = harness.lm_config(args, index=IndexConfig(strategy="sequential", style="subtokens"))
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args))
+    cache = harness.RowCache.of(args)
     rows = []
     for whole_word in (False, True):
         config = replace(base, whole_word=whole_word)
@@ -95,8 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "config": base.to_dict(),
         "rows": rows,
     }
-    harness.write_results(args.out, harness.stem(args), result, to_markdown(result))
-    cache.finish()
+    cache.write(result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:
