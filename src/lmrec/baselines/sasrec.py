@@ -222,8 +222,13 @@ class SASRecRecommender(Recommender):
         inputs, targets = self._training_windows(split)
         lengths = (inputs != PAD).sum(1)
         valid_histories, valid_targets = self._validation_data(split)
+        # foreach, as the language model's AdamW: same weights, one multi-tensor update.
         optimizer = torch.optim.Adam(
-            model.parameters(), lr=config.lr, betas=(0.9, 0.98), weight_decay=config.weight_decay
+            model.parameters(),
+            lr=config.lr,
+            betas=(0.9, 0.98),
+            weight_decay=config.weight_decay,
+            foreach=True,
         )
         generator = torch.Generator().manual_seed(config.seed)
         best_ndcg, best_state, stale = -1.0, None, 0

@@ -240,8 +240,14 @@ class TrainingStep:
         self.max_source_length = config.max_source_length
         self.causal = is_causal(model)
         self.trim_logits = self.causal and takes_logits_to_keep(model)
+        # foreach: one multi-tensor update for all parameters instead of a Python loop over them
+        # (PyTorch picks it by default on CUDA, not on the CPU); the same arithmetic, so the same
+        # weights bit for bit (the demo's numbers are unchanged), with fewer kernel launches.
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            model.parameters(),
+            lr=config.learning_rate,
+            weight_decay=config.weight_decay,
+            foreach=True,
         )
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(config.warmup_ratio * total_steps), total_steps
