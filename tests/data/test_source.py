@@ -33,3 +33,18 @@ def test_columns_and_bad_values_are_clear():
         DataConfig(format="xml")
     with pytest.raises(ValueError, match="no data given"):
         load_dataset(DataConfig())
+
+
+def test_a_selection_the_user_asked_for_is_logged_as_information_not_a_warning(caplog):
+    """--first-only drops are counted at INFO (the user chose them); a reader's surprises,
+    such as malformed rows, stay warnings (tests/data/test_bad_files.py)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="lmrec.data.schema"):
+        load_dataset(DataConfig(path="builtin", users=30, data_seed=2, first_only=True))
+    selection = [r for r in caplog.records if "selection" in r.getMessage()]
+    assert [r.levelno for r in selection] == [logging.INFO]
+    assert (
+        "dropped" in selection[0].getMessage()
+        and "repeat of an earlier" in selection[0].getMessage()
+    )

@@ -208,10 +208,13 @@ class LoadReport:
     def total_dropped(self) -> int:
         return sum(self.dropped.values())
 
-    def log(self) -> None:
+    def log(self, level: int = logging.WARNING) -> None:
+        """One line: rows read, and what was dropped and why, at ``level`` (a warning by
+        default: a reader's drops are the data's surprises; a selection the user asked for
+        logs at INFO)."""
         if self.dropped:
             detail = ", ".join(f"{n} {why}" for why, n in sorted(self.dropped.items()))
-            logger.warning("%s: read %d rows, dropped %s", self.source, self.rows, detail)
+            logger.log(level, "%s: read %d rows, dropped %s", self.source, self.rows, detail)
         else:
             logger.info("%s: read %d rows", self.source, self.rows)
 
@@ -269,7 +272,7 @@ class Dataset:
                 seen.add(key)
             kept.append(x)
         report = LoadReport(source=f"{self.name} selection", rows=len(kept), dropped=dropped)
-        report.log()
+        report.log(logging.INFO)
         return Dataset(kept, self.catalog, name=self.name, reports=[*self.reports, report])
 
     def describe(self) -> str:
