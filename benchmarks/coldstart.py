@@ -191,27 +191,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         for data in (shop.select(first_only=True), ml)
     ]
-    result = {
-        "command": "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
-        "question": "HR@10 on test events that hit items held out of training entirely",
-        "protocol": " ".join(PROTOCOL.split()),
-        "recommenders": " ".join(RECOMMENDERS.split()),
-        "embedding": embedding,
-        "neighbours": counts,
-        "machine": harness.machine(),
-        "config": base.to_dict(),
-        "seconds": time.perf_counter() - started,
-        "datasets": results,
-    }
+    result = harness.study_record(
+        "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
+        base,
+        started,
+        results,
+        question="HR@10 on test events that hit items held out of training entirely",
+        protocol=" ".join(PROTOCOL.split()),
+        recommenders=" ".join(RECOMMENDERS.split()),
+        embedding=embedding,
+        neighbours=counts,
+    )
     cache.write(result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:
     lines = [
-        "# Cold-start items: recommending items held out of training entirely",
-        "",
-        f"Command: `{result['command']}` ({result['seconds'] / 60:.1f} min, {result['machine']}).",
-        "",
+        *harness.timed_head(
+            "Cold-start items: recommending items held out of training entirely", result
+        ),
         f"Protocol: {result['protocol']}",
         "",
         f"Recommenders: {result['recommenders']}",

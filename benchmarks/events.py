@@ -202,24 +202,23 @@ def main(argv: Sequence[str] | None = None) -> None:
             lambda: run_dataset(ml100k_events(args.data, args.ml_users, args.seed), base),
         ),
     ]
-    result = {
-        "command": "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
-        "question": "purchase-prediction NDCG@10: equal weights vs typed prompts + tuned weights",
-        "protocol": PROTOCOL.strip(" \n"),
-        "machine": harness.machine(),
-        "config": base.to_dict(),
-        "seconds": time.perf_counter() - started,
-        "datasets": results,
-    }
+    result = harness.study_record(
+        "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
+        base,
+        started,
+        results,
+        question="purchase-prediction NDCG@10: equal weights vs typed prompts + tuned weights",
+        protocol=PROTOCOL.strip(" \n"),
+    )
     cache.write(result, to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:
     lines = [
-        "# Event types: equal weights vs typed prompts + tuned weights (purchase prediction)",
-        "",
-        f"Command: `{result['command']}` ({result['seconds'] / 60:.1f} min, {result['machine']}).",
-        "",
+        *harness.timed_head(
+            "Event types: equal weights vs typed prompts + tuned weights (purchase prediction)",
+            result,
+        ),
         "Protocol: " + " ".join(result["protocol"].split()),
         "",
         "Model: scratch:tiny T5, sequential ids, max history 20, "

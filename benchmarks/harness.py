@@ -17,6 +17,7 @@ import platform
 import random
 import shlex
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,6 +312,30 @@ def page_head(title: str, result: dict) -> list[str]:
         result["protocol"],
         "",
     ]
+
+
+def study_record(
+    command: str, base: LMConfig, started: float, datasets: list, **fields: Any
+) -> dict:
+    """What a study over several data sets records: its command, its own ``fields`` (question,
+    protocol, ...), the machine, the language model's config, the wall seconds since
+    ``started`` and each data set's results."""
+    return {
+        "command": command,
+        **fields,
+        "machine": machine(),
+        "config": base.to_dict(),
+        "seconds": time.perf_counter() - started,
+        "datasets": datasets,
+    }
+
+
+def timed_head(title: str, result: dict) -> list[str]:
+    """The first lines of a :func:`study_record` page: its title, then the command with the
+    run's minutes and machine."""
+    minutes = result["seconds"] / 60
+    command = f"Command: `{result['command']}` ({minutes:.1f} min, {result['machine']})."
+    return [f"# {title}", "", command, ""]
 
 
 def markdown_table(header: Sequence[str], aligns: str, rows: Iterable[Sequence[str]]) -> list[str]:
