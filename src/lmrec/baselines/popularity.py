@@ -10,9 +10,10 @@ import numpy as np
 
 from lmrec.baselines.storage import read_arrays, read_config, write_model
 from lmrec.data.split import Split
+from lmrec.metrics.ranking import check_k
 from lmrec.recommenders.base import Recommender, Scored
 
-__all__ = ["FittedItems", "PopularityRecommender", "check_k", "popularity_ranking"]
+__all__ = ["FittedItems", "PopularityRecommender", "popularity_ranking"]
 
 
 class FittedItems:
@@ -119,11 +120,6 @@ class PopularityRecommender(FittedItems, Recommender):
     def load(cls, path: str | Path) -> Self:
         """Read a model written by :meth:`save`."""
         return cls._read(path)[0]
-
-
-def check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
 
 
 def popularity_ranking(split: Split, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from lmrec.baselines.popularity import check_k, popularity_ranking
+from lmrec.baselines.popularity import popularity_ranking
 from lmrec.baselines.self_attention import PAD, SASRecNetwork
 from lmrec.config.progress import show_progress
 from lmrec.data.split import Split
+from lmrec.metrics.ranking import check_k
 from lmrec.recommenders.base import Recommender, Scored
 
 __all__ = ["SASRecConfig", "SASRecRecommender"]
