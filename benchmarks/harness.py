@@ -330,6 +330,21 @@ def study_record(
     }
 
 
+def split_record(command: str, data: str, split: Any, rows: list[dict], **fields: Any) -> dict:
+    """What a study of one data set's split records: its command, the data set, the split,
+    the protocol of its first row, the machine, the study's own ``fields`` (settings,
+    config, ...) and its rows."""
+    return {
+        "command": command,
+        "data": data,
+        "split": split.describe(),
+        "protocol": rows[0]["protocol"],
+        "machine": machine(),
+        **fields,
+        "rows": rows,
+    }
+
+
 def timed_head(title: str, result: dict) -> list[str]:
     """The first lines of a :func:`study_record` page: its title, then the command with the
     run's minutes and machine."""

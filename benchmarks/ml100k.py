@@ -92,15 +92,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         {"recommender": label} | cache.row(label, lambda m=make: measure(m, split, max_users))
         for label, make in recommenders.items()
     ]
-    result = {
-        "command": harness.command_line(STUDY, argv),
-        "data": "ml-100k",
-        "split": split.describe(),
-        "protocol": rows[0]["protocol"],
-        "machine": harness.machine(),
-        "config": config.to_dict(),
-        "rows": rows,
-    }
+    result = harness.split_record(
+        harness.command_line(STUDY, argv), "ml-100k", split, rows, config=config.to_dict()
+    )
     cache.write(result, to_markdown(result))
 
 

@@ -85,16 +85,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         rows.append(row)
         print({k: v for k, v in row.items() if k != "protocol"}, flush=True)
-    result = {
-        "command": harness.command_line(STUDY, argv),
-        "data": "ml-100k",
-        "split": split.describe(),
-        "protocol": rows[0]["protocol"],
-        "machine": harness.machine(),
-        "settings": harness.settings_of(args, "data"),
-        "config": base.to_dict(),
-        "rows": rows,
-    }
+    result = harness.split_record(
+        harness.command_line(STUDY, argv),
+        "ml-100k",
+        split,
+        rows,
+        settings=harness.settings_of(args, "data"),
+        config=base.to_dict(),
+    )
     cache.write(result, to_markdown(result))
 
 

@@ -107,13 +107,7 @@ def _relabel(message: str, labels: Mapping[str, str]) -> str:
 
 
 def recommendations_frame(
-    model: Any,
-    histories: Dataset | Mapping[str, Sequence[str | Interaction]],
-    k: int = 10,
-    exclude_seen: bool = True,
-    language: str | None = None,
-    batch_size: int = 256,
-    progress: bool = False,
+    model: Any, histories: Dataset | Mapping[str, Sequence[str | Interaction]], **options: Any
 ) -> pd.DataFrame:
     """Each user's top ``k`` as rows of ``user, rank, item, score`` (and ``name`` when the
     model has a catalogue), users in the order given, ranks from 1.
@@ -121,13 +115,13 @@ def recommendations_frame(
     ``model`` is any fitted recommender (``recommend(histories, k, exclude_seen)``); histories
     are a dataset's (every user of it) or a mapping of user to items (ids or events, oldest
     first). A model trained on typed histories gets each event's type. Scores are the model's
-    own (a language model's: log-probability; higher is better).
+    own (a language model's: log-probability; higher is better). ``options`` are those of
+    :func:`iter_recommendation_rows` (``k=10, exclude_seen=True, language=None,
+    batch_size=256, progress=False``).
     """
     import pandas as pd
 
-    rows = list(
-        iter_recommendation_rows(model, histories, k, exclude_seen, language, batch_size, progress)
-    )
+    rows = list(iter_recommendation_rows(model, histories, **options))
     frame = pd.DataFrame.from_records(rows, columns=recommendation_columns(model))
     return frame.astype({"rank": "int64", "score": "float64"})
 
