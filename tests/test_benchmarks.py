@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, profile_training, sequential, time_to_quality
+from benchmarks import harness, profile_training, sasrec_grid, sequential, time_to_quality
 from benchmarks.languages import controls, models, scores, tasks
 from benchmarks.languages.summary import summarize
 
@@ -88,9 +88,10 @@ TIME_TO_QUALITY_KEYS = {
 }
 
 
-def _quick_run(study: str, out: Path) -> dict:
-    """``python -m benchmarks.<study> --quick`` on 300 users, one thread; its JSON result."""
-    command = [sys.executable, "-m", f"benchmarks.{study}", "--quick", "--users", "300"]
+def _quick_run(study: str, out: Path, *extra: str) -> dict:
+    """``python -m benchmarks.<study> --quick`` on 300 users, one thread (and ``extra``
+    options); its JSON result."""
+    command = [sys.executable, "-m", f"benchmarks.{study}", "--quick", "--users", "300", *extra]
     command += ["--threads", "1", "--out", str(out), "--name", "smoke"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -386,3 +387,27 @@ def test_export_scale_quick_path_checks_the_part_files(tmp_path):
     assert all(r["users"] == 300 and r["same_lists_as_one_process"] for r in rows)
     assert rows[2]["files"] == ["recs-00000-of-00002.parquet", "recs-00001-of-00002.parquet"]
     assert rows[0]["files"] == ["recs.parquet"]
+
+
+@pytest.mark.slow
+def test_sasrec_grid_runs_in_pieces_and_picks_by_validation(tmp_path):
+    first = _quick_run("sasrec_grid", tmp_path, "--points", "2")
+    assert [(r["dropout"], r["lr"]) for r in first["rows"]] == [(0.2, 1e-3), (0.2, 3e-3)]
+    assert len(first["missing"]) == 4  # the other narrow points; the wide one is not chosen yet
+    assert (tmp_path / "smoke-quick.partial.json").exists()
+    done = _quick_run("sasrec_grid", tmp_path)
+    assert done["missing"] == []
+    assert not (tmp_path / "smoke-quick.partial.json").exists()
+    rows = done["rows"]
+    assert rows[:2] == first["rows"]  # resumed, not trained again
+    narrow, wide = rows[:6], rows[6]
+    assert [(r["hidden"], r["dropout"], r["lr"]) for r in narrow] == [
+        (64, d, lr) for d in sasrec_grid.DROPOUTS for lr in sasrec_grid.RATES
+    ]
+    pair = max(narrow, key=lambda r: r["best_valid_ndcg10"])
+    assert (wide["hidden"], wide["dropout"], wide["lr"]) == (128, pair["dropout"], pair["lr"])
+    assert done["best"] == max(rows, key=lambda r: r["best_valid_ndcg10"])
+    for row in rows:
+        assert row["epochs_run"] == 3 and 1 <= row["best_epoch"] <= 3
+        assert "user history not excluded" in row["test_protocol_history_kept"]
+        assert "user history excluded" in row["test_protocol_history_excluded"]
