@@ -5,13 +5,21 @@ nested configs walked through); ``--config`` reads a whole run from a file first
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from lmrec.backbone.lora import LoraSettings
 from lmrec.backbone.tokenizer import TOKENIZERS
 from lmrec.cli.data import add_data_options, data_config, read_data
 from lmrec.cli.names import add_names_options, train_names, unused_names_flags
-from lmrec.cli.options import ConfigOptions, add_config_options, build_config, set_path
+from lmrec.cli.options import (
+    ConfigOptions,
+    add_config_options,
+    build_config,
+    given,
+    merged,
+    set_path,
+)
 from lmrec.cli.runfile import (
     TRAIN_DIR,
     read_run,
@@ -22,6 +30,7 @@ from lmrec.cli.runfile import (
 from lmrec.data.split import leave_one_out_split
 from lmrec.recommenders.config import OBJECTIVES
 from lmrec.recommenders.lm import LMConfig
+from lmrec.recommenders.presets import describe_choice, recommended_epochs, training_base
 from lmrec.tasks.events import parse_event_weights
 
 MODEL_OPTIONS = ConfigOptions(
@@ -151,7 +160,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return code
     if unused := unused_names_flags(args, MODEL_OPTIONS):
         raise SystemExit(f"error: {', '.join(unused)} go(es) with --format names")
-    config = lm_config(args, run.get("config"))
+    asked = given(args, MODEL_OPTIONS)
+    recommended, why_not = (
+        ({}, "a run file was given") if args.config else training_base(asked, args.stream)
+    )
+    config = lm_config(args, merged(recommended, run.get("config") or {}))
     if args.stream:
         return _train_stream(args, data, config)
     # Under torchrun / accelerate launch every process runs this; only the first one talks.
@@ -159,9 +172,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     main_process = process_state().is_main_process
     dataset = read_data(data)
     split = leave_one_out_split(dataset)
+    if recommended and "epochs" not in asked.get("train", {}):
+        epochs = recommended_epochs(len(split.train))
+        config = replace(config, train=replace(config.train, epochs=epochs))
     if main_process:
         print(dataset.describe())
         print(split.describe())
+        print(describe_choice(config, why_not))
     rec = LMRecommender(config)
     rec.fit(split)
     # Measured before any refit: the refit model trains on the test targets.

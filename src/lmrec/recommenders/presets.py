@@ -1,0 +1,107 @@
+"""What ``lmrec train`` trains when no model option says otherwise: the recommended
+configuration, the one measured best (``benchmarks/results/sequential``), or the P5-style model
+where the user asks for something only that one does.
+
+The recommended configuration is a LLaMA-style decoder trained from scratch on the item ids
+alone (``scratch:llama-tiny``, ``objective="sequence"``, dropout 0.5, one-token sequential
+ids, the last 50 items of a history), SASRec's training with LLaMA blocks. It ranks the next
+item; it cannot answer the other P5 task families, read typed events, train on a stream or
+use whole-word embeddings. Asking for one of those (or naming a model, an objective or an index
+of one's own) keeps the P5-style defaults of :class:`~lmrec.recommenders.config.LMConfig`, and
+:func:`training_base` says why in one line.
+
+Epochs follow the size of the log (:func:`recommended_epochs`); early stopping on validation
+NDCG@10 keeps the best epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmrec.recommenders.config import LMConfig
+
+__all__ = [
+    "RECOMMENDED",
+    "SMALL_LOG_USERS",
+    "describe_choice",
+    "recommended_epochs",
+    "training_base",
+]
+
+RECOMMENDED: dict[str, Any] = {
+    "model": "scratch:llama-tiny",
+    "objective": "sequence",
+    "dropout": 0.5,
+    "index": {"strategy": "sequential", "style": "single"},
+    "prompts": {"max_history": 50},
+    "train": {
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "max_source_length": 400,
+        "patience": 10,
+        "max_valid_users": 1000,
+    },
+}
+"""The recommended configuration, as the nested fields of an LMConfig it sets."""
+
+SMALL_LOG_USERS = 5000
+"""Logs with fewer users train for more epochs (:func:`recommended_epochs`)."""
+
+# Options the recommended configuration cannot honour, with the words that say why not.
+_P5_ONLY: dict[str, str] = {
+    "model": "a model was named",
+    "objective": "an objective was named",
+    "tasks": "task families were asked for",
+    "task_weights": "task weights were asked for",
+    "multitask": "multitask settings were asked for",
+    "events": "typed events were asked for",
+    "whole_word": "whole-word embeddings were asked for",
+    "lora": "LoRA was asked for",
+    "quantization": "quantization was asked for",
+    "template": "a prompt template was named",
+}
+# Index fields that still give one-token ids the recommended configuration reads (``--seed``
+# sets index.seed too; the item text is read by text modes).
+_ONE_TOKEN_INDEX = {"seed", "item_text", "embedding"}
+
+
+def recommended_epochs(users: int) -> int:
+    """The recommended configuration's most epochs for a log of ``users`` users: 60 under
+    :data:`SMALL_LOG_USERS` (the built-in shop peaks near 60), 70 from there (full Beauty was
+    still improving at 70; more would not fit a 2-core session)."""
+    return 60 if users < SMALL_LOG_USERS else 70
+
+
+def training_base(asked: Mapping[str, Any], streaming: bool = False) -> tuple[dict, str | None]:
+    """The fields to put under the options ``asked`` (a nested dict of the options given):
+    the recommended configuration's, or none with the reason the P5-style model is kept
+    (the first option that asks for it)."""
+    if streaming:
+        return {}, "training on a stream was asked for"
+    for key, reason in _P5_ONLY.items():
+        if key in asked:
+            return {}, reason
+    index = dict(asked.get("index", {}))
+    if index.get("strategy", "sequential") in ("sequential", "random"):
+        index.pop("strategy", None)
+    if index.get("style", "single") == "single":
+        index.pop("style", None)
+    if set(index) - _ONE_TOKEN_INDEX:
+        return {}, "item ids other than one token per item were asked for"
+    return _copy(RECOMMENDED), None
+
+
+def describe_choice(config: LMConfig, why_not: str | None) -> str:
+    """One line that says which model a run trains and, for the P5-style one, why."""
+    epochs = config.train.epochs
+    plural = "s" * (epochs != 1)
+    model = f"{config.model}, objective {config.objective}, at most {epochs} epoch{plural}"
+    if why_not is None:
+        return f"model: the recommended configuration ({model}, dropout {config.dropout})"
+    return f"model: {model} (not the recommended configuration: {why_not})"
+
+
+def _copy(fields: Mapping[str, Any]) -> dict:
+    return {k: _copy(v) if isinstance(v, Mapping) else v for k, v in fields.items()}

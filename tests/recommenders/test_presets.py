@@ -1,0 +1,107 @@
+"""What ``lmrec train`` trains by default: the recommended configuration, or the P5-style model
+with the reason, when the options ask for what only that one does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lmrec.cli import main
+from lmrec.recommenders.presets import (
+    RECOMMENDED,
+    SMALL_LOG_USERS,
+    recommended_epochs,
+    training_base,
+)
+
+
+def test_no_options_give_the_recommended_configuration_as_a_copy():
+    base, why_not = training_base({})
+    assert why_not is None and base == RECOMMENDED
+    base["train"]["patience"] = 0
+    assert RECOMMENDED["train"]["patience"] == 10
+
+
+@pytest.mark.parametrize(
+    ("asked", "streaming", "reason"),
+    [
+        ({"tasks": ("sequential", "rating")}, False, "task families were asked for"),
+        ({"events": {"typed": True}}, False, "typed events were asked for"),
+        ({"whole_word": True}, False, "whole-word embeddings were asked for"),
+        ({"model": "scratch:tiny"}, False, "a model was named"),
+        ({"objective": "answer"}, False, "an objective was named"),
+        ({}, True, "training on a stream was asked for"),
+        ({"index": {"style": "subtokens"}}, False, "item ids other than one token per item"),
+        ({"index": {"strategy": "semantic"}}, False, "item ids other than one token per item"),
+    ],
+)
+def test_what_only_the_p5_model_does_keeps_it_and_says_why(asked, streaming, reason):
+    base, why_not = training_base(asked, streaming)
+    assert base == {} and why_not.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"index": {"seed": 3}, "train": {"seed": 3}},  # --seed sets both
+        {"index": {"strategy": "random"}},
+        {"index": {"item_text": {"encoder": "tfidf"}}},
+        {"train": {"epochs": 5, "learning_rate": 1e-3}, "prompts": {"max_history": 20}},
+    ],
+)
+def test_options_the_recommended_configuration_reads_keep_it(asked):
+    assert training_base(asked) == (RECOMMENDED, None)
+
+
+def test_epochs_follow_the_size_of_the_log():
+    assert recommended_epochs(SMALL_LOG_USERS - 1) == 60
+    assert recommended_epochs(SMALL_LOG_USERS) == 70
+
+
+def _train(tmp_path, *flags):
+    out = tmp_path / "model"
+    argv = ["--quiet", "train", "--data", "builtin", "--first-only", "--users", "60"]
+    assert main([*argv, "--out", str(out), *flags]) == 0
+    return json.loads((out / "lmrec.json").read_text())["config"]
+
+
+def test_train_without_model_options_trains_the_recommended_configuration(tmp_path, capsys):
+    config = _train(tmp_path, "--epochs", "1")
+    assert (config["model"], config["objective"], config["dropout"]) == (
+        "scratch:llama-tiny",
+        "sequence",
+        0.5,
+    )
+    assert config["prompts"]["max_history"] == 50 and config["train"]["epochs"] == 1
+    assert config["train"]["patience"] == 10 and config["valid_exclude_seen"] is True
+    out = capsys.readouterr().out
+    assert "model: the recommended configuration (scratch:llama-tiny" in out
+
+
+def test_the_epoch_rule_applies_when_epochs_are_not_given(tmp_path):
+    # 60 users: a small log, so 60 epochs at most (patience 0 would run them all: not run here).
+    config = _train(tmp_path, "--patience", "1")
+    assert config["train"]["epochs"] == recommended_epochs(60) == 60
+
+
+def test_a_p5_option_keeps_the_p5_model_and_says_why(tmp_path, capsys):
+    config = _train(tmp_path, "--model", "scratch:tiny", "--epochs", "1")
+    assert (config["model"], config["objective"], config["dropout"]) == (
+        "scratch:tiny",
+        "answer",
+        None,
+    )
+    assert config["prompts"]["max_history"] == 20  # LMConfig's own default, not the preset's
+    out = capsys.readouterr().out
+    assert "(not the recommended configuration: a model was named)" in out
+
+
+def test_a_run_file_is_trained_as_written(tmp_path, capsys):
+    first = _train(tmp_path, "--model", "scratch:tiny", "--epochs", "1")
+    again = tmp_path / "again"
+    argv = ["--quiet", "train", "--config", str(tmp_path / "model" / "lmrec.json")]
+    assert main([*argv, "--out", str(again)]) == 0
+    config = json.loads((again / "lmrec.json").read_text())["config"]
+    assert config["model"] == first["model"] == "scratch:tiny"
+    assert "a run file was given" in capsys.readouterr().out
