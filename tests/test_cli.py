@@ -249,7 +249,9 @@ FLAGS_ADDED = {
     "--candidate-seed --isolate-separators --max-prompt-candidates --num-candidates "
     "--target-word-order --valid-share "
     # Issue 25: the run's record and the refit.
-    "--evaluate --keep-checkpoints --log-dir --refit",
+    "--evaluate --keep-checkpoints --log-dir --refit "
+    # Issue 24: item text in the LM's item representation.
+    "--item-representation",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }

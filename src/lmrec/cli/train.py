@@ -8,6 +8,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from lmrec.backbone.itemtext import ITEM_REPRESENTATIONS
 from lmrec.backbone.lora import LoraSettings
 from lmrec.backbone.tokenizer import TOKENIZERS
 from lmrec.cli.data import add_data_options, data_config, read_data
@@ -62,6 +63,7 @@ MODEL_OPTIONS = ConfigOptions(
         "index.style": ("single", "subtokens"),
         "objective": OBJECTIVES,
         "tokenizer": TOKENIZERS,
+        "item_representation": ITEM_REPRESENTATIONS,
     },
     extra={
         "lora": {

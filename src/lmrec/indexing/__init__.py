@@ -14,6 +14,7 @@ from lmrec.indexing.base import (
     build_index,
     random_index,
     sequential_index,
+    single_code,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "build_index",
     "random_index",
     "sequential_index",
+    "single_code",
 ]

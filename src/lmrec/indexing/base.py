@@ -127,9 +127,14 @@ class ItemIndex:
         return cls(payload["codes"], IndexConfig(**payload["config"]))
 
 
+def single_code(number: int) -> tuple[str, ...]:
+    """The code of item number ``number`` in style ``single``: one token of its own."""
+    return (f"<item_{number}>",)
+
+
 def _numbers_to_codes(numbered: Sequence[str], config: IndexConfig) -> dict[str, tuple[str, ...]]:
     if config.style == "single":
-        return {item: (f"<item_{n}>",) for n, item in enumerate(numbered)}
+        return {item: single_code(n) for n, item in enumerate(numbered)}
     if config.style != "subtokens":
         raise ValueError(f"unknown index style {config.style!r} (expected 'single' or 'subtokens')")
     n = max(len(numbered), 2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from lmrec.backbone.itemtext import check_item_representation
 from lmrec.backbone.lora import LoraSettings
 from lmrec.backbone.model import check_dropout, check_isolate_separators, is_scratch
 from lmrec.backbone.tokenizer import check_tokenizer_algorithm
@@ -15,9 +16,11 @@ from lmrec.tasks import PromptConfig, TaskConfig, parse_tasks
 from lmrec.tasks.events import EventConfig
 from lmrec.training.config import TrainConfig
 
-__all__ = ["OBJECTIVES", "WORD_ORDERS", "LMConfig", "NamedConfig"]
+__all__ = ["OBJECTIVES", "ONE_TOKEN_STRATEGIES", "WORD_ORDERS", "LMConfig", "NamedConfig"]
 
 OBJECTIVES = ("answer", "sequence")
+# Index strategies that give every item one token of its own with style "single".
+ONE_TOKEN_STRATEGIES = ("random", "sequential")
 WORD_ORDERS = ("natural", "reversed")
 
 
@@ -64,6 +67,12 @@ class LMConfig:
         ``dropout_rate``, GPT-2's residual/embedding/attention dropout, LLaMA's attention
         dropout); None keeps the architecture's default (0.1 for T5 and GPT-2, 0 for LLaMA).
         Refused for a pretrained checkpoint, which keeps its own.
+    item_representation: what an item token's vector (input and output embedding alike) is:
+        ``"ids"`` its learned id embedding; ``"text"`` a learned projection of the item's frozen
+        text vector (``index.item_text``: encoder and template), no id embedding; ``"ids+text"``
+        the sum of both (:mod:`lmrec.backbone.itemtext`). Text modes need one-token ids (index
+        ``random`` or ``sequential``, style ``single``), not with LoRA or whole-word embeddings;
+        a text-mode model can take new items after training (``LMRecommender.add_items``).
     """
 
     model: str = "scratch:small"
@@ -84,9 +93,11 @@ class LMConfig:
     objective: str = "answer"
     tokenizer: str = "unigram"
     dropout: float | None = None
+    item_representation: str = "ids"
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
+        self._check_item_representation()
         check_tokenizer_algorithm(self.tokenizer)
         check_dropout(self.dropout)
         if self.dropout is not None and not is_scratch(self.model):
@@ -114,6 +125,20 @@ class LMConfig:
             raise ValueError("task weights must be non-negative")
         object.__setattr__(self, "tasks", tasks)
         object.__setattr__(self, "task_weights", tuple(float(w) for w in self.task_weights))
+
+    def _check_item_representation(self) -> None:
+        check_item_representation(self.item_representation)
+        if self.item_representation == "ids":
+            return
+        mode = f"item_representation={self.item_representation!r}"
+        if self.index.style != "single" or self.index.strategy not in ONE_TOKEN_STRATEGIES:
+            raise ValueError(
+                f"{mode} needs one token per item, and index {self.index.strategy!r} with style "
+                f"{self.index.style!r} writes several: use --index random or sequential with "
+                "--id-style single, or --item-representation ids"
+            )
+        if self.lora is not None or self.whole_word:
+            raise ValueError(f"{mode} is not supported with LoRA or whole-word embeddings")
 
     @property
     def weights(self) -> tuple[float, ...]:

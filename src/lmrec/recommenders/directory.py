@@ -14,6 +14,7 @@ from pathlib import Path
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from lmrec import __version__
+from lmrec.backbone.itemtext import without_item_text
 from lmrec.backbone.model import auto_model_class
 from lmrec.backbone.wholeword import (
     WHOLE_WORD_FILE,
@@ -38,7 +39,8 @@ class ModelDirectory:
     """What every model directory holds.
 
     model, tokenizer: the fine-tuned backbone (a whole-word table, if the model has one, is
-        saved as ``whole_word.safetensors`` beside the weights, and re-installed by the owner).
+        saved as ``whole_word.safetensors`` beside the weights, and re-installed by the owner;
+        item text is saved as the effective item rows, plain transformers reading them).
     templates, catalog: the prompt templates and the item catalogue trained with.
     config: the recommender's config as a dict (``to_dict``), kept in ``config_file``.
     train_result: what training reported, if the model was trained.
@@ -80,7 +82,7 @@ class ModelDirectory:
         """Write the directory (created if missing); returns its path."""
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        with without_whole_word(self.model):
+        with without_whole_word(self.model), without_item_text(self.model):
             self.model.save_pretrained(out)
         if whole_word_of(self.model) is not None:
             save_whole_word(self.model, out / WHOLE_WORD_FILE)

@@ -231,7 +231,8 @@ class LMFitting:
     ) -> None:
         """The one set-up of every training path: the model and tokenizer (``id_tokens`` added,
         a scratch tokenizer learnt from ``corpus``), the whole-word embedding, LoRA, the
-        objective's check of the layout, and the item trie."""
+        objective's check of the layout, the item trie, and item text in the item tokens'
+        vectors."""
         cfg = self.config
         self.catalog, self.index, self.users, self.adapter = catalog, index, users, None
         self.model, self.tokenizer = prepare_model(
@@ -255,6 +256,7 @@ class LMFitting:
                 "causal checkpoint"
             )
         self.trie = ItemTrie.from_index(index, self.tokenizer)
+        self._install_item_text()
         logger.info(
             "model %s: %d parameters (%d trained), %d items in the index",
             cfg.model,

@@ -26,10 +26,12 @@ from lmrec.recommenders.base import Recommender, Scored
 from lmrec.recommenders.config import LMConfig
 from lmrec.recommenders.directory import ModelDirectory
 from lmrec.recommenders.fitting import LMFitting, catalog_corpus
+from lmrec.recommenders.itemtext import ItemTextMethods
 from lmrec.recommenders.task_answers import RatingAnswer, TaskAnswers
 from lmrec.tasks import UserIndex, sequential_prompt
 from lmrec.tasks.events import typed_prompt
 from lmrec.tasks.sequential import sequence_text
+from lmrec.text.encoders import ItemTextEmbeddings
 from lmrec.training.config import RefitRecord, TrainResult
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ USERS_FILE = "user_index.json"
 __all__ = ["LMConfig", "LMRecommender", "RatingAnswer", "catalog_corpus", "set_threads"]
 
 
-class LMRecommender(LMFitting, TaskAnswers, Recommender):
+class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
     """A language model (T5-style encoder-decoder, or decoder-only such as GPT-2 or LLaMA)
     fine-tuned on P5 prompts: sequential recommendation, and with
     ``LMConfig.tasks`` also rating, explanation, review and direct recommendation."""
@@ -60,6 +62,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
         self.refit_record: RefitRecord | None = None
         self.users: UserIndex | None = None
         self.adapter: Adapter | None = None
+        self.item_text: ItemTextEmbeddings | None = None
 
     # ------------------------------------------------------------------ inference
     @property
@@ -159,7 +162,9 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
         tokenizer, templates, catalogue and the lmrec config, plus the item index (and user
         index); after LoRA training the weights have the adapter merged in, and ``adapter/``
         holds the adapter itself; with ``whole_word`` the whole-word table is
-        ``whole_word.safetensors``."""
+        ``whole_word.safetensors``; with item text (``item_representation``) the weights hold
+        each item's effective vector, and the projection, the id rows and the text vectors are
+        saved beside them (:mod:`lmrec.recommenders.itemtext`)."""
         self._require_fitted()
         out = ModelDirectory.of(self).save(path, CONFIG_FILE)
         self.index.save(out / INDEX_FILE)
@@ -167,12 +172,13 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
             self.users.save(out / USERS_FILE)
         if self.adapter is not None:
             save_adapter(self.adapter, out / ADAPTER_DIR)
+        self._save_item_text(out)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """A directory written by :meth:`save`. With ``whole_word`` the whole-word embedding is
         re-installed and its table loaded from ``whole_word.safetensors`` (plain transformers
-        loads the directory without it)."""
+        loads the directory without it); item text is installed again likewise."""
         src = Path(path)
         directory = ModelDirectory.load(src, CONFIG_FILE, "an lmrec model directory")
         rec = cls(LMConfig.from_dict(directory.config))
@@ -182,6 +188,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
         if rec.config.whole_word:
             install_whole_word(rec.model, rec.tokenizer, rec._codes(), rec.config.train.seed)
             load_whole_word(rec.model, src / WHOLE_WORD_FILE)
+        rec._load_item_text(src)
         if (src / USERS_FILE).exists():
             rec.users = UserIndex.load(src / USERS_FILE)
         if (src / ADAPTER_DIR).exists():
@@ -202,6 +209,7 @@ class LMRecommender(LMFitting, TaskAnswers, Recommender):
             "refit_record",
             "users",
             "adapter",
+            "item_text",
         ):
             setattr(clone, attr, getattr(self, attr))
         return clone

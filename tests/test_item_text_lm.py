@@ -1,0 +1,235 @@
+"""Item text in the language model's item representation (``LMConfig.item_representation``):
+the item tokens' vectors from frozen catalogue text, saved as plain weights, and new items
+added after training from their text alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from lm_fixtures import cycle_split
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+from lmrec.backbone.itemtext import (
+    ITEM_TEXT_FILE,
+    install_item_text,
+    item_text_of,
+    without_item_text,
+)
+from lmrec.backbone.lora import LoraSettings
+from lmrec.data.schema import Item
+from lmrec.data.split import Split
+from lmrec.indexing import INDEX_STRATEGIES, IndexConfig, ItemIndex
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.tasks import PromptConfig
+from lmrec.text.encoders import ItemTextConfig, embed_catalog
+from lmrec.training.loop import TrainConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TFIDF = ItemTextConfig(encoder="tfidf")
+HISTORIES = [["i1", "i2"], ["i5", "i6", "i7"], ["i0"]]
+
+
+def _config(mode: str = "text", model: str = "scratch:llama-tiny", epochs: int = 6) -> LMConfig:
+    return LMConfig(
+        model=model,
+        index=IndexConfig(item_text=TFIDF),
+        prompts=PromptConfig(max_history=4),
+        train=TrainConfig(
+            epochs=epochs, batch_size=16, learning_rate=3e-3, patience=0, progress=False
+        ),
+        objective="answer" if model == "scratch:tiny" else "sequence",
+        item_representation=mode,
+    )
+
+
+def _split() -> Split:
+    return cycle_split(n_items=8, n_users=60, length=6)
+
+
+def _ranked(rec, histories=HISTORIES, k: int = 10):
+    return [[(s.item, s.score) for s in row] for row in rec.recommend(histories, k=k)]
+
+
+def _items(ranked):
+    return [[item for item, _ in row] for row in ranked]
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    return LMRecommender(_config("text")).fit(_split())
+
+
+# ---------------------------------------------------------------- the options
+def test_ids_is_the_default_and_installs_nothing(tmp_path):
+    """ "ids" is today's model: the same recommendations as a config that never names the
+    field, nothing wrapped, no item-text files saved."""
+    split = _split()
+    plain = replace(_config(), item_representation="ids")
+    default = LMConfig(
+        **{k: getattr(plain, k) for k in ("model", "index", "prompts", "train")},
+        objective="sequence",
+    )
+    assert default.item_representation == "ids" and default == plain
+    a, b = LMRecommender(plain).fit(split), LMRecommender(default).fit(split)
+    assert _ranked(a) == _ranked(b)
+    assert item_text_of(a.model) is None and a.item_text is None
+    a.save(tmp_path)
+    assert not (tmp_path / ITEM_TEXT_FILE).exists() and not (tmp_path / "item_text.npz").exists()
+    assert LMConfig.from_dict({"model": "scratch:tiny"}).item_representation == "ids"
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        IndexConfig(style="subtokens"),
+        IndexConfig(strategy="semantic"),
+        IndexConfig(strategy="collaborative+unique"),
+    ],
+)
+def test_multi_token_ids_are_refused_with_the_fix(index):
+    with pytest.raises(ValueError, match="one token per item.*--id-style single"):
+        LMConfig(index=index, item_representation="text")
+
+
+def test_unknown_mode_lora_and_whole_word_are_refused():
+    with pytest.raises(ValueError, match="unknown item_representation 'words'"):
+        LMConfig(item_representation="words")
+    with pytest.raises(ValueError, match="LoRA or whole-word"):
+        LMConfig(item_representation="ids+text", lora=LoraSettings())
+    with pytest.raises(ValueError, match="LoRA or whole-word"):
+        LMConfig(item_representation="text", whole_word=True)
+
+
+def test_an_index_that_writes_several_tokens_is_refused_at_fit(monkeypatch):
+    """A strategy the config cannot see through (a registered one) is checked on the index."""
+
+    def two_tokens(split, config):
+        return ItemIndex({item: (f"<a_{n}>", "<b_0>") for n, item in enumerate(split.catalog)})
+
+    monkeypatch.setitem(INDEX_STRATEGIES, "random", two_tokens)
+    config = replace(_config(epochs=0), index=IndexConfig(strategy="random", item_text=TFIDF))
+    with pytest.raises(ValueError, match="item 'i0' has code \\('<a_0>', '<b_0>'\\)"):
+        LMRecommender(config).fit(_split())
+
+
+# ---------------------------------------------------------------- what the vectors are
+def test_text_vectors_come_from_the_catalogue_alone():
+    """The same vector per item whatever the interactions: with or without validation and test
+    events, and from other training histories; and it is the catalogue's text vector."""
+    split = _split()
+    bare = Split(train=split.train, valid={}, test={}, catalog=split.catalog, name="bare")
+    other = cycle_split(n_items=8, n_users=30, length=5, seed=7)
+    expected = embed_catalog(split.catalog, TFIDF).rows([f"i{n}" for n in range(8)])
+    for data in (split, bare, other):
+        rec = LMRecommender(_config(epochs=0)).fit(data)
+        table = item_text_of(rec.model)
+        by_item = dict(zip(rec.index.items, table.text.numpy(), strict=True))
+        assert np.array_equal(
+            np.stack([by_item[f"i{n}"] for n in range(8)]), expected.astype(np.float32)
+        )
+        assert table.token_ids.tolist() == [rec.trie.tokens(i)[0] for i in rec.index.items]
+
+
+@pytest.mark.parametrize("mode", ["text", "ids+text"])
+def test_text_mode_reads_no_id_row(mode):
+    """ "text": changing the item tokens' id rows changes nothing; "ids+text": it does."""
+    rec = LMRecommender(_config(mode, epochs=0)).fit(_split())
+    before = _ranked(rec)
+    table = item_text_of(rec.model)
+    with torch.no_grad():
+        rec.model.get_input_embeddings().embedding.weight[table.token_ids] += 1.0
+    assert (_ranked(rec) == before) == (mode == "text")
+
+
+def test_the_text_term_starts_at_the_size_of_an_id_row():
+    rec = LMRecommender(_config("ids+text", epochs=0)).fit(_split())
+    table = item_text_of(rec.model)
+    weight = rec.model.get_input_embeddings().embedding.weight
+    with torch.no_grad():
+        ids_norm = weight[table.token_ids].norm(dim=1).mean()
+        text_norm = table.proj(table.text).norm(dim=1).mean()
+    assert 0.5 < float(text_norm / ids_norm) < 2.0
+
+
+def test_install_and_materialise_on_a_bare_model():
+    """The effective rows in place of the item rows while saving; everything restored after."""
+    rec = LMRecommender(_config("ids", epochs=0)).fit(_split())
+    model = rec.model
+    weight = model.get_input_embeddings().weight
+    original = weight.detach().clone()
+    ids = [rec.trie.tokens(i)[0] for i in rec.index.items]
+    table = install_item_text(model, np.eye(8), ids, keep_ids=True, seed=3)
+    assert model.get_output_embeddings().head.weight is weight  # still tied
+    effective = original.clone()
+    effective[ids] = original[ids] + table.proj.weight.detach().T
+    assert torch.allclose(model.get_input_embeddings().weight, effective)
+    with without_item_text(model):
+        assert model.get_input_embeddings().weight is weight
+        assert torch.allclose(weight, effective)
+    assert torch.equal(weight, original) and item_text_of(model) is table
+
+
+# ---------------------------------------------------------------- saving
+@pytest.mark.parametrize("model", ["scratch:llama-tiny", "scratch:tiny"])
+def test_saved_model_loads_back_and_in_plain_transformers(model, tmp_path):
+    rec = LMRecommender(_config("ids+text", model=model, epochs=3)).fit(_split())
+    ranked = _ranked(rec)
+    rec.save(tmp_path)
+    again = LMRecommender.load(tmp_path)
+    assert item_text_of(again.model) is not None
+    assert _ranked(again) == ranked
+    auto = AutoModelForSeq2SeqLM if model == "scratch:tiny" else AutoModelForCausalLM
+    plain = auto.from_pretrained(tmp_path).eval()
+    ids = torch.tensor([rec.trie.tokens(i) for i in ("i1", "i2", "i3")]).T
+    extra = {"decoder_input_ids": ids} if model == "scratch:tiny" else {}
+    with torch.no_grad():
+        assert torch.equal(
+            plain(input_ids=ids, **extra).logits, rec.model(input_ids=ids, **extra).logits
+        )
+    swapped = rec.with_config()
+    swapped.model = plain
+    assert _items(_ranked(swapped)) == _items(ranked)
+
+
+# ---------------------------------------------------------------- new items
+def test_a_new_item_is_recommended_and_read_from_its_text(text_model, tmp_path):
+    """In "text" mode a new item with i3's text is i3 to the model: the same score, and a
+    history ending in it is read as one ending in i3."""
+    rec = LMRecommender.load(_saved(text_model, tmp_path / "before"))
+    rec.add_items([Item("i3-again", name="thing 3")])
+    assert "i3-again" in rec.index and "i3-again" in rec.catalog and "i3-again" in rec.trie
+    scores = dict(rec.recommend([["i0", "i1"]], k=9)[0])
+    assert set(scores) == {*(f"i{n}" for n in range(2, 8)), "i3-again"}
+    assert scores["i3-again"] == pytest.approx(scores["i3"], abs=1e-4)
+    (via_new,), (via_old,) = (
+        rec.score([h], [["i5", "i0"]]) for h in (["i1", "i3-again"], ["i1", "i3"])
+    )
+    assert via_new == pytest.approx(via_old, abs=1e-4)
+    rec.save(tmp_path / "after")
+    again = LMRecommender.load(tmp_path / "after")
+    assert _ranked(again, [["i0", "i1"]], 9) == _ranked(rec, [["i0", "i1"]], 9)
+    assert again.item_text.items[-1] == "i3-again" and again.item_text.fitted == 8
+
+
+def _saved(rec, path):
+    rec.save(path)
+    return path
+
+
+def test_add_items_keeps_the_known_items_and_refuses_what_it_cannot_embed(text_model):
+    rec = text_model.with_config()
+    before = _ranked(rec)
+    with pytest.raises(ValueError, match="'i1' is already in the catalogue"):
+        rec.add_items([Item("i1", name="thing 1")])
+    with pytest.raises(ValueError, match="'twin' is already in the catalogue"):
+        rec.add_items([Item("twin", name="a"), Item("twin", name="b")])
+    with pytest.raises(ValueError, match="'blank' has no text to embed"):
+        rec.add_items([Item("blank")])
+    assert len(rec.index) == 8 and _ranked(rec) == before
+    ids_only = LMRecommender(_config("ids", epochs=0)).fit(_split())
+    with pytest.raises(ValueError, match="ids-only model .* ColdStartRecommender"):
+        ids_only.add_items([Item("new", name="thing 9")])
