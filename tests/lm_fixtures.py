@@ -36,6 +36,16 @@ def train_tiny_with_cli(out: Path, *data_flags: str) -> Path:
     return out
 
 
+def train_text_model_with_cli(out: Path, representation: str = "ids+text") -> Path:
+    """``lmrec train`` of the default model (scratch LLaMA, sequence objective) for one epoch
+    on 60 users of the built-in shop, with item text (TF-IDF) in its item representation
+    (``representation="ids"`` for none): a model that takes new items, in seconds."""
+    argv = ["--quiet", "train", "--data", "builtin", "--first-only", "--users", "60"]
+    argv += ["--epochs", "1", "--item-representation", representation, "--item-text", "tfidf"]
+    assert main([*argv, "--out", str(out)]) == 0
+    return out
+
+
 def cycle_split(n_items: int = 12, n_users: int = 120, length: int = 7, seed: int = 0) -> Split:
     """Users walk a cycle of items (i0 -> i1 -> ... -> i0) from a random start: the right next
     item is always the successor of the last one."""

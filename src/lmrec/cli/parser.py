@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from lmrec.cli.additems import add_add_items_parser
 from lmrec.cli.ask import add_ask_parser
 from lmrec.cli.demo import add_demo_parser
 from lmrec.cli.evaluate import add_evaluate_parser
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ask_parser(sub)
     add_serve_parser(sub)
     add_import_parser(sub)
+    add_add_items_parser(sub)
     return parser
 
 

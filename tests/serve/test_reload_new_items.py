@@ -1,0 +1,50 @@
+"""A running service takes items added by ``lmrec add-items`` on ``POST /admin/reload``: the
+new item is in the catalogue, recommendable, and accepted in histories and events; until the
+reload the service keeps the model it loaded."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from conftest import API_KEY
+from lm_fixtures import train_text_model_with_cli
+from thread_server import serve_in_thread
+
+from lmrec.cli import main
+from lmrec.serve import ServeConfig, create_app
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+WRITE = {"X-API-Key": API_KEY}
+
+
+def test_reload_serves_the_items_add_items_added(tmp_path, capsys):
+    model = train_text_model_with_cli(tmp_path / "model")
+    new = tmp_path / "new.csv"
+    new.write_text("item,name,category\nNEW-1,Pro Match Soccer Ball,soccer\n", encoding="utf-8")
+    app = create_app(ServeConfig(str(model), str(tmp_path / "events.sqlite"), api_key=API_KEY))
+    event = {"events": [{"id": "e-1", "user": "u1", "item": "NEW-1", "type": "purchase"}]}
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        size = http.get("/health").json()["items"]
+        assert http.post("/recommend", json={"history": ["NEW-1"]}).status_code == 422
+
+        assert main(["--quiet", "add-items", "--model", str(model), "--catalog", str(new)]) == 0
+        capsys.readouterr()
+        # Not before the reload: requests keep the model the service loaded.
+        assert http.post("/recommend", json={"history": ["NEW-1"]}).status_code == 422
+        assert http.post("/admin/reload").status_code == 401  # the write key is needed
+        reloaded = http.post("/admin/reload", headers=WRITE)
+        assert reloaded.status_code == 200 and reloaded.json()["items"] == size + 1
+        assert http.get("/health").json()["items"] == size + 1
+
+        every = {"history": ["NEW-1"], "k": size + 1, "exclude_seen": False}
+        answer = http.post("/recommend", json=every)
+        assert answer.status_code == 200
+        assert "NEW-1" in {r["item"] for r in answer.json()["recommendations"]}
+        listed = http.get("/items", params={"limit": size + 1}).json()["items"]
+        assert "Pro Match Soccer Ball" in {i["name"] for i in listed}
+
+        stored = http.post("/events", json=event, headers=WRITE)
+        assert stored.status_code == 200 and stored.json()["stored"] == 1
+        mine = http.get("/users/u1/recommendations", params={"k": 3}).json()
+        assert [e["item"] for e in mine["history"]] == ["NEW-1"] and not mine["cold_start"]
+        assert len(mine["recommendations"]) == 3
