@@ -4,6 +4,7 @@ added after training from their text alone."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -233,3 +234,15 @@ def test_add_items_keeps_the_known_items_and_refuses_what_it_cannot_embed(text_m
     ids_only = LMRecommender(_config("ids", epochs=0)).fit(_split())
     with pytest.raises(ValueError, match="ids-only model .* ColdStartRecommender"):
         ids_only.add_items([Item("new", name="thing 9")])
+
+
+def test_a_catalogue_item_without_training_events_has_an_id_and_a_vector_from_its_text():
+    split = _split()
+    cold = Item("i99", name="thing 3 again")
+    split = replace(split, catalog=split.catalog.with_items([cold]))
+    rec = LMRecommender(_config("text")).fit(split)
+    assert "i99" in rec.index and "i99" in rec.trie  # numbered after the items of the histories
+    (scores,) = rec.score([["i1", "i2"]], [["i99"]])
+    assert math.isfinite(scores[0])
+    with pytest.raises(ValueError, match="already in the catalogue"):
+        rec.add_items([cold])
