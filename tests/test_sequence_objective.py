@@ -19,7 +19,13 @@ from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequence_examples, sequence_text
 from lmrec.training.loop import TrainConfig
-from lmrec.training.step import batch_loss, collate_batch, logits_and_labels, weighted_loss
+from lmrec.training.step import (
+    batch_loss,
+    collate_batch,
+    example_losses,
+    logits_and_labels,
+    weighted_loss,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -136,3 +142,33 @@ def test_sequence_objective_is_refused_where_it_does_not_apply():
         LMConfig(objective="sequence", tasks=("sequential", "rating"))
     with pytest.raises(ValueError, match="decoder-only"):
         LMRecommender(_config(model="scratch:tiny")).fit(cycle_split(n_users=10))
+
+
+def _transposed_example_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The per-example loss as it was computed before, over every position."""
+    token_loss = torch.nn.functional.cross_entropy(
+        logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
+    )
+    mask = (labels != -100).float()
+    return (token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_loss_over_labelled_positions_alone_equals_the_loss_over_all(causal):
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 7, 300, generator=generator)
+    labels = torch.randint(0, 300, (5, 7), generator=generator)
+    labels[torch.arange(7) >= torch.tensor([[7], [5], [2], [1], [0]])] = -100  # padding
+    labels[1, 1] = -100  # a prompt token
+    weights = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0])
+    expected_logits = logits.clone().requires_grad_()
+    shifted = (expected_logits[:, :-1], labels[:, 1:]) if causal else (expected_logits, labels)
+    per_example = _transposed_example_losses(*shifted)
+    expected = (per_example * weights).sum() / weights.sum()
+    expected.backward()
+    got_logits = logits.clone().requires_grad_()
+    got = weighted_loss(got_logits, labels, weights, causal=causal)
+    got.backward()
+    assert got.item() == pytest.approx(expected.item(), abs=1e-6)
+    assert torch.allclose(got_logits.grad, expected_logits.grad, atol=1e-7)
+    assert example_losses(logits, labels, causal)[-1].item() == 0.0  # nothing labelled

@@ -128,14 +128,21 @@ def weighted_loss(
 def example_losses(
     logits: torch.Tensor, labels: torch.Tensor, causal: bool = False
 ) -> torch.Tensor:
-    """Each example's mean answer-token cross-entropy (see :func:`weighted_loss`)."""
+    """Each example's mean answer-token cross-entropy (see :func:`weighted_loss`).
+
+    The labelled positions are taken out first and scored as one contiguous (tokens,
+    vocabulary) matrix: cross-entropy over a transposed (batch, vocabulary, positions) view,
+    padding included, took 5-6x as long forward and backward (a 64 x 12 x 13k batch, one CPU
+    thread), for the same values."""
     if causal:
         logits, labels = logits[:, :-1], labels[:, 1:]
+    labelled = labels != -100
     token_loss = torch.nn.functional.cross_entropy(
-        logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
+        logits[labelled].float(), labels[labelled], reduction="none"
     )
-    mask = (labels != -100).float()
-    return (token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+    rows = labelled.nonzero()[:, 0]
+    sums = token_loss.new_zeros(labels.shape[0]).index_add(0, rows, token_loss)
+    return sums / labelled.sum(-1).clamp(min=1)
 
 
 @torch.no_grad()
