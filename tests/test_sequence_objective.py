@@ -23,7 +23,8 @@ from lmrec.training.step import (
     batch_loss,
     collate_batch,
     example_losses,
-    logits_and_labels,
+    labelled_logits,
+    trims_logits,
     weighted_loss,
 )
 
@@ -93,21 +94,18 @@ def test_trimmed_logits_give_the_full_loss_at_the_labelled_positions_only(spec):
         Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
     batch = collate_batch(tok, examples, max_len=16, causal=True)
+    assert trims_logits(model)
     with torch.no_grad():
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         expected = weighted_loss(full, batch["labels"], batch["weights"], causal=True)
-        logits, labels = logits_and_labels(model, batch, causal=True, trim_logits=True)
+        logits, labels, labelled = labelled_logits(model, batch)
         trimmed = batch_loss(model, batch, causal=True, trim_logits=True)
     # Rows: </s> <item_1> <item_2> <item_3> pad and bought <item_1> </s> <item_2> </s>.
-    # Positions 0-3 predict a label in some row; position 4 predicts nothing.
-    assert labels.tolist() == [[5, 6, 7, -100], [-100, -100, 6, 1]]
-    assert logits.shape[:2] == (2, 4)
-    assert torch.allclose(logits, full[:, :4], atol=1e-6)
+    # Row 0's positions 0-2 predict a label, row 1's positions 2-3; nothing else is computed.
+    assert labelled.tolist() == [[True, True, True, False], [False, False, True, True]]
+    assert labels.tolist() == [5, 6, 7, 6, 1]
+    assert torch.allclose(logits, full[:, :4][labelled], atol=1e-6)
     assert trimmed.item() == pytest.approx(expected.item(), abs=1e-6)
-    one_token = collate_batch(tok, examples[:1], max_len=16, causal=True)
-    with torch.no_grad():
-        logits, labels = logits_and_labels(model, one_token, causal=True, trim_logits=True)
-    assert labels.tolist() == [[5, 6, 7]]  # the start token's label slot is not computed
 
 
 def test_sequence_objective_learns_a_cycle_and_saves():
