@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, profile_training, sasrec_grid, sequential, time_to_quality
+from benchmarks import (
+    harness,
+    profile_training,
+    sasrec_grid,
+    sequential,
+    time_to_quality,
+    top10_speed,
+)
 from benchmarks.languages import controls, models, scores, tasks
 from benchmarks.languages.summary import summarize
 
@@ -129,6 +136,20 @@ def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
     text = (tmp_path / "smoke-quick.md").read_text()
     assert text.startswith("# Time to quality")
     assert (tmp_path / "smoke-quick.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_top10_speed_quick_path_ranks_alike_by_beam_and_in_one_pass(tmp_path):
+    result = _quick_run("top10_speed", tmp_path)
+    rows = result["models"]
+    assert list(rows) == [top10_speed.SASREC, top10_speed.BEAM, top10_speed.ONE_PASS]
+    beam, fast = rows[top10_speed.BEAM], rows[top10_speed.ONE_PASS]
+    assert fast["test_ndcg10"] == beam["test_ndcg10"]
+    assert all(r["users_per_second"] > 0 for r in rows.values())
+    check = result["beam_vs_one_pass"]
+    assert check["identical_lists"] == check["users"] == 300
+    assert result["lm_steps"]["steps"] == len(result["lm_steps"]["losses"]) == 5  # --quick
+    assert (tmp_path / "smoke-quick.md").read_text().startswith("# Top-10 serving speed")
 
 
 @pytest.mark.slow

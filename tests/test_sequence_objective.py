@@ -19,7 +19,14 @@ from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import Example, PromptConfig
 from lmrec.tasks.sequential import sequence_examples, sequence_text
 from lmrec.training.loop import TrainConfig
-from lmrec.training.step import batch_loss, collate_batch, logits_and_labels, weighted_loss
+from lmrec.training.step import (
+    batch_loss,
+    collate_batch,
+    example_losses,
+    labelled_logits,
+    trims_logits,
+    weighted_loss,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -87,21 +94,18 @@ def test_trimmed_logits_give_the_full_loss_at_the_labelled_positions_only(spec):
         Example("bought <item_1>", "<item_2>", "sequential", "t"),
     ]
     batch = collate_batch(tok, examples, max_len=16, causal=True)
+    assert trims_logits(model)
     with torch.no_grad():
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         expected = weighted_loss(full, batch["labels"], batch["weights"], causal=True)
-        logits, labels = logits_and_labels(model, batch, causal=True, trim_logits=True)
+        logits, labels, labelled = labelled_logits(model, batch)
         trimmed = batch_loss(model, batch, causal=True, trim_logits=True)
     # Rows: </s> <item_1> <item_2> <item_3> pad and bought <item_1> </s> <item_2> </s>.
-    # Positions 0-3 predict a label in some row; position 4 predicts nothing.
-    assert labels.tolist() == [[5, 6, 7, -100], [-100, -100, 6, 1]]
-    assert logits.shape[:2] == (2, 4)
-    assert torch.allclose(logits, full[:, :4], atol=1e-6)
+    # Row 0's positions 0-2 predict a label, row 1's positions 2-3; nothing else is computed.
+    assert labelled.tolist() == [[True, True, True, False], [False, False, True, True]]
+    assert labels.tolist() == [5, 6, 7, 6, 1]
+    assert torch.allclose(logits, full[:, :4][labelled], atol=1e-6)
     assert trimmed.item() == pytest.approx(expected.item(), abs=1e-6)
-    one_token = collate_batch(tok, examples[:1], max_len=16, causal=True)
-    with torch.no_grad():
-        logits, labels = logits_and_labels(model, one_token, causal=True, trim_logits=True)
-    assert labels.tolist() == [[5, 6, 7]]  # the start token's label slot is not computed
 
 
 def test_sequence_objective_learns_a_cycle_and_saves():
@@ -136,3 +140,33 @@ def test_sequence_objective_is_refused_where_it_does_not_apply():
         LMConfig(objective="sequence", tasks=("sequential", "rating"))
     with pytest.raises(ValueError, match="decoder-only"):
         LMRecommender(_config(model="scratch:tiny")).fit(cycle_split(n_users=10))
+
+
+def _transposed_example_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The per-example loss as it was computed before, over every position."""
+    token_loss = torch.nn.functional.cross_entropy(
+        logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
+    )
+    mask = (labels != -100).float()
+    return (token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_loss_over_labelled_positions_alone_equals_the_loss_over_all(causal):
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 7, 300, generator=generator)
+    labels = torch.randint(0, 300, (5, 7), generator=generator)
+    labels[torch.arange(7) >= torch.tensor([[7], [5], [2], [1], [0]])] = -100  # padding
+    labels[1, 1] = -100  # a prompt token
+    weights = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0])
+    expected_logits = logits.clone().requires_grad_()
+    shifted = (expected_logits[:, :-1], labels[:, 1:]) if causal else (expected_logits, labels)
+    per_example = _transposed_example_losses(*shifted)
+    expected = (per_example * weights).sum() / weights.sum()
+    expected.backward()
+    got_logits = logits.clone().requires_grad_()
+    got = weighted_loss(got_logits, labels, weights, causal=causal)
+    got.backward()
+    assert got.item() == pytest.approx(expected.item(), abs=1e-6)
+    assert torch.allclose(got_logits.grad, expected_logits.grad, atol=1e-7)
+    assert example_losses(logits, labels, causal)[-1].item() == 0.0  # nothing labelled

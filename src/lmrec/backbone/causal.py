@@ -10,6 +10,7 @@ always agree on where the prompt ends.
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import torch
@@ -26,6 +27,23 @@ def takes_logits_to_keep(model: torch.nn.Module) -> bool:
     (``logits_to_keep``); a peft wrapper is looked through to its base model."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+@functools.cache
+def keeps_logits_by_mask() -> bool:
+    """Whether this transformers' ``logits_to_keep`` takes a boolean (batch, positions) mask
+    and returns the kept positions flattened (5.25 does: ``slice_logits_to_keep``)."""
+    try:
+        from transformers.modeling_utils import slice_logits_to_keep
+    except ImportError:
+        return False
+    hidden = torch.arange(6.0).view(2, 3, 1)
+    keep = torch.tensor([[True, False, True], [False, False, True]])
+    try:
+        kept = slice_logits_to_keep(hidden, keep)
+    except (IndexError, RuntimeError, TypeError):
+        return False
+    return kept.flatten().tolist() == [0.0, 2.0, 5.0]
 
 
 def separator_id(tokenizer: PreTrainedTokenizerBase) -> int:

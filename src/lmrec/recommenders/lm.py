@@ -15,10 +15,12 @@ from typing import Self
 
 import torch
 
+from lmrec.backbone.causal import prompt_ids
 from lmrec.backbone.lora import ADAPTER_DIR, Adapter, load_adapter, save_adapter
 from lmrec.backbone.wholeword import WHOLE_WORD_FILE, install_whole_word, load_whole_word
 from lmrec.data.schema import Catalog
 from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.one_token import one_token_sequences, rank_one_token_items, ranks_in_one_pass
 from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import ItemIndex
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
@@ -49,6 +51,11 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
     ``LMConfig.tasks`` also rating, explanation, review and direct recommendation."""
 
     name = "lm"
+
+    one_pass_ranking: bool = True
+    """Rank one-token ids under the sequence objective with one forward pass and one masked
+    top-k (:mod:`lmrec.decoding.one_token`): the beam search's items and scores, faster.
+    False forces the beam search (to compare the two)."""
 
     def __init__(self, config: LMConfig | None = None):
         self.config = config or LMConfig()
@@ -111,11 +118,23 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
         language: str | None = None,
         events: Sequence[Sequence[str]] | None = None,
     ) -> list[list[Scored]]:
-        """Top-k catalogue items per history (item ids, oldest first), by trie beam search.
-        ``events`` gives each history item's event type (used when the model is typed)."""
+        """Top-k catalogue items per history (item ids, oldest first), by trie beam search
+        (in one forward pass where :meth:`ranks_in_one_pass`). ``events`` gives each history
+        item's event type (used when the model is typed)."""
         self._require_fitted()
         chosen = self.template_for(template, language)
         k = min(k, len(self.index))
+        if self.ranks_in_one_pass():
+            ranked = rank_one_token_items(
+                self.model,
+                self.trie,
+                self._sequence_ids(histories),
+                k,
+                exclude=histories if exclude_seen else None,
+                pad=self.tokenizer.pad_token_id or 0,
+                batch_size=self.config.inference_batch_size,
+            )
+            return [[Scored(i, s) for i, s in r] for r in ranked]
         results: list[list[Scored]] = []
         size = self.config.inference_batch_size
         for start in range(0, len(histories), size):
@@ -135,6 +154,32 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
             )
             results.extend([Scored(i, s) for i, s in r] for r in ranked)
         return results
+
+    def ranks_in_one_pass(self) -> bool:
+        """Whether :meth:`recommend` ranks in one forward pass: the sequence objective, a plain
+        output head, one token per item id, and prompts whose tokens are just those ids (the
+        text of a two-item prompt is tokenised once here to confirm it)."""
+        self._require_fitted()
+        if not (
+            self.one_pass_ranking
+            and self.config.objective == "sequence"
+            and ranks_in_one_pass(self.model, self.trie)
+        ):
+            return False
+        sample = [self.trie.items[: min(2, len(self.trie))]]
+        (text,) = self.prompts(sample, self.template_for())
+        ids = prompt_ids(self.tokenizer, text, self.config.train.max_source_length, False)
+        return ids == self._sequence_ids(sample)[0]
+
+    def _sequence_ids(self, histories: Sequence[Sequence[str]]) -> list[list[int]]:
+        """The token ids of the sequence-objective prompts of ``histories``, without text."""
+        return one_token_sequences(
+            histories,
+            self.trie,
+            self.tokenizer.eos_token_id,
+            self.config.prompts.max_history,
+            self.config.train.max_source_length,
+        )
 
     def score(
         self,

@@ -1,0 +1,116 @@
+"""Top-k items in one forward pass, for a decoder-only model whose item ids are one token each
+and whose answer continues the prompt directly (the ``sequence`` objective).
+
+There the trie beam search (:func:`~lmrec.decoding.beam.constrained_beam_search`) takes a
+single step: its scores are the log-softmax of the last position's logits, read at the item
+tokens. :func:`rank_one_token_items` computes exactly that without the text: token ids built
+from the trie (:func:`one_token_sequences`), the model's trunk on right-padded rows (so plain
+causal attention, no padding mask: a real position never sees the padding after it), the
+output layer on each row's last real position only, one masked top-k. Same items and scores
+(to float rounding) as the beam search.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from transformers import PreTrainedModel
+
+from lmrec.backbone.causal import is_causal
+from lmrec.decoding.trie import ItemTrie
+
+__all__ = ["one_token_sequences", "rank_one_token_items", "ranks_in_one_pass"]
+
+
+def ranks_in_one_pass(model: PreTrainedModel, trie: ItemTrie) -> bool:
+    """Whether :func:`rank_one_token_items` applies: a decoder-only model with a plain output
+    head (no logit soft-capping after it) and one token per item."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return (
+        trie.depth == 1
+        and len(trie) > 0
+        and is_causal(base)
+        and base.get_output_embeddings() is not None
+        and getattr(base.config, "final_logit_softcapping", None) is None
+    )
+
+
+def one_token_sequences(
+    histories: Sequence[Sequence[str]],
+    trie: ItemTrie,
+    start: int,
+    max_history: int,
+    max_len: int,
+) -> list[list[int]]:
+    """``<start> i1 ... in`` as token ids, straight from the trie: what tokenising
+    :func:`~lmrec.tasks.sequential.sequence_text` gives (the most recent ``max_history`` known
+    items, 0 = all; at most ``max_len`` tokens, the start cut first, as
+    :func:`~lmrec.backbone.causal.prompt_ids` cuts)."""
+    row_of, tokens = trie.row_of, trie.codes[:, 0].tolist()
+    keep = max(max_len, 1)
+    sequences = []
+    for items in histories:
+        known = [tokens[row_of[i]] for i in items if i in row_of]
+        if max_history > 0:
+            known = known[-max_history:]
+        ids = [start, *known]
+        sequences.append(ids[len(ids) - keep :] if len(ids) > keep else ids)
+    return sequences
+
+
+@torch.no_grad()
+def rank_one_token_items(
+    model: PreTrainedModel,
+    trie: ItemTrie,
+    sequences: Sequence[Sequence[int]],
+    k: int,
+    exclude: Sequence[Sequence[str]] | None = None,
+    pad: int = 0,
+    batch_size: int = 128,
+) -> list[list[tuple[str, float]]]:
+    """Top-``k`` items after each token sequence with their log-probabilities, best first
+    (items whose every row is excluded, or fewer than ``k`` left, give shorter lists).
+
+    Rows are batched by length (``batch_size`` at a time), so short histories are not padded to
+    the longest; ``exclude`` gives, per sequence, items that may not be returned."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    if not sequences:
+        return []
+    model.eval()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    trunk, head = base.base_model, base.get_output_embeddings()
+    device = base.device
+    item_tokens = torch.as_tensor(trie.codes[:, 0])
+    first = int(item_tokens[0])
+    contiguous = torch.equal(item_tokens, torch.arange(first, first + len(item_tokens)))
+    k = min(k, len(trie))
+    results: list[list[tuple[str, float]]] = [[] for _ in sequences]
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        lengths = torch.tensor([len(sequences[i]) for i in rows])
+        input_ids = torch.full((len(rows), int(lengths.max())), pad, dtype=torch.long)
+        for r, i in enumerate(rows):
+            input_ids[r, : lengths[r]] = torch.as_tensor(sequences[i])
+        hidden = trunk(input_ids=input_ids.to(device), use_cache=False).last_hidden_state
+        last = hidden[torch.arange(len(rows), device=device), (lengths - 1).to(device)]
+        logp = torch.log_softmax(head(last).float(), dim=-1).cpu()
+        scores = logp[:, first : first + len(item_tokens)] if contiguous else logp[:, item_tokens]
+        if exclude is not None:
+            seen = [
+                (r, trie.row_of[x])
+                for r, i in enumerate(rows)
+                for x in exclude[i]
+                if x in trie.row_of
+            ]
+            if seen:
+                scores[tuple(torch.tensor(seen).T)] = -math.inf
+        top_scores, top_rows = scores.topk(k, dim=-1)
+        for r, values, items in zip(rows, top_scores.tolist(), top_rows.tolist(), strict=True):
+            results[r] = [
+                (trie.items[j], v) for j, v in zip(items, values, strict=True) if v != -math.inf
+            ]
+    return results
