@@ -142,9 +142,10 @@ def summarize(
     }
 
 
-def held_out_row(rec, split, args) -> dict[str, float]:
-    """Test NDCG@10 and top-10 users/s (all items ranked, history not excluded)."""
-    report = evaluate_ranking(
+def test_report(rec, split, args):
+    """The test-stage ranking report at 10 (all items ranked, history not excluded, on
+    ``args.eval_users`` sampled users or all)."""
+    return evaluate_ranking(
         rec,
         split,
         stage="test",
@@ -154,6 +155,11 @@ def held_out_row(rec, split, args) -> dict[str, float]:
         seed=args.seed,
         progress=False,
     )
+
+
+def held_out_row(rec, split, args) -> dict[str, float]:
+    """Test NDCG@10 and top-10 users/s (all items ranked, history not excluded)."""
+    report = test_report(rec, split, args)
     return {
         "test_ndcg10": report.metrics["NDCG@10"],
         "test_hr10": report.metrics["HR@10"],

@@ -31,9 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
 from benchmarks import harness
-from benchmarks.time_to_quality import LM, SASREC, train_lm, train_sasrec
+from benchmarks.time_to_quality import LM, SASREC, test_report, train_lm, train_sasrec
 from lmrec.data import leave_one_out_split
-from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.recommenders.lm import LMRecommender
 from lmrec.tasks.sequential import sequence_examples
 from lmrec.training.step import TrainingStep, cpu_only, make_batches
@@ -57,16 +56,7 @@ def timed_top10(named: dict[str, object], split, args) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     for _ in range(args.repeats):
         for name, rec in named.items():
-            report = evaluate_ranking(
-                rec,
-                split,
-                stage="test",
-                ks=(10,),
-                exclude_seen=False,
-                max_users=args.eval_users or None,
-                seed=args.seed,
-                progress=False,
-            )
+            report = test_report(rec, split, args)
             row = rows.setdefault(name, {"users_per_second": 0.0, "passes": []})
             row["passes"].append(report.users_per_second)
             row["users_per_second"] = max(row["passes"])

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 WRITE = {"X-API-Key": API_KEY}
 
 
-def test_reload_serves_the_items_add_items_added(tmp_path, capsys):
+def test_reload_serves_the_items_add_items_added(tmp_path):
     model = train_text_model_with_cli(tmp_path / "model")
     new = tmp_path / "new.csv"
     new.write_text("item,name,category\nNEW-1,Pro Match Soccer Ball,soccer\n", encoding="utf-8")
@@ -28,7 +28,6 @@ def test_reload_serves_the_items_add_items_added(tmp_path, capsys):
         assert http.post("/recommend", json={"history": ["NEW-1"]}).status_code == 422
 
         assert main(["--quiet", "add-items", "--model", str(model), "--catalog", str(new)]) == 0
-        capsys.readouterr()
         # Not before the reload: requests keep the model the service loaded.
         assert http.post("/recommend", json={"history": ["NEW-1"]}).status_code == 422
         assert http.post("/admin/reload").status_code == 401  # the write key is needed
