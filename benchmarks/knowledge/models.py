@@ -92,7 +92,7 @@ def sasrec_settings(args: argparse.Namespace, results: Path = harness.RESULTS) -
         setattr(args, f"sasrec_{name}", (best or defaults)[name])
     if not unset:
         return "the --sasrec-* options"
-    source = f"the best validation point of {grid.relative_to(harness.ROOT)}" if best else ""
+    source = f"the best validation point of {grid.relative_to(results.parents[1])}" if best else ""
     source = source or "SASRecConfig's defaults (no finished SASRec grid for this data set)"
     given = sorted(set(SASREC_TUNED) - set(unset))
     return source + (f"; {', '.join(given)} from the options" if given else "")
