@@ -100,16 +100,9 @@ def sasrec_settings(args: argparse.Namespace, results: Path = harness.RESULTS) -
 
 def sasrec(args: argparse.Namespace) -> SASRecRecommender:
     """SASRec at the run's settings, validated with the history not excluded."""
-    config = SASRecConfig(
-        hidden=args.sasrec_hidden,
-        dropout=args.sasrec_dropout,
-        lr=args.sasrec_lr,
-        epochs=args.sasrec_epochs,
-        patience=args.sasrec_patience,
-        seed=args.seed,
-        valid_exclude_seen=False,
-        progress=False,
-    )
+    tuned = {name: getattr(args, f"sasrec_{name}") for name in SASREC_TUNED}
+    fixed = {"epochs": args.sasrec_epochs, "patience": args.sasrec_patience, "seed": args.seed}
+    config = SASRecConfig(**tuned, **fixed, valid_exclude_seen=False, progress=False)
     return SASRecRecommender(config)
 
 
