@@ -201,17 +201,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         for data in (shop.select(first_only=True), ml)
     ]
-    result = harness.study_record(
-        "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
-        base,
-        started,
-        results,
-        question="HR@10 on test events that hit items held out of training entirely",
-        protocol=" ".join(PROTOCOL.split()),
-        recommenders=" ".join(RECOMMENDERS.split()),
-        embedding=embedding,
-        neighbours=counts,
-    )
+    fields = {
+        "question": "HR@10 on test events that hit items held out of training entirely",
+        "protocol": " ".join(PROTOCOL.split()),
+        "recommenders": " ".join(RECOMMENDERS.split()),
+        "embedding": embedding,
+        "neighbours": counts,
+    }
+    command = "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv)
+    result = harness.study_record(command, base, started, results, **fields)
     cache.write(result, to_markdown(result))
 
 
@@ -238,16 +236,14 @@ def to_markdown(result: dict) -> str:
             f"{d['test_events']} test events hit them. LM trained in {d['lm_fit_seconds']:.0f}s "
             f"({d['lm_epochs_run']} epochs).",
             "",
-            "| recommender | cold HR@10 | cold NDCG@10 | all HR@10 | all NDCG@10 |",
-            "|---|---:|---:|---:|---:|",
         ]
-        for row in d["rows"]:
-            c, a = row["cold"], row["all"]
-            lines.append(
-                f"| {row['recommender']} | {c['HR@10']:.4f} | {c['NDCG@10']:.4f} | "
-                f"{a['HR@10']:.4f} | {a['NDCG@10']:.4f} |"
-            )
-        lines.append("")
+        header = ["recommender", "cold HR@10", "cold NDCG@10", "all HR@10", "all NDCG@10"]
+        body = [
+            [row["recommender"]]
+            + [f"{row[part][m]:.4f}" for part in ("cold", "all") for m in ("HR@10", "NDCG@10")]
+            for row in d["rows"]
+        ]
+        lines += [*harness.markdown_table(header, "lrrrr", body), ""]
     return "\n".join(lines)
 
 

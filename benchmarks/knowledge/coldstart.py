@@ -51,13 +51,16 @@ def route_ranker(
     route: str, args: argparse.Namespace, dataset: Dataset, split: Split, cold: set[str], seed: int
 ) -> Callable[[list[list[str]]], list[list[str]]]:
     """A function from test histories to top-10 item lists, fitted for ``route``."""
+    key = row_key(seed, route)
     new = [dataset.catalog[i] for i in sorted(cold)]
     if route == NEIGHBOUR_POPULARITY:
         return by_score(neighbour_popularity(dataset.catalog, split, cold, cold_config(args)), seed)
     if route == NEIGHBOURS:
-        rec = ColdStartRecommender(fit_lm(args, "ids", split), cold_config(args)).add_items(new)
+        rec = ColdStartRecommender(fit_lm(args, "ids", split, key), cold_config(args)).add_items(
+            new
+        )
     else:
-        rec = fit_lm(args, route.removeprefix(TEXT_ROUTE), split).add_items(new)
+        rec = fit_lm(args, route.removeprefix(TEXT_ROUTE), split, key).add_items(new)
     return lambda histories: harness.items_of(rec.recommend(histories, k=10))
 
 

@@ -5,10 +5,13 @@ representation."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -124,8 +127,24 @@ def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMCo
     return from_dict(LMConfig, base)
 
 
-def fit_lm(args: argparse.Namespace, representation: str, split: Split) -> LMRecommender:
-    return LMRecommender(lm_config(args, representation, len(split.train))).fit(split)
+def fit_lm(args: argparse.Namespace, representation: str, split: Split, key: str) -> LMRecommender:
+    """The LM of ``representation`` fitted on ``split``. With ``--lm-checkpoints`` it writes a
+    checkpoint after every epoch under ``<out>/<stem>.checkpoints/<key>`` and resumes from one
+    left there by a stopped run (removed once the fit is done), so that one row longer than a
+    piece of the run still finishes across pieces (its ``fit_seconds`` then count only the
+    part after the resume)."""
+    config = lm_config(args, representation, len(split.train))
+    folder = None
+    if args.lm_checkpoints:
+        name = re.sub(r"[^A-Za-z0-9+.-]+", "_", key)
+        folder = Path(args.out) / f"{harness.stem(args)}.checkpoints" / name
+        config = replace(config, train=replace(config.train, output_dir=str(folder), resume=True))
+    rec = LMRecommender(config).fit(split)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the run's checkpoint folder, once it is empty
+            folder.parent.rmdir()
+    return rec
 
 
 def makers(
@@ -137,7 +156,7 @@ def makers(
 
     def lm(name: str) -> Callable[[], Recommender]:
         def fit() -> Recommender:
-            fitted[name] = fit_lm(args, REPRESENTATIONS[name], split)
+            fitted[name] = fit_lm(args, REPRESENTATIONS[name], split, name)
             return fitted[name]
 
         return fit
