@@ -7,8 +7,9 @@ of the ones before; the last one writes the finished page and removes the cache)
     python -m benchmarks.knowledge --dataset beauty --models lm-ids --lm-checkpoints
     python -m benchmarks.knowledge --dataset beauty --models lm-text --lm-checkpoints
     python -m benchmarks.knowledge --dataset beauty --models lm-ids+text --lm-checkpoints
-    python -m benchmarks.knowledge --dataset beauty --part coldstart --rows 2 --lm-checkpoints
-    # ... the last line again until no row is missing (3 seeds x 3 routes; 2 of them train an LM)
+    python -m benchmarks.knowledge --dataset beauty --part coldstart --rows 1 --lm-checkpoints
+    # ... the last line again until no row is missing (3 seeds x 3 routes; the
+    # neighbour-popularity rows take seconds)
 
 ``--lm-checkpoints``: an LM row killed at the time limit resumes at its last finished epoch.
 """

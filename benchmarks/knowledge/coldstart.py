@@ -13,6 +13,7 @@ from benchmarks.knowledge.models import cold_config, fit_lm, timed_fit
 from lmrec.data.schema import Dataset
 from lmrec.data.split import Split
 from lmrec.recommenders.coldstart import ColdStartRecommender
+from lmrec.text.additions import has_text
 
 TEXT_ROUTE = "cold-lm-"  # + a text representation: cold-lm-ids+text, cold-lm-text
 NEIGHBOURS = "cold-neighbours"
@@ -30,7 +31,9 @@ PROTOCOL = (
     "'LM ids + neighbours', today's route: the recommended LM on ids "
     "(ColdStartRecommender), each held-out item scored by its content neighbours' LM "
     "probabilities; 'neighbour popularity', a held-out item gets the similarity-weighted "
-    "training count of its content neighbours, known items their own count."
+    "training count of its content neighbours, known items their own count. A held-out item "
+    "without text (one Beauty item has no name) cannot be added to the text route: a miss "
+    "there ('held_out_without_text')."
 )
 
 
@@ -59,7 +62,9 @@ def route_ranker(
         rec = ColdStartRecommender(fit_lm(args, "ids", split, key), cold_config(args)).add_items(
             new
         )
-    else:
+    else:  # an item without text cannot be added: it stays a miss for this route
+        template = cold_config(args).item_text.template
+        new = [item for item in new if has_text(item, template)]
         rec = fit_lm(args, route.removeprefix(TEXT_ROUTE), split, key).add_items(new)
     return lambda histories: harness.items_of(rec.recommend(histories, k=10))
 
@@ -67,6 +72,7 @@ def route_ranker(
 def cold_row(route: str, label: str, args: argparse.Namespace, dataset: Dataset, seed: int) -> dict:
     """One route on one seed's held-out items."""
     split, cold, cases = cold_split(dataset, seed)
+    template = cold_config(args).item_text.template
     hits = [(h, t) for h, t in cases if t in cold]
     rank, fit_seconds = timed_fit(lambda: route_ranker(route, args, dataset, split, cold, seed))
     ranked = rank([h for h, _ in hits]) if hits else []
@@ -77,6 +83,7 @@ def cold_row(route: str, label: str, args: argparse.Namespace, dataset: Dataset,
         **harness.top10_metrics(ranked, [t for _, t in hits]),
         "hits": sum(t in r for r, (_, t) in zip(ranked, hits, strict=True)),
         "held_out_items": len(cold),
+        "held_out_without_text": sum(not has_text(dataset.catalog[i], template) for i in cold),
         "cold_test_events": len(hits),
         "test_events": len(cases),
         "fit_seconds": fit_seconds,
