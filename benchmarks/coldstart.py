@@ -95,6 +95,21 @@ def by_score(scores: dict[str, float], seed: int) -> Ranker:
     return rank
 
 
+def neighbour_popularity(
+    catalog: Catalog, split: Split, cold: set[str], config: ColdStartConfig
+) -> dict[str, float]:
+    """Each item's training count, a held-out item's the similarity-weighted count of its
+    ``config.neighbours`` content neighbours among the items trained on (the content route
+    without the language model)."""
+    counts = Counter(x.item for h in split.train.values() for x in h)
+    known = [i for i in split.catalog if counts[i] > 0] or list(split.catalog)
+    neighbours = content_neighbours(catalog, known, sorted(cold), config)
+    return {
+        i: sum(w * counts[n] for n, w in neighbours[i]) if i in cold else float(counts[i])
+        for i in catalog
+    }
+
+
 def run_dataset(
     dataset: Dataset,
     base: LMConfig,
@@ -107,7 +122,6 @@ def run_dataset(
     hits = [c for c in cases if c[1] in cold]
     all_items = list(dataset.catalog)
     counts = Counter(x.item for h in split.train.values() for x in h)
-    known = [i for i in split.catalog if counts[i] > 0] or list(split.catalog)
     rng = random.Random(seed)
     rankers: dict[str, Ranker] = {
         "random": lambda hs: [
@@ -117,11 +131,7 @@ def run_dataset(
     }
     for m in neighbour_counts:
         config = replace(cold_config, neighbours=m)
-        neighbours = content_neighbours(dataset.catalog, known, sorted(cold), config)
-        shared = {
-            i: sum(w * counts[n] for n, w in neighbours[i]) if i in cold else float(counts[i])
-            for i in all_items
-        }
+        shared = neighbour_popularity(dataset.catalog, split, cold, config)
         rankers[f"neighbour popularity ({m} nb)"] = by_score(shared, seed)
     started = time.perf_counter()
     lm = LMRecommender(base).fit(split)
@@ -191,17 +201,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         for data in (shop.select(first_only=True), ml)
     ]
-    result = harness.study_record(
-        "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv),
-        base,
-        started,
-        results,
-        question="HR@10 on test events that hit items held out of training entirely",
-        protocol=" ".join(PROTOCOL.split()),
-        recommenders=" ".join(RECOMMENDERS.split()),
-        embedding=embedding,
-        neighbours=counts,
-    )
+    fields = {
+        "question": "HR@10 on test events that hit items held out of training entirely",
+        "protocol": " ".join(PROTOCOL.split()),
+        "recommenders": " ".join(RECOMMENDERS.split()),
+        "embedding": embedding,
+        "neighbours": counts,
+    }
+    command = "OMP_NUM_THREADS=1 " + harness.command_line(STUDY, argv)
+    result = harness.study_record(command, base, started, results, **fields)
     cache.write(result, to_markdown(result))
 
 
@@ -228,16 +236,14 @@ def to_markdown(result: dict) -> str:
             f"{d['test_events']} test events hit them. LM trained in {d['lm_fit_seconds']:.0f}s "
             f"({d['lm_epochs_run']} epochs).",
             "",
-            "| recommender | cold HR@10 | cold NDCG@10 | all HR@10 | all NDCG@10 |",
-            "|---|---:|---:|---:|---:|",
         ]
-        for row in d["rows"]:
-            c, a = row["cold"], row["all"]
-            lines.append(
-                f"| {row['recommender']} | {c['HR@10']:.4f} | {c['NDCG@10']:.4f} | "
-                f"{a['HR@10']:.4f} | {a['NDCG@10']:.4f} |"
-            )
-        lines.append("")
+        header = ["recommender", "cold HR@10", "cold NDCG@10", "all HR@10", "all NDCG@10"]
+        body = [
+            [row["recommender"]]
+            + [f"{row[part][m]:.4f}" for part in ("cold", "all") for m in ("HR@10", "NDCG@10")]
+            for row in d["rows"]
+        ]
+        lines += [*harness.markdown_table(header, "lrrrr", body), ""]
     return "\n".join(lines)
 
 

@@ -9,15 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_fixtures import quick_run
 
-from benchmarks import (
-    harness,
-    profile_training,
-    sasrec_grid,
-    sequential,
-    time_to_quality,
-    top10_speed,
-)
+from benchmarks import harness, profile_training, sequential, time_to_quality, top10_speed
 from benchmarks.languages import controls, models, scores, tasks
 from benchmarks.languages.summary import summarize
 
@@ -95,19 +89,9 @@ TIME_TO_QUALITY_KEYS = {
 }
 
 
-def _quick_run(study: str, out: Path, *extra: str) -> dict:
-    """``python -m benchmarks.<study> --quick`` on 300 users, one thread (and ``extra``
-    options); its JSON result."""
-    command = [sys.executable, "-m", f"benchmarks.{study}", "--quick", "--users", "300", *extra]
-    command += ["--threads", "1", "--out", str(out), "--name", "smoke"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / "smoke-quick.json").read_text())
-
-
 @pytest.mark.slow
 def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
-    result = _quick_run("time_to_quality", tmp_path)
+    result = quick_run("time_to_quality", tmp_path)
     models = result["models"]
     assert list(models) == [time_to_quality.SASREC, time_to_quality.LM]
     sasrec = models[time_to_quality.SASREC]
@@ -140,7 +124,7 @@ def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
 
 @pytest.mark.slow
 def test_top10_speed_quick_path_ranks_alike_by_beam_and_in_one_pass(tmp_path):
-    result = _quick_run("top10_speed", tmp_path)
+    result = quick_run("top10_speed", tmp_path)
     rows = result["models"]
     assert list(rows) == [top10_speed.SASREC, top10_speed.BEAM, top10_speed.ONE_PASS]
     beam, fast = rows[top10_speed.BEAM], rows[top10_speed.ONE_PASS]
@@ -154,7 +138,7 @@ def test_top10_speed_quick_path_ranks_alike_by_beam_and_in_one_pass(tmp_path):
 
 @pytest.mark.slow
 def test_profile_training_quick_path_accounts_for_the_wall_time(tmp_path):
-    result = _quick_run("profile_training", tmp_path)
+    result = quick_run("profile_training", tmp_path)
     sasrec, lm = result["rows"]
     assert (sasrec["model"], lm["model"]) == ("SASRec (full CE)", "LM-seq llama-tiny")
     # 300 shop users, one epoch each: SASRec's windows in batches of 128, the LM's users in 64s.
@@ -408,27 +392,3 @@ def test_export_scale_quick_path_checks_the_part_files(tmp_path):
     assert all(r["users"] == 300 and r["same_lists_as_one_process"] for r in rows)
     assert rows[2]["files"] == ["recs-00000-of-00002.parquet", "recs-00001-of-00002.parquet"]
     assert rows[0]["files"] == ["recs.parquet"]
-
-
-@pytest.mark.slow
-def test_sasrec_grid_runs_in_pieces_and_picks_by_validation(tmp_path):
-    first = _quick_run("sasrec_grid", tmp_path, "--points", "2")
-    assert [(r["dropout"], r["lr"]) for r in first["rows"]] == [(0.2, 1e-3), (0.2, 3e-3)]
-    assert len(first["missing"]) == 4  # the other narrow points; the wide one is not chosen yet
-    assert (tmp_path / "smoke-quick.partial.json").exists()
-    done = _quick_run("sasrec_grid", tmp_path)
-    assert done["missing"] == []
-    assert not (tmp_path / "smoke-quick.partial.json").exists()
-    rows = done["rows"]
-    assert rows[:2] == first["rows"]  # resumed, not trained again
-    narrow, wide = rows[:6], rows[6]
-    assert [(r["hidden"], r["dropout"], r["lr"]) for r in narrow] == [
-        (64, d, lr) for d in sasrec_grid.DROPOUTS for lr in sasrec_grid.RATES
-    ]
-    pair = max(narrow, key=lambda r: r["best_valid_ndcg10"])
-    assert (wide["hidden"], wide["dropout"], wide["lr"]) == (128, pair["dropout"], pair["lr"])
-    assert done["best"] == max(rows, key=lambda r: r["best_valid_ndcg10"])
-    for row in rows:
-        assert row["epochs_run"] == 3 and 1 <= row["best_epoch"] <= 3
-        assert "user history not excluded" in row["test_protocol_history_kept"]
-        assert "user history excluded" in row["test_protocol_history_excluded"]

@@ -28,6 +28,7 @@ __all__ = [
     "evaluate_ranking",
     "format_beyond",
     "format_markdown",
+    "top_k_items",
 ]
 
 
@@ -116,7 +117,7 @@ def evaluate_ranking(
     wanted = [targets[user].item for user in users]
 
     started = time.perf_counter()
-    rankings = _rank(recommender, histories, cutoffs[-1], exclude_seen, batch_size, progress)
+    rankings = top_k_items(recommender, histories, cutoffs[-1], exclude_seen, batch_size, progress)
     metrics = ranking_metrics(rankings, wanted, ks=cutoffs)
     seconds = time.perf_counter() - started
 
@@ -157,13 +158,13 @@ def _checked_cutoffs(ks: Iterable[int], batch_size: int, max_users: int | None) 
     return cutoffs
 
 
-def _rank(
+def top_k_items(
     recommender: Recommender,
     histories: Sequence[Sequence[str]],
     k: int,
     exclude_seen: bool,
-    batch_size: int,
-    progress: bool,
+    batch_size: int = 256,
+    progress: bool = False,
 ) -> list[list[str]]:
     """Each history's top-``k`` item ids, ``batch_size`` histories per ``recommend`` call."""
     rankings: list[list[str]] = []
