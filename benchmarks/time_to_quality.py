@@ -243,20 +243,30 @@ def parser() -> argparse.ArgumentParser:
         p, STUDY, threads=2, quick="the built-in shop (1000 users), 3 LM and 5 SASRec epochs"
     )
     p.set_defaults(name="time-to-quality")
-    p.add_argument("--dataset", default="beauty", help="a data set by name (harness.load)")
-    p.add_argument("--users", type=int, default=0, help="subsample this many users (0 = all)")
-    p.add_argument("--sasrec-epochs", type=int, default=200)
+    add_pair_options(p, users=0, sasrec_epochs=200, lm_epochs=70, lm_patience=10)
     p.add_argument("--sasrec-patience", type=int, default=15, help="SASRec patience in epochs")
+    return p
+
+
+def add_pair_options(
+    p: argparse.ArgumentParser, *, users: int, sasrec_epochs: int, lm_epochs: int, lm_patience: int
+) -> None:
+    """The data and the two models' options of a study that trains SASRec and the LM of record
+    on one split (this one and :mod:`benchmarks.top10_speed`); ``lm_patience`` 0 fixes the LM's
+    patience at 0 instead of offering ``--lm-patience``."""
+    p.add_argument("--dataset", default="beauty", help="a data set by name (harness.load)")
+    p.add_argument("--users", type=int, default=users, help="subsample this many users (0 = all)")
+    p.add_argument("--sasrec-epochs", type=int, default=sasrec_epochs)
     p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
+    patience = ("patience",) if lm_patience else ()
     harness.add_lm_options(
         p,
-        exposed=("epochs", "batch_size", "lr", "patience"),
+        exposed=("epochs", "batch_size", "lr", *patience),
         flags={"epochs": "--lm-epochs", "patience": "--lm-patience"},
-        epochs=70,
-        patience=10,
+        epochs=lm_epochs,
+        patience=lm_patience,
         valid_users=0,
     )
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -31,7 +31,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
 from benchmarks import harness
-from benchmarks.time_to_quality import LM, SASREC, test_report, train_lm, train_sasrec
+from benchmarks.time_to_quality import (
+    LM,
+    SASREC,
+    add_pair_options,
+    test_report,
+    train_lm,
+    train_sasrec,
+)
 from lmrec.data import leave_one_out_split
 from lmrec.recommenders.lm import LMRecommender
 from lmrec.tasks.sequential import sequence_examples
@@ -161,20 +168,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_options(p, STUDY, threads=1, quick="the built-in shop, 1 epoch each")
     p.set_defaults(name="top10-speed")
-    p.add_argument("--dataset", default="beauty", help="a data set by name (harness.load)")
-    p.add_argument("--users", type=int, default=5000, help="subsample this many users (0 = all)")
-    p.add_argument("--sasrec-epochs", type=int, default=2)
-    p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
+    add_pair_options(p, users=5000, sasrec_epochs=2, lm_epochs=2, lm_patience=0)
     p.add_argument("--repeats", type=int, default=3, help="timed top-10 passes per ranker")
     p.add_argument("--steps", type=int, default=60, help="LM training steps timed alone")
-    harness.add_lm_options(
-        p,
-        exposed=("epochs", "batch_size", "lr"),
-        flags={"epochs": "--lm-epochs"},
-        epochs=2,
-        patience=0,
-        valid_users=0,
-    )
     return p
 
 
