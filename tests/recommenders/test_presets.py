@@ -104,4 +104,6 @@ def test_a_run_file_is_trained_as_written(tmp_path, capsys):
     assert main([*argv, "--out", str(again)]) == 0
     config = json.loads((again / "lmrec.json").read_text())["config"]
     assert config["model"] == first["model"] == "scratch:tiny"
-    assert "a run file was given" in capsys.readouterr().out
+    assert "model: scratch:tiny, objective answer, at most 1 epoch, as the run file says" in (
+        capsys.readouterr().out
+    )

@@ -163,9 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if unused := unused_names_flags(args, MODEL_OPTIONS):
         raise SystemExit(f"error: {', '.join(unused)} go(es) with --format names")
     asked = given(args, MODEL_OPTIONS)
-    recommended, why_not = (
-        ({}, "a run file was given") if args.config else training_base(asked, args.stream)
-    )
+    recommended, why_not = ({}, None) if args.config else training_base(asked, args.stream)
     config = lm_config(args, merged(recommended, run.get("config") or {}))
     if args.stream:
         return _train_stream(args, data, config)
@@ -180,7 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if main_process:
         print(dataset.describe())
         print(split.describe())
-        print(describe_choice(config, why_not))
+        print(describe_choice(config, why_not, from_file=bool(args.config)))
     rec = LMRecommender(config)
     rec.fit(split)
     # Measured before any refit: the refit model trains on the test targets.

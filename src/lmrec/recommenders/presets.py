@@ -93,11 +93,14 @@ def training_base(asked: Mapping[str, Any], streaming: bool = False) -> tuple[di
     return _copy(RECOMMENDED), None
 
 
-def describe_choice(config: LMConfig, why_not: str | None) -> str:
-    """One line that says which model a run trains and, for the P5-style one, why."""
+def describe_choice(config: LMConfig, why_not: str | None, from_file: bool = False) -> str:
+    """One line that says which model a run trains: the recommended configuration, the one a
+    run file gives, or the P5-style one and why."""
     epochs = config.train.epochs
     plural = "s" * (epochs != 1)
     model = f"{config.model}, objective {config.objective}, at most {epochs} epoch{plural}"
+    if from_file:
+        return f"model: {model}, as the run file says"
     if why_not is None:
         return f"model: the recommended configuration ({model}, dropout {config.dropout})"
     return f"model: {model} (not the recommended configuration: {why_not})"
