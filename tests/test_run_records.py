@@ -6,6 +6,7 @@ every event for the epoch count validation chose."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -245,3 +246,13 @@ def test_a_run_resumed_after_it_stopped_early_trains_no_more(tmp_path):
     assert (resumed.epochs_run, resumed.best_epoch, resumed.best_valid) == (3, 1, 0.5)
     assert resumed.history == first.history
     assert next(scores) == [0.2]  # the resumed run validated nothing
+
+
+def test_checkpoints_of_a_tied_model_log_no_shared_tensor_warning(tmp_path, caplog):
+    # The recommended configuration (no model options) ties input and output embeddings.
+    argv = ["--quiet", "--threads", "1", "train", "--data", "builtin", "--first-only"]
+    argv += ["--users", "60", "--epochs", "2", "--keep-checkpoints", "--out", str(tmp_path / "m")]
+    with caplog.at_level(logging.WARNING):
+        assert main(argv) == 0
+    assert (tmp_path / "m" / "_train" / "checkpoint" / "progress.json").exists()
+    assert not [r for r in caplog.records if "Removed shared tensor" in r.getMessage()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,25 @@ class LoopState:
         return cls(**json.loads(text))
 
 
+class _TiedWeightsNote(logging.Filter):
+    """Drops accelerate's warning that a tied output layer was not written twice (a model with
+    tied input and output embeddings; loading ties them again): one line per checkpoint."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+
+@contextmanager
+def _tied_weights_quiet():
+    logger = logging.getLogger("accelerate.utils.other")
+    note = _TiedWeightsNote()
+    logger.addFilter(note)
+    try:
+        yield
+    finally:
+        logger.removeFilter(note)
+
+
 def save_checkpoint(accelerator: Accelerator, ckpt: Path, state: LoopState) -> None:
     """Write the resumable state (weights, optimizer, scheduler, every process's RNG, loop
     position) to a temporary folder, then swap it in by renames, so a kill at any moment
@@ -51,7 +71,8 @@ def save_checkpoint(accelerator: Accelerator, ckpt: Path, state: LoopState) -> N
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    with _tied_weights_quiet():
+        accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if state.best is not None:
