@@ -4,15 +4,21 @@ with the reason, when the options ask for what only that one does."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from lmrec.cli import main
+from lmrec.config import from_dict
+from lmrec.data.schema import Catalog, Item
+from lmrec.recommenders.config import LMConfig
 from lmrec.recommenders.presets import (
     RECOMMENDED,
     SMALL_LOG_USERS,
     recommended_epochs,
+    text_share,
     training_base,
+    with_item_text,
 )
 
 
@@ -75,8 +81,10 @@ def test_train_without_model_options_trains_the_recommended_configuration(tmp_pa
     )
     assert config["prompts"]["max_history"] == 50 and config["train"]["epochs"] == 1
     assert config["train"]["patience"] == 10 and config["valid_exclude_seen"] is True
+    assert config["item_representation"] == "ids+text"  # the shop's items have names
     out = capsys.readouterr().out
     assert "model: the recommended configuration (scratch:llama-tiny" in out
+    assert "item ids + item text)" in out
 
 
 def test_the_epoch_rule_applies_when_epochs_are_not_given(tmp_path):
@@ -107,3 +115,24 @@ def test_a_run_file_is_trained_as_written(tmp_path, capsys):
     assert "model: scratch:tiny, objective answer, at most 1 epoch, as the run file says" in (
         capsys.readouterr().out
     )
+
+
+def _catalog(named: int, bare: int) -> Catalog:
+    items = [Item(f"n{i}", name=f"thing {i}") for i in range(named)]
+    return Catalog(items + [Item(f"b{i}") for i in range(bare)])
+
+
+def test_text_is_read_when_half_the_catalogue_has_some():
+    config = from_dict(LMConfig, RECOMMENDED)
+    assert with_item_text(config, _catalog(5, 5), {}).item_representation == "ids+text"
+    assert with_item_text(config, _catalog(4, 5), {}).item_representation == "ids"
+    assert with_item_text(config, Catalog([]), {}).item_representation == "ids"
+    assert text_share(_catalog(1, 3), config.index.item_text.template) == 0.25
+
+
+def test_a_representation_asked_for_is_kept():
+    config = replace(from_dict(LMConfig, RECOMMENDED), item_representation="text")
+    asked = {"item_representation": "text"}
+    assert with_item_text(config, _catalog(5, 0), asked).item_representation == "text"
+    ids = replace(config, item_representation="ids")
+    assert with_item_text(ids, _catalog(5, 0), {"item_representation": "ids"}) == ids

@@ -11,7 +11,7 @@ import time
 from lmrec.cli.runfile import record_data
 from lmrec.data.source import BUILTIN, DataConfig, load_dataset
 from lmrec.data.split import leave_one_out_split
-from lmrec.recommenders.presets import describe_choice
+from lmrec.recommenders.presets import describe_choice, with_item_text
 
 
 def add_demo_parser(sub) -> None:
@@ -58,6 +58,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data, config = demo_run(args)
     split = leave_one_out_split(load_dataset(data))
+    config = with_item_text(config, split.catalog, {})
     print("Built-in sports shop (distinct items per user in order of first contact)")
     print(split.describe())
     print(describe_choice(config, None))

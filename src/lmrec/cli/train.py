@@ -31,7 +31,12 @@ from lmrec.cli.runfile import (
 from lmrec.data.split import leave_one_out_split
 from lmrec.recommenders.config import OBJECTIVES
 from lmrec.recommenders.lm import LMConfig
-from lmrec.recommenders.presets import describe_choice, recommended_epochs, training_base
+from lmrec.recommenders.presets import (
+    describe_choice,
+    recommended_epochs,
+    training_base,
+    with_item_text,
+)
 from lmrec.tasks.events import parse_event_weights
 
 MODEL_OPTIONS = ConfigOptions(
@@ -172,6 +177,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     main_process = process_state().is_main_process
     dataset = read_data(data)
     split = leave_one_out_split(dataset)
+    if recommended:
+        config = with_item_text(config, split.catalog, asked)
     if recommended and "epochs" not in asked.get("train", {}):
         epochs = recommended_epochs(len(split.train))
         config = replace(config, train=replace(config.train, epochs=epochs))

@@ -3,12 +3,15 @@ configuration, the one measured best (``benchmarks/results/sequential``), or the
 where the user asks for something only that one does.
 
 The recommended configuration is a LLaMA-style decoder trained from scratch on the item ids
-alone (``scratch:llama-tiny``, ``objective="sequence"``, dropout 0.5, one-token sequential
-ids, the last 50 items of a history), SASRec's training with LLaMA blocks. It ranks the next
-item; it cannot answer the other P5 task families, read typed events, train on a stream or
-use whole-word embeddings. Asking for one of those (or naming a model, an objective or an index
-of one's own) keeps the P5-style defaults of :class:`~lmrec.recommenders.config.LMConfig`, and
-:func:`training_base` says why in one line.
+(``scratch:llama-tiny``, ``objective="sequence"``, dropout 0.5, one-token sequential ids, the
+last 50 items of a history), SASRec's training with LLaMA blocks, and, when the catalogue has
+text, each item's text through the frozen sentence encoder (``item_representation="ids+text"``,
+:func:`with_item_text`; on ML-100K it lifted test NDCG@10 from .0508 to .0604,
+``benchmarks/results/knowledge``). It ranks the next item; it cannot answer the other P5 task
+families, read typed events, train on a stream or use whole-word embeddings. Asking for one of
+those (or naming a model, an objective or an index of one's own) keeps the P5-style defaults
+of :class:`~lmrec.recommenders.config.LMConfig`, and :func:`training_base` says why in one
+line.
 
 Epochs follow the size of the log (:func:`recommended_epochs`); early stopping on validation
 NDCG@10 keeps the best epoch.
@@ -17,7 +20,11 @@ NDCG@10 keeps the best epoch.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+from lmrec.data.schema import Catalog
+from lmrec.text.additions import has_text
 
 if TYPE_CHECKING:
     from lmrec.recommenders.config import LMConfig
@@ -25,9 +32,12 @@ if TYPE_CHECKING:
 __all__ = [
     "RECOMMENDED",
     "SMALL_LOG_USERS",
+    "TEXT_SHARE",
     "describe_choice",
     "recommended_epochs",
+    "text_share",
     "training_base",
+    "with_item_text",
 ]
 
 RECOMMENDED: dict[str, Any] = {
@@ -45,6 +55,10 @@ RECOMMENDED: dict[str, Any] = {
     },
 }
 """The recommended configuration, as the nested fields of an LMConfig it sets."""
+
+TEXT_SHARE = 0.5
+"""The recommended configuration reads item text when at least this share of the catalogue's
+items has some (:func:`with_item_text`)."""
 
 SMALL_LOG_USERS = 5000
 """Logs with fewer users train for more epochs (:func:`recommended_epochs`)."""
@@ -93,6 +107,23 @@ def training_base(asked: Mapping[str, Any], streaming: bool = False) -> tuple[di
     return _copy(RECOMMENDED), None
 
 
+def text_share(catalog: Catalog, template: str) -> float:
+    """The share of ``catalog``'s items with text for ``template`` (a field besides the id)."""
+    items = list(catalog.values())
+    return sum(has_text(item, template) for item in items) / len(items) if items else 0.0
+
+
+def with_item_text(config: LMConfig, catalog: Catalog, asked: Mapping[str, Any]) -> LMConfig:
+    """The recommended configuration on ``catalog``: item ids plus item text
+    (``item_representation="ids+text"``) when at least :data:`TEXT_SHARE` of the items have
+    text and no representation was asked for; ids alone otherwise."""
+    if "item_representation" in asked:
+        return config
+    if text_share(catalog, config.index.item_text.template) < TEXT_SHARE:
+        return config
+    return replace(config, item_representation="ids+text")
+
+
 def describe_choice(config: LMConfig, why_not: str | None, from_file: bool = False) -> str:
     """One line that says which model a run trains: the recommended configuration, the one a
     run file gives, or the P5-style one and why."""
@@ -102,7 +133,8 @@ def describe_choice(config: LMConfig, why_not: str | None, from_file: bool = Fal
     if from_file:
         return f"model: {model}, as the run file says"
     if why_not is None:
-        return f"model: the recommended configuration ({model}, dropout {config.dropout})"
+        text = "item ids + item text" if config.item_representation != "ids" else "item ids"
+        return f"model: the recommended configuration ({model}, dropout {config.dropout}, {text})"
     return f"model: {model} (not the recommended configuration: {why_not})"
 
 
