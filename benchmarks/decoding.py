@@ -149,13 +149,18 @@ def test_users(split, n_users: int) -> list[str]:
     return sorted(u for u in split.test if split.train.get(u))[:n_users]
 
 
+def add_search_options(parser: argparse.ArgumentParser, users: int) -> None:
+    """How many test users are decoded, how many prompts at a time, with how many beams."""
+    parser.add_argument("--users", type=int, default=users)
+    parser.add_argument("--batch", type=int, default=128, help="prompts decoded together")
+    parser.add_argument("--beams", type=int, default=20)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_options(p, STUDY, quick="ML-100K only, 128 users")
     p.add_argument("--datasets", default="ml100k,beauty")
-    p.add_argument("--users", type=int, default=512)
-    p.add_argument("--batch", type=int, default=128, help="prompts decoded together")
-    p.add_argument("--beams", type=int, default=20)
+    add_search_options(p, users=512)
     args = p.parse_args(argv)
     harness.setup(args)
     datasets = ["ml100k"] if args.quick else args.datasets.split(",")

@@ -1,6 +1,8 @@
 """The constrained beam search as it was before vectorisation (lmrec 0.1, commit 612bacd): the
 trie as Python dictionaries, walked per beam in a Python loop. Kept only as the "before" of
 ``benchmarks/decoding.py``; lmrec itself uses :mod:`lmrec.decoding.beam`.
+:func:`copying_steps` keeps the decoding steps as they were before the beams shared their
+prompt's keys and values.
 
 Original description:
 
@@ -18,6 +20,8 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import BaseModelOutput
 
+from lmrec.backbone.causal import is_causal
+from lmrec.decoding.steps import decoding_steps
 from lmrec.indexing import ItemIndex
 
 
@@ -206,3 +210,21 @@ def reference_beam_search(
                 ranked.append((trie.item_at[node], float(scores[b, j])))
         results.append(ranked[:k])
     return results
+
+
+def copying_steps(model, tokenizer, prompts: Sequence[str], max_len: int, separator: bool = True):
+    """:func:`lmrec.decoding.steps.decoding_steps` as it was before the beams of a prompt
+    shared its keys and values (commit 0ee7c39): a decoder-only model's prompt cache copied to
+    every beam and copied again at each step's reorder; a T5's encoder states copied to every
+    beam at fan-out. The "before" of ``benchmarks/shared_prompt.py``."""
+    steps = decoding_steps(model, tokenizer, prompts, max_len, separator)
+    if not is_causal(model):
+        steps._rows_of = lambda rows: steps.hidden.index_select(0, rows.to(steps.hidden.device))
+        return steps
+
+    def copy_and_step(parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        logits = steps._extend(parents, tokens.unsqueeze(1))
+        return torch.log_softmax(logits[:, -1], dim=-1)
+
+    steps.next = copy_and_step
+    return steps

@@ -14,6 +14,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditional
 from lmrec.backbone.causal import prompt_ids
 from lmrec.backbone.tokenizer import build_tokenizer
 from lmrec.decoding.beam import constrained_beam_search, score_candidates
+from lmrec.decoding.steps import decoding_steps
 from lmrec.decoding.trie import ItemTrie
 
 CODES = {
@@ -195,3 +196,52 @@ def test_decoder_only_scores_equal_one_unpadded_pass_per_candidate(build):
 
 def test_llama_wide_beam_search_equals_exhaustive_scoring():
     test_wide_beam_search_equals_exhaustive_scoring(_llama)
+
+
+@pytest.mark.parametrize("build", [_gpt, _llama], ids=["gpt2", "llama"])
+def test_decoder_only_beam_steps_equal_one_unpadded_pass_per_beam(build):
+    """The beams of a prompt share its cache row (a token tree under a 4-D mask): each beam's
+    next-token log-probabilities still equal reading ``prompt </s> beam`` alone, without a
+    cache, after beams are reordered, duplicated and dropped from step to step."""
+    tokenizer = _tokenizer()
+    model = build(len(tokenizer), tokenizer)
+    steps = decoding_steps(model, tokenizer, PROMPTS, 512)
+    first = steps.first()
+    # Step 1: three beams per prompt from its one row; step 2: parents reordered, one twice.
+    parents1 = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    tokens1 = torch.tensor([7, 5, 9, 9, 7, 3, 5, 5, 8])
+    parents2 = torch.tensor([2, 0, 2, 3, 4, 5, 8, 8, 6])
+    tokens2 = torch.tensor([4, 3, 6, 3, 4, 8, 3, 6, 4])
+    logp1 = steps.next(parents1, tokens1)
+    logp2 = steps.next(parents2, tokens2)
+    beams = [[t] for t in tokens1.tolist()]
+    beams2 = [[*beams[p], t] for p, t in zip(parents2.tolist(), tokens2.tolist(), strict=True)]
+    rows = [*zip([[]] * 3, first, strict=True), *zip(beams, logp1, strict=True)]
+    rows += zip(beams2, logp2, strict=True)
+    prompt_of = [0, 1, 2] + [0, 0, 0, 1, 1, 1, 2, 2, 2] * 2
+    for (prefix, got), prompt in zip(rows, prompt_of, strict=True):
+        head = prompt_ids(tokenizer, PROMPTS[prompt], 512)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([head + prefix])).logits[0, -1]
+        assert torch.allclose(got, torch.log_softmax(logits, dim=-1), atol=1e-5)
+    with pytest.raises(ValueError, match="grouped by prompt"):
+        steps.next(torch.tensor([0, 1, 2]), torch.tensor([3, 3, 3]))
+
+
+@pytest.mark.parametrize("build", [_t5, _gpt, _llama], ids=["t5", "gpt2", "llama"])
+@pytest.mark.parametrize("exclude", [None, [["a"], [], ["d", "e", "f"]]], ids=["all", "unseen"])
+def test_narrow_beam_scores_equal_teacher_forced_scores(build, exclude):
+    """With fewer beams than items, each found item's score is still its teacher-forced
+    log-likelihood (scored with a cache copied per candidate, not shared by the beams)."""
+    tokenizer = _tokenizer()
+    model = build(len(tokenizer), tokenizer)
+    trie = ItemTrie(CODES)
+    ranked = constrained_beam_search(
+        model, tokenizer, trie, PROMPTS, k=2, num_beams=2, exclude=exclude
+    )
+    found = [[i for i, _ in r] for r in ranked]
+    scores = score_candidates(model, tokenizer, trie, PROMPTS, found)
+    for row, (items, want) in enumerate(zip(ranked, scores, strict=True)):
+        assert len(items) == 2
+        assert not set(found[row]) & set(exclude[row] if exclude else [])
+        assert [s for _, s in items] == pytest.approx(want, abs=1e-5)

@@ -1,6 +1,6 @@
 """One decoding step at a time, for encoder-decoder (T5) and decoder-only (GPT-2, LLaMA) models
 alike: the first step's log-probabilities from the prompts, each next step from the chosen
-parents and tokens (key/value caches reordered, not recomputed), and teacher-forced scores of
+parents and tokens (key/value caches kept, not recomputed), and teacher-forced scores of
 whole answers. :mod:`lmrec.backbone.causal` says how a decoder-only model sees the prompt."""
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ class _Seq2SeqSteps:
     The prompt is encoded once; the decoder keeps a key/value cache, so each step feeds only
     the newest token. The cross-attention keys and values are computed once per prompt and
     copied to its beams when they first fan out; after that, beams only move within their own
-    prompt, so only the self-attention cache is reordered.
+    prompt, so only the self-attention cache is reordered. The encoder states themselves are
+    not copied to the beams: once the cross-attention keys and values are cached the decoder
+    reads them for their shape only (:meth:`_rows_of`).
     """
 
     def __init__(self, model, tokenizer, prompts: Sequence[str], max_len: int):
@@ -36,6 +38,12 @@ class _Seq2SeqSteps:
         self.cache = None
         self.rows = torch.arange(len(prompts))
         self.row_hidden, self.row_mask = self.hidden, self.mask
+
+    def _rows_of(self, rows: torch.Tensor) -> torch.Tensor:
+        """Encoder states in the shape of ``rows``, for a decoder whose cross-attention keys and
+        values are cached already: a zero-stride view, not a copy per beam (a decoder that read
+        them would see zeros, and the tests, which score against plain passes, would fail)."""
+        return self.hidden.new_zeros(()).expand(len(rows), *self.hidden.shape[1:])
 
     def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self.model(
@@ -61,9 +69,8 @@ class _Seq2SeqSteps:
             self.cache.self_attention_cache.reorder_cache(beam_idx)
         else:
             self.cache.reorder_cache(beam_idx)
-            device_rows = rows.to(self.hidden.device)
-            self.row_hidden = self.hidden.index_select(0, device_rows)
-            self.row_mask = self.mask.index_select(0, device_rows)
+            self.row_hidden = self._rows_of(rows)
+            self.row_mask = self.mask.index_select(0, rows.to(self.hidden.device))
         self.rows = rows
         return self._decode(tokens)
 
@@ -76,12 +83,9 @@ class _Seq2SeqSteps:
         if targets.shape[1] == 1:
             return out
         self.cache.reorder_cache(rows.to(self.hidden.device))
-        device_rows = rows.to(self.hidden.device)
         result = self.model(
-            encoder_outputs=BaseModelOutput(
-                last_hidden_state=self.hidden.index_select(0, device_rows)
-            ),
-            attention_mask=self.mask.index_select(0, device_rows),
+            encoder_outputs=BaseModelOutput(last_hidden_state=self._rows_of(rows)),
+            attention_mask=self.mask.index_select(0, rows.to(self.hidden.device)),
             decoder_input_ids=targets[:, :-1].clamp(min=0).to(self.hidden.device),
             cache=self.cache,
             use_cache=True,
@@ -96,10 +100,17 @@ class _CausalSteps:
     """Next-token log-probabilities of a decoder-only model reading ``prompt </s> prefix``.
 
     Prompts are left-padded (explicit position ids keep every prompt starting at position 0)
-    and read once; the key/value cache is copied to the beams when they fan out, and each
-    step feeds only the newest token. Where only the next token matters, the output layer runs
-    on the last position alone (``logits_to_keep``): over a large id vocabulary it costs more
-    than the rest of the model, once per prompt token.
+    and read once. Where only the next token matters, the output layer runs on the last
+    position alone (``logits_to_keep``): over a large id vocabulary it costs more than the rest
+    of the model, once per prompt token.
+
+    Beam steps keep one cache row per prompt: each step appends one slot per beam to its
+    prompt's row, and a 4-D attention mask lets each beam see its prompt and its own ancestors
+    only (a token tree). So the prompt's keys and values are held once, not copied to every
+    beam and re-copied when beams are reordered at every step; the beam's view is the same as
+    with a cache row of its own, so are its log-probabilities (to float rounding).
+    Teacher-forced scoring (:meth:`sequence_logprobs`) copies each prompt's cache to its
+    candidates instead: the candidates of a prompt differ in number.
     """
 
     def __init__(
@@ -117,7 +128,11 @@ class _CausalSteps:
         self.next_position = self.prompt_mask.sum(1)
 
     def _run(
-        self, input_ids: torch.Tensor, positions: torch.Tensor, last: bool = False
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor,
+        mask: torch.Tensor,
+        last: bool = False,
     ) -> torch.Tensor:
         """Logits of every fed position, or of the last one only (``last``)."""
         device = self.model.device
@@ -129,7 +144,7 @@ class _CausalSteps:
             keep["logits_to_keep"] = torch.tensor([input_ids.shape[1] - 1], device=device)
         out = self.model(
             input_ids=input_ids.to(device),
-            attention_mask=self.mask.to(device),
+            attention_mask=mask.to(device),
             position_ids=positions.to(device),
             cache=self.cache,
             use_cache=True,
@@ -143,26 +158,46 @@ class _CausalSteps:
         self.cache = None
         self.mask = self.prompt_mask
         self.next_position = self.prompt_mask.sum(1)
+        # The beam rows (one per prompt at first): the cache slots each one sees.
+        self.sees = self.prompt_mask.bool()
         positions = (self.prompt_mask.cumsum(1) - 1).clamp(min=0)
-        logits = self._run(self.input_ids, positions, last=True)
+        logits = self._run(self.input_ids, positions, self.mask, last=True)
         return torch.log_softmax(logits[:, -1], dim=-1)
 
-    def _extend(
-        self, parents: torch.Tensor, tokens: torch.Tensor, last: bool = False
-    ) -> torch.Tensor:
+    def _extend(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Move the cache to rows ``parents`` and feed ``tokens`` (one row each) after them."""
         self.cache.reorder_cache(parents.to(self.model.device))
         start = self.next_position[parents]
         steps = tokens.shape[1]
         self.mask = torch.cat([self.mask[parents], torch.ones(len(parents), steps).long()], 1)
         self.next_position = start + steps
-        return self._run(tokens, start.unsqueeze(1) + torch.arange(steps), last)
+        return self._run(tokens, start.unsqueeze(1) + torch.arange(steps), self.mask)
 
     def next(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Extend row ``parents[i]`` of the previous step by ``tokens[i]``; log-probabilities
-        of the token after each extended row."""
-        logits = self._extend(parents, tokens.unsqueeze(1), last=True)
-        return torch.log_softmax(logits[:, -1], dim=-1)
+        of the token after each extended row. ``parents`` come grouped by prompt, the same
+        number per prompt, each within its own prompt (as the beam search gives them)."""
+        prompts = len(self.input_ids)
+        beams = len(parents) // prompts
+        per_row = len(self.sees) // prompts
+        if beams * prompts != len(parents) or not torch.equal(
+            parents // per_row, torch.arange(prompts).repeat_interleave(beams)
+        ):
+            raise ValueError("the parents of a step must be grouped by prompt, equally many")
+        attention = getattr(self.model.config, "_attn_implementation", None)
+        if attention not in (None, "sdpa", "eager"):
+            # Other kernels (flash attention) take no 4-D mask: every beam would see the tree.
+            raise ValueError(f"beam search needs sdpa or eager attention, not {attention!r}")
+        # Each new beam sees what its parent saw and its own new slot.
+        own = torch.eye(beams, dtype=torch.bool).repeat(prompts, 1)
+        self.sees = torch.cat([self.sees[parents], own], 1)
+        dtype = self.model.dtype
+        unseen = torch.full(self.sees.shape, torch.finfo(dtype).min, dtype=dtype)
+        mask = unseen.masked_fill(self.sees, 0.0).view(prompts, 1, beams, -1)
+        positions = self.next_position[parents]
+        self.next_position = positions + 1
+        logits = self._run(tokens.view(prompts, beams), positions.view(prompts, beams), mask)
+        return torch.log_softmax(logits.reshape(len(parents), -1), dim=-1)
 
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Per-token log-probability of each target row (padded with -100) after its prompt:
