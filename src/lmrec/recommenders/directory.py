@@ -22,6 +22,7 @@ from lmrec.backbone.wholeword import (
     whole_word_of,
     without_whole_word,
 )
+from lmrec.data.formats import reading
 from lmrec.data.schema import Catalog
 from lmrec.prompts.templates import TemplateSet, load_templates
 from lmrec.training.config import RefitRecord, TrainResult
@@ -123,8 +124,11 @@ class ModelDirectory:
         meta_path = src / config_file
         if not meta_path.exists():
             raise FileNotFoundError(f"{src} is not {kind} (no {config_file})")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        model = auto_model_class(str(src)).from_pretrained(src)
+        with reading(meta_path):
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        # A truncated weights file says only "invalid header length": say where.
+        with reading(src, "its transformers model (config.json, weights) cannot be read"):
+            model = auto_model_class(str(src)).from_pretrained(src)
         model.eval()
         result = meta.get("train_result")
         directory = cls(
@@ -149,3 +153,4 @@ class ModelDirectory:
         self.train_result.history = record.get("history", [])
         if self.refit is not None and "refit" in record:
             self.refit.result.history = record["refit"].get("history", [])
+
