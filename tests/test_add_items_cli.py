@@ -158,3 +158,25 @@ def test_a_damaged_model_directory_is_refused_in_one_line(model, tmp_path, capsy
     assert f"{model}" in said and named in said
     assert _fingerprint(tmp_path) == before
 
+
+def test_out_inside_the_model_a_file_as_out_or_a_directory_as_catalogue_are_refused(
+    model, tmp_path, capsys
+):
+    new = _csv(tmp_path, NEW_ITEMS)
+    before = _fingerprint(tmp_path)
+    for extra, message in [
+        (["--out", str(model / "grown")], "is inside --model"),
+        (["--out", str(new)], "exists and is not a directory"),
+    ]:
+        code, said = _run(
+            ["add-items", "--model", str(model), "--catalog", str(new), *extra], capsys
+        )
+        assert code == 2 and message in said
+    code, said = _run(["add-items", "--model", str(model), "--catalog", str(tmp_path)], capsys)
+    assert code == 2 and f"catalogue file {tmp_path} is not a file" in said
+    fake = tmp_path / "new.parquet"
+    fake.write_text("not parquet", encoding="utf-8")
+    code, said = _run(["add-items", "--model", str(model), "--catalog", str(fake)], capsys)
+    assert code == 2 and f"{fake}: cannot be read: ArrowInvalid" in said
+    fake.unlink()
+    assert _fingerprint(tmp_path) == before
