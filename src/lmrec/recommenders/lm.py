@@ -122,6 +122,8 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
         (in one forward pass where :meth:`ranks_in_one_pass`). ``events`` gives each history
         item's event type (used when the model is typed)."""
         self._require_fitted()
+        if k < 1:  # said here, not by the ranking path alone: no histories must not slip by
+            raise ValueError("k must be at least 1")
         chosen = self.template_for(template, language)
         k = min(k, len(self.index))
         if self.ranks_in_one_pass():
