@@ -132,3 +132,51 @@ def test_missing_model_or_catalogue_is_said_in_words(model, tmp_path, capsys):
     assert code == 2 and "does not exist" in said and "none" in said
     code, said = _run(["add-items", "--model", str(model), "--catalog", "absent.csv"], capsys)
     assert code == 2 and "catalogue file absent.csv does not exist" in said
+
+
+def _cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda m: _cut(m / "model.safetensors"), "its transformers model"),
+        (lambda m: _cut(m / "item_text_projection.safetensors"), "projection.safetensors: cannot"),
+        (lambda m: _cut(m / "item_text.npz"), "item_text.npz: cannot be read"),
+        (lambda m: (m / "item_text.json").write_text("{cut"), "item_text.json: cannot be read"),
+        (lambda m: _cut(m / "catalog.jsonl"), "not a readable lmrec model directory"),
+    ],
+    ids=["weights", "projection", "text vectors", "text vectors' record", "catalogue"],
+)
+def test_a_damaged_model_directory_is_refused_in_one_line(model, tmp_path, capsys, damage, named):
+    damage(model)
+    argv = ["add-items", "--model", str(model), "--catalog", str(_csv(tmp_path, NEW_ITEMS))]
+    before = _fingerprint(tmp_path)
+    code, said = _run(argv, capsys)
+    assert code == 2 and len(said.strip().splitlines()) == 1
+    assert f"{model}" in said and named in said
+    assert _fingerprint(tmp_path) == before
+
+
+def test_out_inside_the_model_a_file_as_out_or_a_directory_as_catalogue_are_refused(
+    model, tmp_path, capsys
+):
+    new = _csv(tmp_path, NEW_ITEMS)
+    before = _fingerprint(tmp_path)
+    for extra, message in [
+        (["--out", str(model / "grown")], "is inside --model"),
+        (["--out", str(new)], "exists and is not a directory"),
+    ]:
+        code, said = _run(
+            ["add-items", "--model", str(model), "--catalog", str(new), *extra], capsys
+        )
+        assert code == 2 and message in said
+    code, said = _run(["add-items", "--model", str(model), "--catalog", str(tmp_path)], capsys)
+    assert code == 2 and f"catalogue file {tmp_path} is not a file" in said
+    fake = tmp_path / "new.parquet"
+    fake.write_text("not parquet", encoding="utf-8")
+    code, said = _run(["add-items", "--model", str(model), "--catalog", str(fake)], capsys)
+    assert code == 2 and f"{fake}: cannot be read: ArrowInvalid" in said
+    fake.unlink()
+    assert _fingerprint(tmp_path) == before

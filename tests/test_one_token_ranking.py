@@ -99,3 +99,11 @@ def test_multi_token_ids_keep_the_beam_search():
     assert rec.trie.depth > 1
     assert not rec.ranks_in_one_pass()
     assert len(rec.recommend([["i1", "i2"]], k=3)[0]) == 3
+
+
+@pytest.mark.parametrize("histories", [HISTORIES, []])
+@pytest.mark.parametrize("k", [0, -1])
+def test_k_below_one_is_refused_by_both_paths_even_without_histories(trained, histories, k):
+    for rec in (trained, _beam(trained)):
+        with pytest.raises(ValueError, match="k must be at least 1"):
+            rec.recommend(histories, k=k)

@@ -1,12 +1,15 @@
 """A running service takes items added by ``lmrec add-items`` on ``POST /admin/reload``: the
 new item is in the catalogue, recommendable, and accepted in histories and events; until the
-reload the service keeps the model it loaded."""
+reload the service keeps the model it loaded, and it keeps it when the reload fails."""
 
 from __future__ import annotations
+
+import shutil
 
 import httpx
 import pytest
 from conftest import API_KEY
+from fastapi.testclient import TestClient
 from lm_fixtures import train_text_model_with_cli
 from thread_server import serve_in_thread
 
@@ -47,3 +50,21 @@ def test_reload_serves_the_items_add_items_added(tmp_path):
         mine = http.get("/users/u1/recommendations", params={"k": 3}).json()
         assert [e["item"] for e in mine["history"]] == ["NEW-1"] and not mine["cold_start"]
         assert len(mine["recommendations"]) == 3
+
+
+def test_a_broken_model_directory_is_refused_and_the_old_model_keeps_serving(model_dir, tmp_path):
+    model = shutil.copytree(model_dir, tmp_path / "model")
+    app = create_app(ServeConfig(str(model), str(tmp_path / "events.sqlite"), api_key=API_KEY))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = client.post("/recommend", json={"history": ["SOC-01"], "k": 3}).json()
+        weights = model / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])  # a copy cut short
+        answer = client.post("/admin/reload", headers=WRITE)
+        assert answer.status_code == 503
+        said = answer.json()["error"]
+        assert said.startswith("reload failed, still serving the previous model: ")
+        assert f"{model}: not a readable lmrec model directory" in said
+        assert "transformers model (config.json, weights) cannot be read" in said
+        again = client.post("/recommend", json={"history": ["SOC-01"], "k": 3})
+        assert again.status_code == 200 and again.json() == before
+        assert client.get("/health").json()["reloads"] == 0

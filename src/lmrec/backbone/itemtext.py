@@ -27,6 +27,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel
 
+from lmrec.data.formats import reading
+
 __all__ = [
     "ITEM_REPRESENTATIONS",
     "ITEM_TEXT_FILE",
@@ -240,7 +242,8 @@ def load_item_text(model: PreTrainedModel, path: str | Path) -> None:
     saved layers hold the effective rows; their id rows come back from the file)."""
     wrapped_in, wrapped_out = _wrapped_layers(model)
     table = wrapped_in.items
-    tensors = load_file(str(path))
+    with reading(path):
+        tensors = load_file(str(path))
     with torch.no_grad():
         table.proj.weight.copy_(tensors["proj.weight"])
         ids = table.token_ids

@@ -69,9 +69,18 @@ def check_add_items_args(args: argparse.Namespace) -> tuple[Path, Path]:
             "names, so a new item needs no adding; retrain it with the new items' purchases"
         )
     model = model_dir(args.model)
-    if not Path(args.catalog).is_file():
-        raise SystemExit(f"error: catalogue file {args.catalog} does not exist")
+    catalog = Path(args.catalog)
+    if not catalog.is_file():
+        said = "is not a file" if catalog.exists() else "does not exist"
+        raise SystemExit(f"error: catalogue file {args.catalog} {said}")
     out = Path(args.out) if args.out else model
+    if model.resolve() in out.resolve().parents:
+        raise SystemExit(
+            f"error: --out {out} is inside --model {model}: name a directory outside it, or "
+            "leave --out out to update --model in place"
+        )
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} exists and is not a directory")
     if out.resolve() != model.resolve() and out.exists() and any(out.iterdir()):
         raise SystemExit(
             f"error: --out {out} exists and is not empty: name a new directory, or leave "

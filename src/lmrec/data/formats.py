@@ -29,6 +29,7 @@ __all__ = [
     "jsonl_records",
     "open_text",
     "parquet_records",
+    "reading",
     "reject_row",
     "row_records",
 ]
@@ -110,6 +111,20 @@ def undecodable_at(path: Path) -> DataFormatError | None:
                 return DataFormatError(f"{path}:{number}", "not UTF-8", detail)
             offset += len(raw)
     return None
+
+
+@contextmanager
+def reading(path: StrPath, problem: str = "cannot be read") -> Iterator[None]:
+    """Whatever goes wrong in the block reading the file ``path`` (truncated, corrupt, not its
+    format) as a :class:`DataFormatError` that names it; a missing file stays the
+    ``FileNotFoundError`` that names it already."""
+    try:
+        yield
+    except (FileNotFoundError, DataFormatError):
+        raise
+    except Exception as error:
+        detail = f"{type(error).__name__}: {error}"
+        raise DataFormatError(str(path), problem, detail) from error
 
 
 @contextmanager
@@ -216,7 +231,8 @@ def parquet_records(
     # Imported here: pyarrow takes a while to import and only Parquet files need it.
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    with reading(path):
+        parquet = pq.ParquetFile(path)
     check_columns(path, list(parquet.schema_arrow.names), required)
     number = 0
     # One reader per row group: a single iter_batches over the whole file holds on to arrow

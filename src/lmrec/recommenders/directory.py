@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from lmrec import __version__
@@ -22,6 +23,7 @@ from lmrec.backbone.wholeword import (
     whole_word_of,
     without_whole_word,
 )
+from lmrec.data.formats import reading
 from lmrec.data.schema import Catalog
 from lmrec.prompts.templates import TemplateSet, load_templates
 from lmrec.training.config import RefitRecord, TrainResult
@@ -123,8 +125,12 @@ class ModelDirectory:
         meta_path = src / config_file
         if not meta_path.exists():
             raise FileNotFoundError(f"{src} is not {kind} (no {config_file})")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        model = auto_model_class(str(src)).from_pretrained(src)
+        with reading(meta_path):
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        # A truncated weights file says only "invalid header length": say where.
+        with reading(src, "its transformers model (config.json, weights) cannot be read"):
+            model = auto_model_class(str(src)).from_pretrained(src)
+        _own_memory(model)
         model.eval()
         result = meta.get("train_result")
         directory = cls(
@@ -149,3 +155,13 @@ class ModelDirectory:
         self.train_result.history = record.get("history", [])
         if self.refit is not None and "refit" in record:
             self.refit.result.history = record["refit"].get("history", [])
+
+
+def _own_memory(model: PreTrainedModel) -> None:
+    """Copy the weights out of the memory-mapped file they were loaded from. While mapped, a
+    weights file overwritten in place under a running service (``cp`` over the directory)
+    kills the process with SIGBUS at its next request, instead of a reload saying the new
+    directory is broken while the old model keeps serving."""
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.data = tensor.data.clone()

@@ -122,6 +122,8 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
         (in one forward pass where :meth:`ranks_in_one_pass`). ``events`` gives each history
         item's event type (used when the model is typed)."""
         self._require_fitted()
+        if k < 1:  # said here, not by the ranking path alone: no histories must not slip by
+            raise ValueError("k must be at least 1")
         chosen = self.template_for(template, language)
         k = min(k, len(self.index))
         if self.ranks_in_one_pass():
@@ -223,8 +225,22 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
     def load(cls, path: str | Path) -> Self:
         """A directory written by :meth:`save`. With ``whole_word`` the whole-word embedding is
         re-installed and its table loaded from ``whole_word.safetensors`` (plain transformers
-        loads the directory without it); item text is installed again likewise."""
+        loads the directory without it); item text is installed again likewise. A directory
+        that cannot be read (a file truncated, corrupt, or from another model) is a ValueError
+        naming it, whatever failed underneath."""
         src = Path(path)
+        try:
+            return cls._read(src)
+        except FileNotFoundError:  # names the missing file (or says src is no model directory)
+            raise
+        except Exception as error:
+            detail = (
+                str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+            )
+            raise ValueError(f"{src}: not a readable lmrec model directory: {detail}") from error
+
+    @classmethod
+    def _read(cls, src: Path) -> Self:
         directory = ModelDirectory.load(src, CONFIG_FILE, "an lmrec model directory")
         rec = cls(LMConfig.from_dict(directory.config))
         directory.restore(rec)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmrec.data.formats import reading
 from lmrec.data.schema import Catalog, Item
 from lmrec.text.tfidf import fit_tfidf
 
@@ -330,8 +331,9 @@ class ItemTextEmbeddings:
     @classmethod
     def load(cls, directory: str | Path, stem: str = CACHE_STEM) -> ItemTextEmbeddings:
         src = Path(directory)
-        meta = json.loads((src / f"{stem}.json").read_text(encoding="utf-8"))
-        with np.load(src / f"{stem}.npz") as arrays:
+        with reading(src / f"{stem}.json"):
+            meta = json.loads((src / f"{stem}.json").read_text(encoding="utf-8"))
+        with reading(src / f"{stem}.npz"), np.load(src / f"{stem}.npz") as arrays:
             items = tuple(str(i) for i in arrays["items"])
             return cls(items=items, vectors=arrays["vectors"], **meta)
 
