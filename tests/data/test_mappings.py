@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lmrec.config import from_dict, to_dict
-from lmrec.data import EventType, ItemColumnMap, read_interactions
+from lmrec.data import ColumnMap, EventType, ItemColumnMap, read_catalog, read_interactions
 from lmrec.data.schema import EVENT_ALIASES, parse_event_map
 from lmrec.data.source import DataConfig, load_dataset, parse_catalog_columns, parse_rating_range
 
@@ -118,3 +118,16 @@ def test_the_mappings_survive_a_run_file_round_trip():
         DataConfig(rating_range=(5, 1))
     with pytest.raises(ValueError, match="'oops' is not name=type"):
         DataConfig(event_map=("oops",))
+
+
+def test_a_column_mapped_by_name_must_be_in_the_file(tmp_path):
+    log = _write(tmp_path / "log.csv", "customer,sku\nc1,A\nc1,B\n")
+    catalog = _write(tmp_path / "items.csv", "sku,name\nA,Ball\nB,Bat\n")
+    columns = ColumnMap(user="customer", item="sku", timestamp="ts")
+    with pytest.raises(ValueError, match=r"log.csv: missing required column 'ts'"):
+        read_interactions(log, columns)
+    with pytest.raises(ValueError, match=r"items.csv: missing required column 'title'"):
+        read_catalog(catalog, ItemColumnMap(id="sku", name="title"))
+    # Columns left at their default names stay optional.
+    assert len(read_interactions(log, ColumnMap(user="customer", item="sku")).interactions) == 2
+    assert read_catalog(catalog, ItemColumnMap(id="sku"))["A"].name == "Ball"

@@ -100,7 +100,7 @@ def read_interactions(
     path = Path(path)
     columns = columns or ColumnMap()
     report = LoadReport(str(path))
-    records = row_records(path, (columns.user, columns.item), report, strict)
+    records = row_records(path, columns.required(), report, strict)
     interactions = _log_rows(path, records, columns, report, strict, rating_range, event_map)
     reports = [report]
     if catalog_path is None:
@@ -108,7 +108,7 @@ def read_interactions(
     else:
         item_report = LoadReport(str(catalog_path))
         item_columns = item_columns or ItemColumnMap()
-        item_records = row_records(Path(catalog_path), (item_columns.id,), item_report, strict)
+        item_records = row_records(Path(catalog_path), item_columns.required(), item_report, strict)
         catalog = _read_catalog(item_records, item_columns, item_report, strict)
         reports.append(item_report)
         drop = skip_unknown or not strict
@@ -125,7 +125,7 @@ def read_catalog(
     columns = columns or ItemColumnMap()
     report = LoadReport(str(path))
     catalog = _read_catalog(
-        row_records(path, (columns.id,), report, strict), columns, report, strict
+        row_records(path, columns.required(), report, strict), columns, report, strict
     )
     report.log()
     return catalog

@@ -11,7 +11,7 @@ import logging
 import math
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any, TypeAlias, TypeVar
 
@@ -64,6 +64,12 @@ class ColumnMap:
     review: str | None = "review"
     summary: str | None = "summary"
 
+    def required(self) -> tuple[str, ...]:
+        """The columns a file must have: user, item and every optional one mapped to a name
+        of the caller's own (``timestamp=ts``: a log without ``ts`` is an error, not a log
+        without timestamps)."""
+        return (self.user, self.item, *_renamed(self, ("user", "item")))
+
 
 @dataclass(frozen=True)
 class ItemColumnMap:
@@ -78,6 +84,24 @@ class ItemColumnMap:
     category: str | None = "category"
     description: str | None = "description"
     language: str | None = "language"
+
+    def required(self) -> tuple[str, ...]:
+        """The columns a file must have: the id and every optional one mapped to a name of the
+        caller's own (``name=title``: a catalogue without ``title`` is an error)."""
+        return (self.id, *_renamed(self, ("id",)))
+
+
+def _renamed(columns: Any, always: tuple[str, ...]) -> list[str]:
+    """The optional columns of ``columns`` (a column-map dataclass) named otherwise than by
+    default."""
+    defaults = type(columns)()
+    return [
+        value
+        for f in fields(columns)
+        if f.name not in always
+        and (value := getattr(columns, f.name)) is not None
+        and value != getattr(defaults, f.name)
+    ]
 
 
 class TimestampUnit:

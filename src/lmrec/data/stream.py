@@ -121,7 +121,7 @@ def _located_chunks(
     path = Path(path)
     columns = columns or ColumnMap()
     report = report if report is not None else LoadReport(str(path))
-    required = (columns.user, columns.item)
+    required = columns.required()
     if format_of(path) == "parquet":
         # Parquet decodes a whole batch at once: the chunk size bounds that batch too.
         records = parquet_records(path, required, batch_size=chunk_size)
