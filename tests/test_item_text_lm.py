@@ -23,6 +23,7 @@ from lmrec.backbone.lora import LoraSettings
 from lmrec.data.schema import Item
 from lmrec.data.split import Split
 from lmrec.indexing import INDEX_STRATEGIES, IndexConfig, ItemIndex
+from lmrec.recommenders.itemtext import text_neighbour_weights
 from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
 from lmrec.text.encoders import ItemTextConfig, embed_catalog
@@ -246,3 +247,14 @@ def test_a_catalogue_item_without_training_events_has_an_id_and_a_vector_from_it
     assert math.isfinite(scores[0])
     with pytest.raises(ValueError, match="already in the catalogue"):
         rec.add_items([cold])
+
+
+def test_a_new_items_id_row_is_made_of_its_text_neighbours():
+    known = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    weights = text_neighbour_weights(np.array([[2.0, 0.0]]), known, k=2)
+    # cosines 1, 0, 1/sqrt(2): the two nearest, in proportion
+    expected = torch.tensor([[1 / (1 + 2**-0.5), 0.0, 2**-0.5 / (1 + 2**-0.5)]])
+    torch.testing.assert_close(weights, expected)
+    # none similar: the k nearest weigh alike
+    opposite = text_neighbour_weights(np.array([[-1.0, -1.0]]), known[:2], k=2)
+    torch.testing.assert_close(opposite, torch.tensor([[0.5, 0.5]]))

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
+import numpy as np
 import torch
 
 from lmrec.backbone.itemtext import (
@@ -30,9 +31,28 @@ from lmrec.indexing import single_code
 from lmrec.text.additions import extend_embeddings, has_text
 from lmrec.text.encoders import ItemTextEmbeddings, embed_catalog
 
-__all__ = ["ITEM_TEXT_STEM", "ItemTextMethods"]
+__all__ = ["ITEM_TEXT_STEM", "NEIGHBOURS", "ItemTextMethods", "text_neighbour_weights"]
 
 ITEM_TEXT_STEM = "item_text"  # the text vectors' cache in a model directory
+NEIGHBOURS = 10
+"""Known items whose id rows a new item's id row is made of (``"ids+text"``)."""
+
+
+def text_neighbour_weights(new: np.ndarray, known: np.ndarray, k: int) -> torch.Tensor:
+    """A (new, known) matrix whose row holds the weights of a new item's ``k`` nearest known
+    items by cosine similarity of their text vectors, proportional to that similarity and
+    summing to 1 (equal weights where none is positive)."""
+
+    def unit(x: np.ndarray) -> torch.Tensor:
+        t = torch.as_tensor(x, dtype=torch.float32)
+        return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    similarity = unit(new) @ unit(known).T
+    top, where = similarity.topk(min(k, similarity.shape[1]), dim=1)
+    top = top.clamp_min(0)
+    top = torch.where(top.sum(1, keepdim=True) > 0, top, torch.ones_like(top))
+    weights = torch.zeros_like(similarity)
+    return weights.scatter_(1, where, top / top.sum(1, keepdim=True))
 
 
 class ItemTextMethods:
@@ -87,8 +107,9 @@ class ItemTextMethods:
 
     def add_items(self, items: Iterable[Item]) -> Self:
         """Add catalogue items after training (a text-mode model only): each gets a new id token
-        whose vector is the trained projection of its own text (in ``"ids+text"`` plus the mean
-        id row of the known items, as no id row was learned for it). The items are in the index,
+        whose vector is the trained projection of its own text (in ``"ids+text"`` plus an id
+        row borrowed from the :data:`NEIGHBOURS` known items nearest to it by text, weighted by
+        their cosine similarity, as no id row was learned for it). The items are in the index,
         the trie and the catalogue at once: recommendable, and readable in histories. An item
         already known, one given twice, or one without text is an error, as is an ids-only
         model, which has no way to embed a new item (for that, see
@@ -112,6 +133,10 @@ class ItemTextMethods:
         if not new:
             return self
         embeddings = extend_embeddings(self.item_text, self.catalog, Catalog(new))
+        known = list(self.index.items)
+        weights = text_neighbour_weights(
+            embeddings.rows([i.id for i in new]), embeddings.rows(known), NEIGHBOURS
+        )
         codes = self._new_codes([i.id for i in new])
         table = remove_item_text(self.model)
         add_id_tokens(self.tokenizer, [code[0] for code in codes.values()])
@@ -124,8 +149,8 @@ class ItemTextMethods:
         layers = {id(m.weight): m.weight for m in self._item_layers()}.values()
         with torch.no_grad():
             for weight in layers:
-                mean = weight.index_select(0, table.token_ids.to(weight.device)).mean(0)
-                weight[added.to(weight.device)] = mean
+                rows = weight.index_select(0, table.token_ids.to(weight.device))
+                weight[added.to(weight.device)] = weights.to(rows) @ rows
         self._install_item_text(embeddings, table.proj.weight.detach())
         return self
 
