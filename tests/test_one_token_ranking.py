@@ -102,8 +102,8 @@ def test_multi_token_ids_keep_the_beam_search():
 
 
 @pytest.mark.parametrize("histories", [HISTORIES, []])
-@pytest.mark.parametrize("k", [0, -1])
-def test_k_below_one_is_refused_by_both_paths_even_without_histories(trained, histories, k):
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_k_other_than_a_whole_number_from_1_is_refused_by_both_paths(trained, histories, k):
     for rec in (trained, _beam(trained)):
-        with pytest.raises(ValueError, match="k must be at least 1"):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
             rec.recommend(histories, k=k)

@@ -23,6 +23,7 @@ from lmrec.decoding.beam import constrained_beam_search, score_candidates
 from lmrec.decoding.one_token import one_token_sequences, rank_one_token_items, ranks_in_one_pass
 from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import ItemIndex
+from lmrec.metrics.ranking import check_k
 from lmrec.prompts.templates import Template, TemplateSet, load_templates
 from lmrec.recommenders.base import Recommender, Scored
 from lmrec.recommenders.config import LMConfig
@@ -122,8 +123,7 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
         (in one forward pass where :meth:`ranks_in_one_pass`). ``events`` gives each history
         item's event type (used when the model is typed)."""
         self._require_fitted()
-        if k < 1:  # said here, not by the ranking path alone: no histories must not slip by
-            raise ValueError("k must be at least 1")
+        check_k(k)  # here, not by the ranking path alone: no histories must not slip by
         chosen = self.template_for(template, language)
         k = min(k, len(self.index))
         if self.ranks_in_one_pass():
