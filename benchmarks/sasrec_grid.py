@@ -130,6 +130,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--points", type=int, default=0, help="stop after this many new points (0 = all)"
     )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="train no point: write the page of the points finished so far",
+    )
     return p
 
 
@@ -141,8 +146,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     harness.setup(args)
     started = time.perf_counter()
     split = leave_one_out_split(harness.load_sampled(args))
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args, "points"))
-    budget = args.points or None
+    cache = harness.RowCache(
+        args.out, harness.stem(args), harness.settings_of(args, "points", "report")
+    )
+    budget = 0 if args.report else (args.points or None)
 
     def run(hidden: int, dropout: float, lr: float) -> dict | None:
         nonlocal budget

@@ -20,6 +20,8 @@ def test_sasrec_grid_runs_in_pieces_and_picks_by_validation(tmp_path):
     assert [(r["dropout"], r["lr"]) for r in first["rows"]] == [(0.2, 1e-3), (0.2, 3e-3)]
     assert len(first["missing"]) == 4  # the other narrow points; the wide one is not chosen yet
     assert (tmp_path / "smoke-quick.partial.json").exists()
+    report = quick_run("sasrec_grid", tmp_path, "--report")  # trains nothing
+    assert report["rows"] == first["rows"] and report["missing"] == first["missing"]
     done = quick_run("sasrec_grid", tmp_path)
     assert done["missing"] == []
     assert not (tmp_path / "smoke-quick.partial.json").exists()
