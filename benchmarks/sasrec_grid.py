@@ -6,7 +6,10 @@ read only to report each point, never to choose one. Test numbers are given twic
 history not excluded (lmrec's headline protocol) and excluded (as published SASRec-CE figures).
 
 Each point is one row of a resumable cache (``harness.RowCache``): a run that is stopped resumes
-at the next point, so the grid can be run in pieces that each fit a session.
+at the next point, so the grid can be run in pieces that each fit a session. ``--extra`` adds
+points after the grid (``HIDDEN:DROPOUT:LR``, comma-separated), chosen by validation like the
+others; a finished grid's rows are taken from its results file when it was run with the same
+settings, so extra points do not train the grid again.
 
     .venv/bin/python -m benchmarks.sasrec_grid --quick                 # the built-in shop
     .venv/bin/python -m benchmarks.sasrec_grid --dataset beauty        # full Beauty (hours)
@@ -17,6 +20,8 @@ Writes benchmarks/results/sasrec_grid/sasrec-grid-<data>[-quick].{json,md}.
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -75,6 +80,43 @@ def train_point(split, args, hidden: int, dropout: float, lr: float) -> dict:
     return row
 
 
+def extra_points(text: str) -> tuple[tuple[int, float, float], ...]:
+    """``HIDDEN:DROPOUT:LR,...`` as (hidden, dropout, lr) triples."""
+    points = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            hidden, dropout, lr = part.split(":")
+            point = (int(hidden), float(dropout), float(lr))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not HIDDEN:DROPOUT:LR (e.g. 128:0.5:0.001)"
+            ) from None
+        if point[0] < 1 or not 0 <= point[1] < 1 or point[2] <= 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: hidden >= 1, 0 <= dropout < 1, lr > 0")
+        points.append(point)
+    return tuple(points)
+
+
+NOT_SETTINGS = ("points", "report", "extra")
+
+
+def finished_rows(args: argparse.Namespace, settings: dict) -> dict[str, dict]:
+    """The rows of this grid's results file, when it was run with the same settings (read
+    from its command line), keyed by point; else none."""
+    path = Path(args.out) / f"{harness.stem(args)}.json"
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    argv = shlex.split(saved["command"])[3:]  # after ".venv/bin/python -m benchmarks.x"
+    earlier = parser().parse_args(argv)
+    earlier.out, earlier.name = args.out, args.name
+    if earlier.quick:
+        earlier.dataset, earlier.epochs = "shop", 3
+    if harness.settings_of(earlier, *NOT_SETTINGS) != settings:
+        return {}
+    return {point_key(r["hidden"], r["dropout"], r["lr"]): r for r in saved["rows"]}
+
+
 def best_of(rows: Sequence[dict]) -> dict:
     """The row of highest validation NDCG@10 (the first of equal ones, in grid order)."""
     return max(rows, key=lambda r: r["best_valid_ndcg10"])
@@ -100,7 +142,7 @@ def markdown(result: dict) -> str:
     chosen = result["best"]
     body = [
         [
-            str(r["hidden"]),
+            str(r["hidden"]) + (" (added)" if r.get("extra") else ""),
             f"{r['dropout']:g}",
             f"{r['lr']:g}",
             f"{r['epochs_run']} ({r['best_epoch']})",
@@ -131,6 +173,12 @@ def parser() -> argparse.ArgumentParser:
         "--points", type=int, default=0, help="stop after this many new points (0 = all)"
     )
     p.add_argument(
+        "--extra",
+        type=extra_points,
+        default=(),
+        help="points after the grid: HIDDEN:DROPOUT:LR, comma-separated (e.g. 128:0.5:0.001)",
+    )
+    p.add_argument(
         "--report",
         action="store_true",
         help="train no point: write the page of the points finished so far",
@@ -146,9 +194,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     harness.setup(args)
     started = time.perf_counter()
     split = leave_one_out_split(harness.load_sampled(args))
-    cache = harness.RowCache(
-        args.out, harness.stem(args), harness.settings_of(args, "points", "report")
-    )
+    settings = harness.settings_of(args, *NOT_SETTINGS)
+    cache = harness.RowCache(args.out, harness.stem(args), settings)
+    if not cache.rows:
+        cache.rows = finished_rows(args, json.loads(json.dumps(settings, default=str)))
     budget = 0 if args.report else (args.points or None)
 
     def run(hidden: int, dropout: float, lr: float) -> dict | None:
@@ -171,6 +220,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             missing.append(point_key(WIDE, pair["dropout"], pair["lr"]))
         else:
             done.append(wide)
+            for hidden, dropout, lr in args.extra:
+                key = point_key(hidden, dropout, lr)
+                if any(point_key(r["hidden"], r["dropout"], r["lr"]) == key for r in done):
+                    continue  # already a grid point
+                extra = run(hidden, dropout, lr)
+                if extra is None:
+                    missing.append(key)
+                else:
+                    done.append(extra | {"extra": True})
     if not done:
         raise SystemExit("no grid point finished")
     result = {
@@ -184,6 +242,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"epoch. Test: leave-one-out, all {len(split.catalog)} items ranked, every test user. "
             "Fixed: 2 blocks, 1 head, 50 positions, batch 128, Adam without weight decay, "
             f"seed {args.seed}."
+            + (
+                " Rows marked (added): points given with --extra after the grid, chosen by "
+                "validation like the others."
+                if any(r.get("extra") for r in done)
+                else ""
+            )
         ),
         "seconds": time.perf_counter() - started,
         "rows": done,

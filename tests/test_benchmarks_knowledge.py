@@ -38,6 +38,26 @@ def test_sasrec_grid_runs_in_pieces_and_picks_by_validation(tmp_path):
         assert row["epochs_run"] == 3 and 1 <= row["best_epoch"] <= 3
         assert "user history not excluded" in row["test_protocol_history_kept"]
         assert "user history excluded" in row["test_protocol_history_excluded"]
+    # --extra: the finished grid's rows come from its results file, the added point trains
+    added = quick_run(
+        "sasrec_grid", tmp_path, "--extra", f"32:0.1:0.002,128:{pair['dropout']}:{pair['lr']}"
+    )
+    assert added["rows"][:7] == rows and added["missing"] == []
+    (extra,) = added["rows"][7:]  # the second point is the grid's wide one: not trained again
+    assert (extra["hidden"], extra["dropout"], extra["lr"], extra["extra"]) == (
+        32,
+        0.1,
+        0.002,
+        True,
+    )
+    assert added["best"] == max(added["rows"], key=lambda r: r["best_valid_ndcg10"])
+    assert "(added)" in (tmp_path / "smoke-quick.md").read_text()
+
+
+@pytest.mark.parametrize("text", ["128:0.5", "a:0.5:0.001", "128:1.5:0.001", "128:0.5:0"])
+def test_sasrec_grid_refuses_a_malformed_extra_point(text):
+    with pytest.raises(SystemExit):
+        sasrec_grid.parser().parse_args(["--extra", text])
 
 
 KNOWLEDGE_ROW_KEYS = {"recommender", "model", "thirds", "test_events", "fit_seconds"}
