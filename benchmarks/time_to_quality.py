@@ -20,6 +20,11 @@ logged).
     .venv/bin/python -m benchmarks.time_to_quality --quick      # the built-in shop, seconds
     .venv/bin/python -m benchmarks.time_to_quality              # full Beauty (hours)
 
+Each model is one resumable row (``harness.RowCache``): ``--models sasrec`` and then
+``--models lm`` run the study in two pieces, each alone on the machine (times are measured
+inside each model's fit, so a piece measures what it would in one run); the results are
+written once both rows exist.
+
 Writes benchmarks/results/time_to_quality/time-to-quality[-quick].{json,md,png}.
 """
 
@@ -245,6 +250,13 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(name="time-to-quality")
     add_pair_options(p, users=0, sasrec_epochs=200, lm_epochs=70, lm_patience=10)
     p.add_argument("--sasrec-patience", type=int, default=15, help="SASRec patience in epochs")
+    p.add_argument(
+        "--models",
+        type=model_list,
+        default=tuple(PIECES),
+        help="comma-separated pieces to run: sasrec, lm (default both); the results are "
+        "written once both have run",
+    )
     return p
 
 
@@ -269,6 +281,28 @@ def add_pair_options(
     )
 
 
+def piece(train, split, args) -> dict:
+    """One model's cached row: its epochs, fit seconds, sequences and test numbers."""
+    started = time.perf_counter()
+    rec, fit_seconds, epochs, sequences = train(split, args)
+    row = {"fit_seconds": fit_seconds, "epochs": epochs, "sequences": sequences}
+    row |= held_out_row(rec, split, args)
+    return row | {"machine": harness.machine(), "piece_seconds": time.perf_counter() - started}
+
+
+PIECES = {"sasrec": (SASREC, train_sasrec), "lm": (LM, train_lm)}
+
+
+def model_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(set(names) - set(PIECES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown model(s) {unknown or [text]}: choose from {', '.join(PIECES)}"
+        )
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.quick:
@@ -280,21 +314,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     sasrec_valid = [u for u in split.valid if split.valid[u].item in split.catalog]
     if set(lm_valid) != set(sasrec_valid):
         raise SystemExit("the two models would validate on different users")
-    sasrec, sasrec_fit, sasrec_epochs, sasrec_sequences = train_sasrec(split, args)
-    target = max(e["valid_ndcg10"] for e in sasrec_epochs)
-    models = {SASREC: summarize(sasrec_epochs, sasrec_fit, sasrec_sequences, target)}
-    models[SASREC] |= held_out_row(sasrec, split, args)
-    lm, lm_fit, lm_epochs, lm_sequences = train_lm(split, args)
-    models[LM] = summarize(lm_epochs, lm_fit, lm_sequences, target) | held_out_row(lm, split, args)
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args, "models"))
+    for key in args.models:
+        cache.row(key, lambda train=PIECES[key][1]: piece(train, split, args))
+    missing = [key for key in PIECES if key not in cache.rows]
+    if missing:
+        print(f"finished: {', '.join(sorted(cache.rows))}; to run: --models {','.join(missing)}")
+        return
+    rows = {name: cache.rows[key] for key, (name, _) in PIECES.items()}
+    target = max(e["valid_ndcg10"] for e in rows[SASREC]["epochs"])
+    models = {}
+    for name, row in rows.items():
+        held_out = {
+            k: row[k] for k in ("test_ndcg10", "test_hr10", "users_per_second", "test_protocol")
+        }
+        summary = summarize(row["epochs"], row["fit_seconds"], row["sequences"], target)
+        models[name] = summary | held_out
     result = {
         "command": harness.command_line(STUDY, argv),
         "machine": harness.machine(),
+        "machines": {name: row["machine"] for name, row in rows.items()},
         "data": split.name,
         "protocol": protocol(args, split, len(lm_valid)),
-        "wall_seconds": time.perf_counter() - started,
+        # the pieces' own wall times (a run in pieces) plus this run's set-up
+        "wall_seconds": time.perf_counter()
+        - started
+        + sum(r["piece_seconds"] for k, r in cache.rows.items() if k not in args.models),
         "models": models,
     }
-    harness.write_results(args.out, harness.stem(args), result, markdown(result), plot)
+    cache.write(result, markdown(result), plot)
 
 
 if __name__ == "__main__":
