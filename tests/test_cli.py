@@ -418,3 +418,23 @@ def test_a_model_directory_without_a_data_table_still_loads(trained):
         assert set(read_run(trained)) == {"config"}
     finally:
         meta_path.write_text(json.dumps(meta))
+
+
+def test_the_command_refuses_bad_input_with_status_2(tmp_path, capsys):
+    """``lmrec`` (the console script, :func:`lmrec.cli.run`): a command's own check, a library
+    error and a usage error all print one line and exit 2; in-process ``main`` still raises
+    the command's SystemExit."""
+    from lmrec.cli import run
+
+    missing = str(tmp_path / "nowhere")
+    assert run(["recommend", "--model", missing, "--history", "a"]) == 2
+    assert capsys.readouterr().err == f"error: model directory {missing} does not exist\n"
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["recommend", "--model", missing, "--history", "a"])
+    (tmp_path / "bad.csv").write_text("user,item\nu1\n", encoding="utf-8")
+    status = run(["evaluate", "--data", str(tmp_path / "bad.csv"), "--baselines", "popularity"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and "bad.csv" in err
+    with pytest.raises(SystemExit) as usage:
+        run(["recommend"])  # argparse: --model is required
+    assert usage.value.code == 2

@@ -3,6 +3,6 @@
 :mod:`.serve`, :mod:`.additems`); their options are generated from the config dataclasses
 (:mod:`.options`), and ``lmrec train --config`` reads a run file (:mod:`.runfile`)."""
 
-from lmrec.cli.parser import build_parser, main
+from lmrec.cli.parser import build_parser, main, run
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]

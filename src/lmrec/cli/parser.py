@@ -75,3 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError, LookupError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """The ``lmrec`` command: :func:`main` with one exit status for every refusal. A command's
+    own checks stop it with ``SystemExit("error: ...")``, which Python would report as status
+    1; here it is printed to stderr and the status is 2, as for argparse's usage errors and the
+    library's ``ValueError``/``KeyError``/``OSError`` (:func:`main`). So: 0 done, 2 refused
+    (bad input, nothing changed), 1 an unexpected failure (a traceback)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+            return 2
+        raise
