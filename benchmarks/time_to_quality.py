@@ -35,16 +35,20 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
 from benchmarks import harness
+from benchmarks.knowledge.models import TEMPLATES
+from lmrec.backbone.itemtext import ITEM_REPRESENTATIONS
 from lmrec.baselines import SASRecConfig, SASRecRecommender
 from lmrec.data import leave_one_out_split
 from lmrec.evaluation.ranking import evaluate_ranking
 from lmrec.recommenders.lm import LMRecommender
 from lmrec.recommenders.validation import validation_users
+from lmrec.text.encoders import DEFAULT_TEMPLATE, ItemTextConfig
 
 STUDY = "time_to_quality"
 SASREC, LM = "SASRec (full CE)", "LM-seq llama-tiny"
@@ -110,11 +114,22 @@ def train_sasrec(split, args) -> tuple[SASRecRecommender, float, list[dict], int
     return rec, fit_seconds, epochs, windows * len(log)
 
 
+def lm_config(args: argparse.Namespace):
+    """The LM of record, reading items as ``--item-representation`` (text: the packaged
+    MiniLM over the data set's template, as in :mod:`benchmarks.knowledge`)."""
+    config = harness.lm_of_record(args)
+    if args.item_representation == "ids":
+        return config
+    text = ItemTextConfig(template=TEMPLATES.get(args.dataset, DEFAULT_TEMPLATE))
+    index = replace(config.index, item_text=text)
+    return replace(config, item_representation=args.item_representation, index=index)
+
+
 def train_lm(split, args) -> tuple[LMRecommender, float, list[dict], int]:
     """Fitted LM, its fit seconds, its epochs (cumulative seconds, NDCG) and sequences."""
     with EpochClock() as clock:
         started = time.perf_counter()
-        rec = LMRecommender(harness.lm_of_record(args)).fit(split)
+        rec = LMRecommender(lm_config(args)).fit(split)
         fit_seconds = time.perf_counter() - started
     history = rec.train_result.history
     if len(clock.marks) != len(history):
@@ -182,7 +197,8 @@ def protocol(args: argparse.Namespace, split, valid_users: int) -> str:
         f"SASRec (full-softmax CE, d 64, 2 blocks, 1 head, 50 positions, dropout 0.3, batch "
         f"128): Adam 1e-3 constant, betas (0.9, 0.98), at most {args.sasrec_epochs} epochs, "
         f"patience {args.sasrec_patience}. LM (scratch:llama-tiny, d 64, 2 blocks, 4 heads, "
-        f"objective='sequence', dropout 0.5, one-token sequential ids, 50 positions, batch "
+        f"objective='sequence', dropout 0.5, one-token sequential ids, items read as "
+        f"{args.item_representation!r}{text_note(args)}, 50 positions, batch "
         f"{args.batch_size}): AdamW peak {args.lr:g}, weight decay 0.01, gradient norm "
         f"clipped to 1, linear warm-up over the first 5 % of the steps of {args.epochs} "
         f"epochs, then linear decay to 0 at the end of epoch {args.epochs}; patience "
@@ -192,6 +208,13 @@ def protocol(args: argparse.Namespace, split, valid_users: int) -> str:
         "history not excluded, "
         + (f"{args.eval_users} sampled users." if args.eval_users else "all test users.")
     )
+
+
+def text_note(args: argparse.Namespace) -> str:
+    if args.item_representation == "ids":
+        return ""
+    text = lm_config(args).index.item_text
+    return f" (item text: encoder {text.encoder}, template {text.template!r})"
 
 
 def markdown(result: dict) -> str:
@@ -250,6 +273,12 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(name="time-to-quality")
     add_pair_options(p, users=0, sasrec_epochs=200, lm_epochs=70, lm_patience=10)
     p.add_argument("--sasrec-patience", type=int, default=15, help="SASRec patience in epochs")
+    p.add_argument(
+        "--item-representation",
+        choices=ITEM_REPRESENTATIONS,
+        default="ids",
+        help="how the LM reads items: ids (the LM of record), text or ids+text",
+    )
     p.add_argument(
         "--models",
         type=model_list,
