@@ -28,6 +28,7 @@ from benchmarks.knowledge.measure import PROTOCOL, measure, public_thirds, test_
 from benchmarks.knowledge.page import markdown
 from benchmarks.sasrec_grid import point_key
 from lmrec.data import leave_one_out_split
+from lmrec.recommenders.presets import RECOMMENDED
 
 STUDY = "knowledge"
 PARTS = ("all", "main", "coldstart")
@@ -107,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     dataset = harness.load_sampled(args)
     split = leave_one_out_split(dataset)
     main_rows, routes, seeds, wanted = plan(args)
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args, *NOT_SETTINGS))
+    # The LM rows train the recommended configuration: rows cached under another one are stale.
+    settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
+    cache = harness.RowCache(args.out, harness.stem(args), settings)
     budget = args.rows or None
 
     def run(key: str, name: str, compute: Callable[[], dict]) -> None:

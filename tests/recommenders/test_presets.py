@@ -26,7 +26,7 @@ def test_no_options_give_the_recommended_configuration_as_a_copy():
     base, why_not = training_base({})
     assert why_not is None and base == RECOMMENDED
     base["train"]["patience"] = 0
-    assert RECOMMENDED["train"]["patience"] == 10
+    assert RECOMMENDED["train"]["patience"] == 20
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,8 @@ def test_train_without_model_options_trains_the_recommended_configuration(tmp_pa
         0.5,
     )
     assert config["prompts"]["max_history"] == 50 and config["train"]["epochs"] == 1
-    assert config["train"]["patience"] == 10 and config["valid_exclude_seen"] is True
+    assert config["train"]["patience"] == 20 and config["valid_exclude_seen"] is True
+    assert config["train"]["max_valid_users"] == 5000
     assert config["item_representation"] == "ids+text"  # the shop's items have names
     out = capsys.readouterr().out
     assert "model: the recommended configuration (scratch:llama-tiny" in out

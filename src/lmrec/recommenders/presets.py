@@ -50,8 +50,12 @@ RECOMMENDED: dict[str, Any] = {
         "batch_size": 64,
         "learning_rate": 3e-3,
         "max_source_length": 400,
-        "patience": 10,
-        "max_valid_users": 1000,
+        # Validation on up to 5,000 sampled users (one forward pass each with one-token ids, a
+        # few seconds) and patience 20: on full Beauty, 1,000 users and patience 10 stopped the
+        # 70-epoch schedule at epoch 31 on noise (test NDCG@10 .0365 against .0421 run to the
+        # end; NDCG@10 over 1,000 users moves by ~.005 between epochs).
+        "patience": 20,
+        "max_valid_users": 5000,
     },
 }
 """The recommended configuration, as the nested fields of an LMConfig it sets."""
