@@ -175,6 +175,27 @@ def test_install_and_materialise_on_a_bare_model():
     assert torch.equal(weight, original) and item_text_of(model) is table
 
 
+@pytest.mark.parametrize("mode", ["text", "ids+text"])
+def test_training_embeds_the_batch_rows_as_the_table_does(mode):
+    """In training the input embedding projects only the batch's items' text; its rows and
+    their gradients are the whole table's (which evaluation and saving read)."""
+    rec = LMRecommender(_config(mode, epochs=0)).fit(_split())
+    layer = rec.model.get_input_embeddings()
+    table = item_text_of(rec.model)
+    ids = torch.tensor([[table.token_ids[0], 0, table.token_ids[3]], [1, table.token_ids[3], 2]])
+    grads = []
+    for training in (True, False):
+        layer.train(training)
+        rec.model.zero_grad()
+        rows = layer(ids)
+        (rows * torch.arange(rows.numel()).view_as(rows)).sum().backward()
+        grads.append((rows.detach(), table.proj.weight.grad.clone(), layer.embedding.weight.grad))
+    (batch, proj_b, id_b), (whole, proj_w, id_w) = grads
+    assert torch.allclose(batch, whole, atol=1e-6)
+    assert torch.allclose(proj_b, proj_w, atol=1e-4) and torch.allclose(id_b, id_w, atol=1e-4)
+    assert proj_b.abs().sum() > 0 and (mode == "text") == bool(id_b[table.token_ids].eq(0).all())
+
+
 # ---------------------------------------------------------------- saving
 @pytest.mark.parametrize("model", ["scratch:llama-tiny", "scratch:tiny"])
 def test_saved_model_loads_back_and_in_plain_transformers(model, tmp_path):

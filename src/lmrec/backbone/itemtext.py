@@ -97,6 +97,20 @@ class ItemTextTable(nn.Module):
         """``weight`` with every item row replaced by its effective row (differentiable)."""
         return weight.index_copy(0, self.token_ids, self.rows(weight))
 
+    def embed(self, input_ids: torch.Tensor, weight: torch.Tensor, padding_idx) -> torch.Tensor:
+        """The effective rows of ``input_ids`` alone: the projection of the text of the item
+        tokens among them, not of the whole catalogue (what training reads; the same rows as
+        ``F.embedding(input_ids, table(weight))`` up to rounding)."""
+        rows = torch.full((weight.shape[0],), -1, dtype=torch.long, device=weight.device)
+        rows[self.token_ids] = torch.arange(len(self.token_ids), device=weight.device)
+        row = rows[input_ids]
+        is_item = (row >= 0).unsqueeze(-1)
+        base = F.embedding(input_ids, weight, padding_idx)
+        text = self.proj(self.text[row.clamp_min(0)].to(self.proj.weight.dtype))
+        if self.keep_ids:
+            return base + text * is_item
+        return torch.where(is_item, text.to(base.dtype), base)
+
 
 class ItemTextEmbedding(nn.Module):
     """The model's input embedding reading the effective table."""
@@ -112,7 +126,10 @@ class ItemTextEmbedding(nn.Module):
         return self.items.table(self.embedding.weight)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(input_ids, self.weight, self.embedding.padding_idx)
+        padding = self.embedding.padding_idx
+        if self.training:  # only the batch's rows: the whole table costs a projection per step
+            return self.items.embed(input_ids, self.embedding.weight, padding)
+        return F.embedding(input_ids, self.weight, padding)  # exactly the saved table's rows
 
 
 class ItemTextHead(nn.Module):
