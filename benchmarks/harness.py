@@ -366,21 +366,26 @@ class RowCache:
     the results, so that an interrupted run resumes at the next model instead of starting over.
 
     A cache written under other settings (``settings``: the run's options) is not reused: its
-    rows would measure something else. :meth:`finish` removes the file once the results are
+    rows would measure something else. Pieces may run at once (one per core): each keeps the
+    rows the others saved when it saves its own. :meth:`finish` removes the file once the results are
     written."""
 
     def __init__(self, folder: Path | str, name: str, settings: dict):
         self.folder, self.name = Path(folder), name
         self.path = self.folder / f"{name}.partial.json"
         self.settings = json.loads(json.dumps(settings, default=str))
-        self.rows: dict[str, Any] = {}
-        if self.path.exists():
-            saved = json.loads(self.path.read_text(encoding="utf-8"))
-            if saved.get("settings") == self.settings:
-                self.rows = saved["rows"]
-                logging.getLogger(__name__).warning(
-                    "resuming: %d finished row(s) from %s", len(self.rows), self.path
-                )
+        self.rows: dict[str, Any] = self._saved()
+        if self.rows:
+            logging.getLogger(__name__).warning(
+                "resuming: %d finished row(s) from %s", len(self.rows), self.path
+            )
+
+    def _saved(self) -> dict[str, Any]:
+        """The rows in the file, when it was written under this run's settings."""
+        if not self.path.exists():
+            return {}
+        saved = json.loads(self.path.read_text(encoding="utf-8"))
+        return saved["rows"] if saved.get("settings") == self.settings else {}
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> RowCache:
@@ -391,7 +396,10 @@ class RowCache:
     def row(self, key: str, compute: Callable[[], Any]) -> Any:
         """The cached row of ``key``, or ``compute()``'s, saved at once."""
         if key not in self.rows:
-            self.rows[key] = compute()
+            value = compute()
+            # Rows another piece of the run (another process) saved meanwhile are kept.
+            self.rows = self._saved() | self.rows
+            self.rows[key] = value
             self.path.parent.mkdir(parents=True, exist_ok=True)
             text = json.dumps({"settings": self.settings, "rows": self.rows}, ensure_ascii=False)
             self.path.write_text(text, encoding="utf-8")

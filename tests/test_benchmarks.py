@@ -181,6 +181,22 @@ def test_row_cache_keeps_rows_only_for_the_same_settings(tmp_path):
     assert not (tmp_path / "run.partial.json").exists()
 
 
+def test_row_cache_pieces_running_at_once_keep_each_others_rows(tmp_path):
+    """Two pieces of one run opened together (two processes): each saves its row without
+    dropping the one the other saved meanwhile; rows of other settings are not taken."""
+    one = harness.RowCache(tmp_path, "run", {"epochs": 3})
+    two = harness.RowCache(tmp_path, "run", {"epochs": 3})
+    one.row("a", lambda: 1)
+    two.row("b", lambda: 2)
+    assert two.rows == {"a": 1, "b": 2}
+    one.row("c", lambda: 3)
+    assert one.rows == {"a": 1, "b": 2, "c": 3}
+    assert harness.RowCache(tmp_path, "run", {"epochs": 3}).rows == {"a": 1, "b": 2, "c": 3}
+    other = harness.RowCache(tmp_path, "run", {"epochs": 4})
+    other.row("d", lambda: 4)
+    assert other.rows == {"d": 4}
+
+
 def test_interrupted_sequential_run_resumes_at_the_next_model(tmp_path):
     """sequential.py with popularity's row cached (as a run stopped after it leaves it) does not
     fit popularity again: its row is the cached one, item-kNN's is measured, the cache is
