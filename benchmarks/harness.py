@@ -367,8 +367,8 @@ class RowCache:
 
     A cache written under other settings (``settings``: the run's options) is not reused: its
     rows would measure something else. Pieces may run at once (one per core): each keeps the
-    rows the others saved when it saves its own. :meth:`finish` removes the file once the results are
-    written."""
+    rows the others saved when it saves its own. :meth:`finish` removes the file once the
+    results are written."""
 
     def __init__(self, folder: Path | str, name: str, settings: dict):
         self.folder, self.name = Path(folder), name

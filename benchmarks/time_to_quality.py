@@ -274,12 +274,6 @@ def parser() -> argparse.ArgumentParser:
     add_pair_options(p, users=0, sasrec_epochs=200, lm_epochs=70, lm_patience=10)
     p.add_argument("--sasrec-patience", type=int, default=15, help="SASRec patience in epochs")
     p.add_argument(
-        "--item-representation",
-        choices=ITEM_REPRESENTATIONS,
-        default="ids",
-        help="how the LM reads items: ids (the LM of record), text or ids+text",
-    )
-    p.add_argument(
         "--models",
         type=model_list,
         default=tuple(PIECES),
@@ -299,6 +293,12 @@ def add_pair_options(
     p.add_argument("--users", type=int, default=users, help="subsample this many users (0 = all)")
     p.add_argument("--sasrec-epochs", type=int, default=sasrec_epochs)
     p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
+    p.add_argument(
+        "--item-representation",
+        choices=ITEM_REPRESENTATIONS,
+        default="ids",
+        help="how the LM reads items: ids (the LM of record), text or ids+text",
+    )
     patience = ("patience",) if lm_patience else ()
     harness.add_lm_options(
         p,
