@@ -373,12 +373,17 @@ class RowCache:
     def __init__(self, folder: Path | str, name: str, settings: dict):
         self.folder, self.name = Path(folder), name
         self.path = self.folder / f"{name}.partial.json"
-        self.settings = json.loads(json.dumps(settings, default=str))
+        self.settings = self.comparable(settings)
         self.rows: dict[str, Any] = self._saved()
         if self.rows:
             logging.getLogger(__name__).warning(
                 "resuming: %d finished row(s) from %s", len(self.rows), self.path
             )
+
+    @staticmethod
+    def comparable(settings: dict) -> dict:
+        """``settings`` as the cache keeps and compares them (as JSON reads them back)."""
+        return json.loads(json.dumps(settings, default=str))
 
     def _saved(self) -> dict[str, Any]:
         """The rows in the file, when it was written under this run's settings."""

@@ -83,7 +83,7 @@ def train_point(split, args, hidden: int, dropout: float, lr: float) -> dict:
 def extra_points(text: str) -> tuple[tuple[int, float, float], ...]:
     """``HIDDEN:DROPOUT:LR,...`` as (hidden, dropout, lr) triples."""
     points = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in harness.split_list(text.replace(" ", "")):
         try:
             hidden, dropout, lr = part.split(":")
             point = (int(hidden), float(dropout), float(lr))
@@ -107,12 +107,8 @@ def finished_rows(args: argparse.Namespace, settings: dict) -> dict[str, dict]:
     if not path.exists():
         return {}
     saved = json.loads(path.read_text(encoding="utf-8"))
-    argv = shlex.split(saved["command"])[3:]  # after ".venv/bin/python -m benchmarks.x"
-    earlier = parser().parse_args(argv)
-    earlier.out, earlier.name = args.out, args.name
-    if earlier.quick:
-        earlier.dataset, earlier.epochs = "shop", 3
-    if harness.settings_of(earlier, *NOT_SETTINGS) != settings:
+    earlier = parse(shlex.split(saved["command"])[3:])  # after "python -m benchmarks.x"
+    if harness.RowCache.comparable(harness.settings_of(earlier, *NOT_SETTINGS)) != settings:
         return {}
     return {point_key(r["hidden"], r["dropout"], r["lr"]): r for r in saved["rows"]}
 
@@ -186,18 +182,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options, with ``--quick``'s data set and epochs and the default result name."""
     args = parser().parse_args(argv)
     if args.quick:
         args.dataset, args.epochs = "shop", 3
     args.name = args.name or f"sasrec-grid-{args.dataset}"
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(argv)
     harness.setup(args)
     started = time.perf_counter()
     split = leave_one_out_split(harness.load_sampled(args))
-    settings = harness.settings_of(args, *NOT_SETTINGS)
-    cache = harness.RowCache(args.out, harness.stem(args), settings)
+    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args, *NOT_SETTINGS))
     if not cache.rows:
-        cache.rows = finished_rows(args, json.loads(json.dumps(settings, default=str)))
+        cache.rows = finished_rows(args, cache.settings)
     budget = 0 if args.report else (args.points or None)
 
     def run(hidden: int, dropout: float, lr: float) -> dict | None:

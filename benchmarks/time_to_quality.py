@@ -315,7 +315,7 @@ def piece(train, split, args) -> dict:
     started = time.perf_counter()
     rec, fit_seconds, epochs, sequences = train(split, args)
     row = {"fit_seconds": fit_seconds, "epochs": epochs, "sequences": sequences}
-    row |= held_out_row(rec, split, args)
+    row["held_out"] = held_out_row(rec, split, args)
     return row | {"machine": harness.machine(), "piece_seconds": time.perf_counter() - started}
 
 
@@ -323,7 +323,7 @@ PIECES = {"sasrec": (SASREC, train_sasrec), "lm": (LM, train_lm)}
 
 
 def model_list(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    names = tuple(harness.split_list(text.replace(" ", "")))
     unknown = sorted(set(names) - set(PIECES))
     if unknown or not names:
         raise argparse.ArgumentTypeError(
@@ -352,13 +352,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     rows = {name: cache.rows[key] for key, (name, _) in PIECES.items()}
     target = max(e["valid_ndcg10"] for e in rows[SASREC]["epochs"])
-    models = {}
-    for name, row in rows.items():
-        held_out = {
-            k: row[k] for k in ("test_ndcg10", "test_hr10", "users_per_second", "test_protocol")
-        }
-        summary = summarize(row["epochs"], row["fit_seconds"], row["sequences"], target)
-        models[name] = summary | held_out
+    models = {
+        name: summarize(row["epochs"], row["fit_seconds"], row["sequences"], target)
+        | row["held_out"]
+        for name, row in rows.items()
+    }
     result = {
         "command": harness.command_line(STUDY, argv),
         "machine": harness.machine(),

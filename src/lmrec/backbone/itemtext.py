@@ -85,6 +85,10 @@ class ItemTextTable(nn.Module):
         # Rebuilt from the saved text cache and index on load: not in the state dict.
         self.register_buffer("text", text, persistent=False)
         self.register_buffer("token_ids", token_ids.long(), persistent=False)
+        # token id -> text row (-1: not an item token), up to the highest item token
+        rows = torch.full((int(token_ids.max()) + 1 if len(token_ids) else 1,), -1)
+        rows[token_ids.long()] = torch.arange(len(token_ids))
+        self.register_buffer("row_of_token", rows, persistent=False)
 
     def rows(self, weight: torch.Tensor) -> torch.Tensor:
         """Each item's effective row, given the layer's weight (whose item rows are id rows)."""
@@ -97,13 +101,14 @@ class ItemTextTable(nn.Module):
         """``weight`` with every item row replaced by its effective row (differentiable)."""
         return weight.index_copy(0, self.token_ids, self.rows(weight))
 
-    def embed(self, input_ids: torch.Tensor, weight: torch.Tensor, padding_idx) -> torch.Tensor:
+    def embed(
+        self, input_ids: torch.Tensor, weight: torch.Tensor, padding_idx: int | None
+    ) -> torch.Tensor:
         """The effective rows of ``input_ids`` alone: the projection of the text of the item
         tokens among them, not of the whole catalogue (what training reads; the same rows as
         ``F.embedding(input_ids, table(weight))`` up to rounding)."""
-        rows = torch.full((weight.shape[0],), -1, dtype=torch.long, device=weight.device)
-        rows[self.token_ids] = torch.arange(len(self.token_ids), device=weight.device)
-        row = rows[input_ids]
+        last = len(self.row_of_token) - 1
+        row = self.row_of_token[input_ids.clamp_max(last)].masked_fill(input_ids > last, -1)
         is_item = (row >= 0).unsqueeze(-1)
         base = F.embedding(input_ids, weight, padding_idx)
         text = self.proj(self.text[row.clamp_min(0)].to(self.proj.weight.dtype))
