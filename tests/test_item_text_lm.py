@@ -196,6 +196,27 @@ def test_training_embeds_the_batch_rows_as_the_table_does(mode):
     assert proj_b.abs().sum() > 0 and (mode == "text") == bool(id_b[table.token_ids].eq(0).all())
 
 
+def test_ranking_builds_the_table_once_until_a_weight_changes():
+    """Without gradients the effective table is kept between forwards (one projection of the
+    catalogue per ranking, not per batch) and rebuilt as soon as the id rows or the projection
+    change in place (an optimizer step, a load)."""
+    rec = LMRecommender(_config("ids+text", epochs=0)).fit(_split())
+    head, table = rec.model.get_output_embeddings(), item_text_of(rec.model)
+    item = table.token_ids[0]
+    with torch.no_grad():
+        first = head.weight
+        assert head.weight is first  # kept
+        table.proj.weight.mul_(2.0)
+        second = head.weight
+        head.head.weight[item] += 1.0
+        third = head.weight
+    with torch.enable_grad():
+        fresh = head.weight  # built afresh, differentiable
+    assert second is not first and not torch.equal(second, first)
+    assert third is not second and torch.allclose(third[item], second[item] + 1.0, atol=1e-6)
+    assert fresh.requires_grad and torch.equal(fresh.detach(), third)
+
+
 # ---------------------------------------------------------------- saving
 @pytest.mark.parametrize("model", ["scratch:llama-tiny", "scratch:tiny"])
 def test_saved_model_loads_back_and_in_plain_transformers(model, tmp_path):

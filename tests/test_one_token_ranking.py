@@ -10,6 +10,7 @@ import pytest
 from lm_fixtures import cycle_split
 
 from lmrec.backbone.causal import prompt_ids
+from lmrec.decoding.one_token import length_groups
 from lmrec.indexing import IndexConfig
 from lmrec.recommenders.lm import LMConfig, LMRecommender
 from lmrec.tasks import PromptConfig
@@ -107,3 +108,18 @@ def test_k_other_than_a_whole_number_from_1_is_refused_by_both_paths(trained, hi
     for rec in (trained, _beam(trained)):
         with pytest.raises(ValueError, match="k must be an integer >= 1"):
             rec.recommend(histories, k=k)
+
+
+def test_length_groups_cut_a_batch_where_a_row_is_over_twice_its_first_or_it_is_full():
+    """Forward batches of the sorted rows: short histories are not padded to long ones."""
+    lengths = [2, 3, 5, 5, 9, 11, 30, 50, 70]
+    rows = [10, 11, 12, 13, 14, 15, 16, 17, 18]
+    assert length_groups(rows, lengths, batch_size=3) == [
+        [10, 11],  # 5 > 2 x 2
+        [12, 13, 14],  # full
+        [15],  # 30 > 2 x 11
+        [16, 17],  # 70 > 2 x 30
+        [18],
+    ]
+    assert length_groups(rows, lengths, batch_size=100, growth=100.0) == [rows]
+    assert length_groups([], [], batch_size=4) == []

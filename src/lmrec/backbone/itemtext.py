@@ -89,6 +89,7 @@ class ItemTextTable(nn.Module):
         rows = torch.full((int(token_ids.max()) + 1 if len(token_ids) else 1,), -1)
         rows[token_ids.long()] = torch.arange(len(token_ids))
         self.register_buffer("row_of_token", rows, persistent=False)
+        self._tables: dict[int, tuple[tuple, torch.Tensor]] = {}
 
     def rows(self, weight: torch.Tensor) -> torch.Tensor:
         """Each item's effective row, given the layer's weight (whose item rows are id rows)."""
@@ -98,8 +99,28 @@ class ItemTextTable(nn.Module):
         return projected.to(weight.dtype)
 
     def table(self, weight: torch.Tensor) -> torch.Tensor:
-        """``weight`` with every item row replaced by its effective row (differentiable)."""
-        return weight.index_copy(0, self.token_ids, self.rows(weight))
+        """``weight`` with every item row replaced by its effective row (differentiable).
+
+        Without gradients (ranking, serving) the table is built once and kept while neither
+        ``weight`` nor the projection changes (their version counters, which every in-place
+        update such as an optimizer step or a load bumps), instead of on every forward."""
+        if torch.is_grad_enabled() or torch.is_inference(weight):
+            return weight.index_copy(0, self.token_ids, self.rows(weight))
+        key = (
+            weight._version,
+            weight.dtype,
+            weight.device,
+            weight.shape,
+            self.proj.weight.data_ptr(),
+            self.proj.weight._version,
+            self.text.data_ptr(),
+            self.token_ids.data_ptr(),
+        )
+        kept = self._tables.get(weight.data_ptr())
+        if kept is None or kept[0] != key:
+            kept = (key, weight.index_copy(0, self.token_ids, self.rows(weight)))
+            self._tables[weight.data_ptr()] = kept  # one per layer weight: tied layers share
+        return kept[1]
 
     def embed(
         self, input_ids: torch.Tensor, weight: torch.Tensor, padding_idx: int | None
