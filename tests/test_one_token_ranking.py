@@ -84,6 +84,20 @@ def test_one_pass_batches_by_length_without_changing_results(trained):
     _same(one_by_one.recommend(HISTORIES, k=5), trained.recommend(HISTORIES, k=5))
 
 
+def test_candidates_are_scored_from_one_pass_as_teacher_forcing_scores_them(trained):
+    candidates = [["i5", "i3"], ["i0"], [], ["i11", "i2", "i2"], ["i1"], ["i9", "i7"]]
+    fast = trained.score(HISTORIES, candidates)
+    slow = _beam(trained).score(HISTORIES, candidates)
+    assert [len(c) for c in fast] == [2, 1, 0, 3, 1, 2]
+    for f, s in zip(fast, slow, strict=True):
+        assert f == pytest.approx(s, abs=1e-5)
+    # the scores are the ranking's: a history's top item scores what the ranking says
+    (top,) = trained.recommend([HISTORIES[0]], k=1, exclude_seen=False)
+    assert trained.score([HISTORIES[0]], [[top[0].item]])[0][0] == pytest.approx(top[0].score)
+    with pytest.raises(KeyError, match="unknown item 'nope'"):
+        trained.score(HISTORIES[:1], [["i1", "nope"]])
+
+
 def test_validation_ranks_in_one_pass_with_the_same_scores():
     split = cycle_split(n_users=40)
     fast = LMRecommender(_config(epochs=2)).fit(split)

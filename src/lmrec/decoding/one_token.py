@@ -7,13 +7,14 @@ tokens. :func:`rank_one_token_items` computes exactly that without the text: tok
 from the trie (:func:`one_token_sequences`), the model's trunk on right-padded rows (so plain
 causal attention, no padding mask: a real position never sees the padding after it), the
 output layer on each row's last real position only, one masked top-k. Same items and scores
-(to float rounding) as the beam search.
+(to float rounding) as the beam search. :func:`score_one_token_candidates` reads candidates'
+log-probabilities from the same pass (what teacher-forced candidate scoring gives).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from transformers import PreTrainedModel
@@ -21,7 +22,14 @@ from transformers import PreTrainedModel
 from lmrec.backbone.causal import is_causal
 from lmrec.decoding.trie import ItemTrie
 
-__all__ = ["length_groups", "one_token_sequences", "rank_one_token_items", "ranks_in_one_pass"]
+__all__ = [
+    "item_logprobs",
+    "length_groups",
+    "one_token_sequences",
+    "rank_one_token_items",
+    "ranks_in_one_pass",
+    "score_one_token_candidates",
+]
 
 
 def ranks_in_one_pass(model: PreTrainedModel, trie: ItemTrie) -> bool:
@@ -79,6 +87,43 @@ def length_groups(
     return groups
 
 
+def item_logprobs(
+    model: PreTrainedModel,
+    trie: ItemTrie,
+    sequences: Sequence[Sequence[int]],
+    pad: int = 0,
+    batch_size: int = 128,
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """``(rows, logp)`` per forward batch: the indices of the batch's ``sequences`` and, for
+    each, the log-probability of every item (columns in trie row order) after its last token.
+
+    Rows are batched by length (:func:`length_groups`), right-padded (so plain causal
+    attention, no padding mask: a real position never sees the padding after it); the output
+    layer runs on each row's last real position only."""
+    model.eval()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    trunk, head = base.base_model, base.get_output_embeddings()
+    device = base.device
+    item_tokens = torch.as_tensor(trie.codes[:, 0])
+    first = int(item_tokens[0]) if len(item_tokens) else 0
+    contiguous = torch.equal(item_tokens, torch.arange(first, first + len(item_tokens)))
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for rows in length_groups(order, [len(sequences[i]) for i in order], batch_size):
+        lengths = torch.tensor([len(sequences[i]) for i in rows])
+        width = int(lengths.max())
+        input_ids = torch.tensor(
+            [[*sequences[i], *[pad] * (width - len(sequences[i]))] for i in rows]
+        )
+        with torch.no_grad():
+            hidden = trunk(input_ids=input_ids.to(device), use_cache=False).last_hidden_state
+            last = hidden[torch.arange(len(rows), device=device), (lengths - 1).to(device)]
+            logp = torch.log_softmax(head(last).float(), dim=-1).cpu()
+        yield (
+            rows,
+            (logp[:, first : first + len(item_tokens)] if contiguous else logp[:, item_tokens]),
+        )
+
+
 @torch.no_grad()
 def rank_one_token_items(
     model: PreTrainedModel,
@@ -90,34 +135,13 @@ def rank_one_token_items(
     batch_size: int = 128,
 ) -> list[list[tuple[str, float]]]:
     """Top-``k`` items after each token sequence with their log-probabilities, best first
-    (items whose every row is excluded, or fewer than ``k`` left, give shorter lists).
-
-    Rows are batched by length (:func:`length_groups`), so short histories are not padded to
-    the longest; ``exclude`` gives, per sequence, items that may not be returned."""
+    (items whose every row is excluded, or fewer than ``k`` left, give shorter lists), from
+    :func:`item_logprobs`; ``exclude`` gives, per sequence, items that may not be returned."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    if not sequences:
-        return []
-    model.eval()
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    trunk, head = base.base_model, base.get_output_embeddings()
-    device = base.device
-    item_tokens = torch.as_tensor(trie.codes[:, 0])
-    first = int(item_tokens[0])
-    contiguous = torch.equal(item_tokens, torch.arange(first, first + len(item_tokens)))
     k = min(k, len(trie))
     results: list[list[tuple[str, float]]] = [[] for _ in sequences]
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    for rows in length_groups(order, [len(sequences[i]) for i in order], batch_size):
-        lengths = torch.tensor([len(sequences[i]) for i in rows])
-        width = int(lengths.max())
-        input_ids = torch.tensor(
-            [[*sequences[i], *[pad] * (width - len(sequences[i]))] for i in rows]
-        )
-        hidden = trunk(input_ids=input_ids.to(device), use_cache=False).last_hidden_state
-        last = hidden[torch.arange(len(rows), device=device), (lengths - 1).to(device)]
-        logp = torch.log_softmax(head(last).float(), dim=-1).cpu()
-        scores = logp[:, first : first + len(item_tokens)] if contiguous else logp[:, item_tokens]
+    for rows, scores in item_logprobs(model, trie, sequences, pad, batch_size):
         if exclude is not None:
             seen = [
                 (r, trie.row_of[x])
@@ -133,3 +157,34 @@ def rank_one_token_items(
                 (trie.items[j], v) for j, v in zip(items, values, strict=True) if v != -math.inf
             ]
     return results
+
+
+def score_one_token_candidates(
+    model: PreTrainedModel,
+    trie: ItemTrie,
+    sequences: Sequence[Sequence[int]],
+    candidates: Sequence[Sequence[str]],
+    pad: int = 0,
+    batch_size: int = 128,
+) -> list[list[float]]:
+    """The log-probability of each sequence's candidates (what
+    :func:`~lmrec.decoding.beam.score_candidates` gives for one-token ids, to float rounding),
+    read from :func:`item_logprobs`: one forward pass per history, however many candidates.
+    An unknown candidate is a clear error."""
+    if len(sequences) != len(candidates):
+        raise ValueError("one candidate list per prompt is needed")
+    columns = [[_row(trie, item) for item in cands] for cands in candidates]
+    result: list[list[float]] = [[] for _ in sequences]
+    wanted = [i for i, cols in enumerate(columns) if cols]
+    for rows, logp in item_logprobs(model, trie, [sequences[i] for i in wanted], pad, batch_size):
+        for r, i in enumerate(rows):
+            index = wanted[i]
+            result[index] = logp[r, columns[index]].tolist()
+    return result
+
+
+def _row(trie: ItemTrie, item: str) -> int:
+    row = trie.row_of.get(item)
+    if row is None:
+        raise KeyError(f"unknown item {item!r}: not in the model's item index")
+    return row

@@ -20,7 +20,12 @@ from lmrec.backbone.lora import ADAPTER_DIR, Adapter, load_adapter, save_adapter
 from lmrec.backbone.wholeword import WHOLE_WORD_FILE, install_whole_word, load_whole_word
 from lmrec.data.schema import Catalog
 from lmrec.decoding.beam import constrained_beam_search, score_candidates
-from lmrec.decoding.one_token import one_token_sequences, rank_one_token_items, ranks_in_one_pass
+from lmrec.decoding.one_token import (
+    one_token_sequences,
+    rank_one_token_items,
+    ranks_in_one_pass,
+    score_one_token_candidates,
+)
 from lmrec.decoding.trie import ItemTrie
 from lmrec.indexing import ItemIndex
 from lmrec.metrics.ranking import check_k
@@ -190,9 +195,20 @@ class LMRecommender(LMFitting, ItemTextMethods, TaskAnswers, Recommender):
         template: str | None = None,
         events: Sequence[Sequence[str]] | None = None,
     ) -> list[list[float]]:
-        """Log-likelihood of each candidate item for each history, in one batched pass."""
+        """Log-likelihood of each candidate item for each history, in one batched pass (where
+        :meth:`ranks_in_one_pass`, read from one forward pass per history, however many
+        candidates it has)."""
         self._require_fitted()
         chosen = self.template_for(template)
+        if self.ranks_in_one_pass():
+            return score_one_token_candidates(
+                self.model,
+                self.trie,
+                self._sequence_ids(histories),
+                candidates,
+                pad=self.tokenizer.pad_token_id or 0,
+                batch_size=self.config.inference_batch_size,
+            )
         return score_candidates(
             self.model,
             self.tokenizer,
