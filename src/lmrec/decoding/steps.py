@@ -78,8 +78,8 @@ class _Seq2SeqSteps:
         """Per-token log-probability of each target row (padded with -100) after its prompt
         ``rows[i]``, teacher-forced: the first token from one cached step per prompt, the rest
         in one pass over all rows that reuses each prompt's cross-attention keys and values."""
-        first = self.first()[rows]
-        out = first.gather(-1, targets[:, :1].clamp(min=0))
+        # the first tokens' log-probabilities alone: not a vocabulary-wide row per target
+        out = self.first()[rows, targets[:, 0].clamp(min=0)].unsqueeze(1)
         if targets.shape[1] == 1:
             return out
         self.cache.reorder_cache(rows.to(self.hidden.device))
@@ -202,8 +202,8 @@ class _CausalSteps:
     def sequence_logprobs(self, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Per-token log-probability of each target row (padded with -100) after its prompt:
         the prompts are read once, then every target in one pass over the copied cache."""
-        first = self.first()[rows]
-        out = first.gather(-1, targets[:, :1].clamp(min=0))
+        # the first tokens' log-probabilities alone: not a vocabulary-wide row per target
+        out = self.first()[rows, targets[:, 0].clamp(min=0)].unsqueeze(1)
         if targets.shape[1] == 1:
             return out
         logits = self._extend(rows, targets[:, :-1].clamp(min=0))
