@@ -124,7 +124,6 @@ def item_logprobs(
         )
 
 
-@torch.no_grad()
 def rank_one_token_items(
     model: PreTrainedModel,
     trie: ItemTrie,
@@ -173,7 +172,7 @@ def score_one_token_candidates(
     An unknown candidate is a clear error."""
     if len(sequences) != len(candidates):
         raise ValueError("one candidate list per prompt is needed")
-    columns = [[_row(trie, item) for item in cands] for cands in candidates]
+    columns = [[trie.row(item) for item in cands] for cands in candidates]
     result: list[list[float]] = [[] for _ in sequences]
     wanted = [i for i, cols in enumerate(columns) if cols]
     for rows, logp in item_logprobs(model, trie, [sequences[i] for i in wanted], pad, batch_size):
@@ -181,10 +180,3 @@ def score_one_token_candidates(
             index = wanted[i]
             result[index] = logp[r, columns[index]].tolist()
     return result
-
-
-def _row(trie: ItemTrie, item: str) -> int:
-    row = trie.row_of.get(item)
-    if row is None:
-        raise KeyError(f"unknown item {item!r}: not in the model's item index")
-    return row

@@ -121,11 +121,16 @@ class ItemTrie:
     def __contains__(self, item: object) -> bool:
         return item in self.row_of
 
-    def tokens(self, item: str) -> list[int]:
-        """The token ids of ``item``'s code; an unknown item is a clear error."""
+    def row(self, item: str) -> int:
+        """``item``'s row (in :attr:`items`, :attr:`codes`); an unknown item is a clear error."""
         row = self.row_of.get(item)
         if row is None:
             raise KeyError(f"unknown item {item!r}: not in the model's item index")
+        return row
+
+    def tokens(self, item: str) -> list[int]:
+        """The token ids of ``item``'s code; an unknown item is a clear error."""
+        row = self.row(item)
         return self.codes[row, : self.lengths[row]].tolist()
 
     def nbytes(self) -> int:
