@@ -26,6 +26,7 @@ from lmrec.training.step import (
     labelled_logits,
     trims_logits,
     weighted_loss,
+    with_token_ids,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -83,6 +84,24 @@ def test_all_positions_collate_reads_one_sequence_and_labels_every_id_token():
         [-100, 5, 6, 7, -100],  # the start token is an input only
         [-100, -100, -100, 6, 1],  # an answer example keeps its separator and closing </s>
     ]
+
+
+def test_tokens_computed_once_collate_to_the_same_batch():
+    long_history = " ".join(f"<item_{i % 3 + 1}>" for i in range(12))
+    examples = [
+        Example("</s> <item_1> <item_2>", "<item_3>", "sequence", "sequence", all_positions=True),
+        Example(f"</s> {long_history}", "<item_2>", "sequence", "sequence", all_positions=True),
+        Example("bought <item_1>", "<item_2>", "sequential", "t"),
+    ]
+    tok = word_tokenizer()
+    ready = with_token_ids(tok, examples, max_len=6)
+    # the history is cut to its last 6 tokens, as collating the text cuts it
+    assert [e.token_ids for e in ready] == [(1, 5, 6, 7), (5, 6, 7, 5, 6, 7, 6), None]
+    tokenised = collate_batch(tok, examples, max_len=6, causal=True)
+    read = collate_batch(tok, ready, max_len=6, causal=True)
+    assert tokenised.keys() == read.keys()
+    for key, value in tokenised.items():
+        assert torch.equal(value, read[key]), key
 
 
 @pytest.mark.parametrize("spec", ["scratch:gpt-tiny", "scratch:llama-tiny"])

@@ -50,6 +50,7 @@ from lmrec.tasks.mixture import task_rng
 from lmrec.tasks.sequential import sequence_examples
 from lmrec.training.config import RefitRecord
 from lmrec.training.loop import NDCG10, NEG_LOSS, Validator, train_model
+from lmrec.training.step import with_token_ids
 from lmrec.training.stream import (
     catalog_index,
     count_stream_pairs,
@@ -277,12 +278,18 @@ class LMFitting:
     def _epoch_examples(self, split: Split, pairs, data: TaskData | None, ctx):
         """``examples_for_epoch(epoch)`` for :func:`~lmrec.training.loop.train_model`."""
         cfg = self.config
+        if cfg.objective == "sequence":
+            # The same examples every epoch: built and tokenised once.
+            examples = with_token_ids(
+                self.tokenizer,
+                sequence_examples(
+                    split, self.index, cfg.prompts.max_history, self.tokenizer.eos_token
+                ),
+                cfg.train.max_source_length,
+            )
+            return lambda epoch: examples
 
         def examples_for_epoch(epoch: int):
-            if cfg.objective == "sequence":
-                return sequence_examples(
-                    split, self.index, cfg.prompts.max_history, self.tokenizer.eos_token
-                )
             if data is not None:
                 return multitask_examples(
                     data,

@@ -47,7 +47,11 @@ class Example:
     sequence, with no ``</s>`` between, and the loss covers every token of it (each predicted
     from those before it) except ``</s>`` tokens, not just the answer: a whole item sequence
     trains every next-item prediction in it at once (``objective="sequence"``). The trie, not
-    the model, decides where an id ends."""
+    the model, decides where an id ends.
+
+    ``token_ids``: an ``all_positions`` example's tokens, tokenised once
+    (:func:`lmrec.training.step.with_token_ids`) for a training run that reads the same
+    examples every epoch; collating reads them instead of tokenising the text again."""
 
     source: str
     target: str
@@ -55,6 +59,7 @@ class Example:
     template: str
     weight: float = 1.0
     all_positions: bool = False
+    token_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
