@@ -23,7 +23,10 @@ logged).
 Each model is one resumable row (``harness.RowCache``): ``--models sasrec`` and then
 ``--models lm`` run the study in two pieces, each alone on the machine (times are measured
 inside each model's fit, so a piece measures what it would in one run); the results are
-written once both rows exist.
+written once both rows exist. The SASRec piece is kept in its own file
+(``time-to-quality-sasrec.partial.json``, keyed by the data and SASRec options alone:
+:data:`SASREC_SETTINGS`) and not removed when results are written: every LM variant
+(``--name`` with other LM options) on the same data is set beside the same SASRec run.
 
 Writes benchmarks/results/time_to_quality/time-to-quality[-quick].{json,md,png}.
 """
@@ -51,6 +54,18 @@ from lmrec.recommenders.validation import validation_users
 from lmrec.text.encoders import DEFAULT_TEMPLATE, ItemTextConfig
 
 STUDY = "time_to_quality"
+SASREC_SETTINGS = (
+    "data",
+    "dataset",
+    "eval_users",
+    "quick",
+    "sasrec_epochs",
+    "sasrec_patience",
+    "seed",
+    "threads",
+    "users",
+)
+"""The options that decide the SASRec piece (the split, SASRec's schedule, the test users)."""
 SASREC, LM = "SASRec (full CE)", "LM-seq llama-tiny"
 TRAINING_LOGGER = "lmrec.training.loop"
 
@@ -224,6 +239,8 @@ def markdown(result: dict) -> str:
             "Time to quality: SASRec (full CE) vs the language model of record",
             result,
         ),
+        pieces_note(result),
+        "",
         "| model | fit s | sequences/s | best valid NDCG@10 (epoch) | s to SASRec's best valid "
         "| test NDCG@10 | top-10 users/s |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -243,6 +260,19 @@ def markdown(result: dict) -> str:
         ratio = f"{lm[key] / sasrec[key]:.2f}" if lm[key] is not None and sasrec[key] else "-"
         lines.append(f"| {key} | {ratio} |")
     return "\n".join(lines) + "\n"
+
+
+def pieces_note(result: dict) -> str:
+    """When each piece ran (each alone on the machine; the SASRec piece is shared by the LM
+    variants run on the same data)."""
+    finished = result.get("pieces_finished", {})
+    when = "; ".join(
+        f"{name} finished {at or 'at an unrecorded time'}" for name, at in finished.items()
+    )
+    return (
+        f"Pieces, each run alone on the machine: {when}. The SASRec piece is the one every LM "
+        "variant on these data is compared with (`time-to-quality-sasrec.partial.json`)."
+    )
 
 
 def plot(result: dict, path: Path) -> None:
@@ -316,7 +346,12 @@ def piece(train, split, args) -> dict:
     rec, fit_seconds, epochs, sequences = train(split, args)
     row = {"fit_seconds": fit_seconds, "epochs": epochs, "sequences": sequences}
     row["held_out"] = held_out_row(rec, split, args)
-    return row | {"machine": harness.machine(), "piece_seconds": time.perf_counter() - started}
+    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return row | {
+        "machine": harness.machine(),
+        "piece_seconds": time.perf_counter() - started,
+        "finished": finished,
+    }
 
 
 PIECES = {"sasrec": (SASREC, train_sasrec), "lm": (LM, train_lm)}
@@ -343,14 +378,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     sasrec_valid = [u for u in split.valid if split.valid[u].item in split.catalog]
     if set(lm_valid) != set(sasrec_valid):
         raise SystemExit("the two models would validate on different users")
-    cache = harness.RowCache(args.out, harness.stem(args), harness.settings_of(args, "models"))
+    caches = piece_caches(args)
+    computed = [key for key in args.models if key not in caches[key].rows]
     for key in args.models:
-        cache.row(key, lambda train=PIECES[key][1]: piece(train, split, args))
-    missing = [key for key in PIECES if key not in cache.rows]
+        caches[key].row(key, lambda train=PIECES[key][1]: piece(train, split, args))
+    done = [key for key in PIECES if key in caches[key].rows]
+    missing = [key for key in PIECES if key not in done]
     if missing:
-        print(f"finished: {', '.join(sorted(cache.rows))}; to run: --models {','.join(missing)}")
+        print(f"finished: {', '.join(done) or 'none'}; to run: --models {','.join(missing)}")
         return
-    rows = {name: cache.rows[key] for key, (name, _) in PIECES.items()}
+    rows = {name: caches[key].rows[key] for key, (name, _) in PIECES.items()}
     target = max(e["valid_ndcg10"] for e in rows[SASREC]["epochs"])
     models = {
         name: summarize(row["epochs"], row["fit_seconds"], row["sequences"], target)
@@ -361,15 +398,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         "command": harness.command_line(STUDY, argv),
         "machine": harness.machine(),
         "machines": {name: row["machine"] for name, row in rows.items()},
+        "pieces_finished": {name: row.get("finished") for name, row in rows.items()},
         "data": split.name,
         "protocol": protocol(args, split, len(lm_valid)),
-        # the pieces' own wall times (a run in pieces) plus this run's set-up
+        # this run's own time plus the wall time of each piece it read back from a cache
         "wall_seconds": time.perf_counter()
         - started
-        + sum(r["piece_seconds"] for k, r in cache.rows.items() if k not in args.models),
+        + sum(caches[k].rows[k]["piece_seconds"] for k in PIECES if k not in computed),
         "models": models,
     }
-    cache.write(result, markdown(result), plot)
+    caches["lm"].write(result, markdown(result), plot)  # the SASRec piece stays for reuse
+
+
+def piece_caches(args: argparse.Namespace) -> dict[str, harness.RowCache]:
+    """Each piece's cache: the LM's keyed by every option (one per variant, removed once the
+    results are written), SASRec's by :data:`SASREC_SETTINGS` alone, shared by the variants."""
+    settings = harness.settings_of(args, "models")
+    sasrec = {k: v for k, v in settings.items() if k in SASREC_SETTINGS}
+    quick = "-quick" if args.quick else ""
+    return {
+        "sasrec": harness.RowCache(args.out, f"time-to-quality-sasrec{quick}", sasrec),
+        "lm": harness.RowCache(args.out, harness.stem(args), settings),
+    }
 
 
 if __name__ == "__main__":

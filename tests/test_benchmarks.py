@@ -93,10 +93,13 @@ TIME_TO_QUALITY_KEYS = {
 def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
     # In two pieces: SASRec alone writes no results (the LM is missing) but keeps its row.
     assert quick_run("time_to_quality", tmp_path, "--models", "sasrec") is None
-    piece = json.loads((tmp_path / "smoke-quick.partial.json").read_text())["rows"]
+    shared = tmp_path / "time-to-quality-sasrec-quick.partial.json"
+    piece = json.loads(shared.read_text())["rows"]
     assert list(piece) == ["sasrec"]
     result = quick_run("time_to_quality", tmp_path, "--models", "lm")
     assert not (tmp_path / "smoke-quick.partial.json").exists()
+    assert json.loads(shared.read_text())["rows"] == piece  # kept for other LM variants
+    assert set(result["pieces_finished"]) == {time_to_quality.SASREC, time_to_quality.LM}
     models = result["models"]
     assert models[time_to_quality.SASREC]["epochs"] == piece["sasrec"]["epochs"]  # not rerun
     assert result["wall_seconds"] > piece["sasrec"]["piece_seconds"]

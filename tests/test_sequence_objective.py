@@ -132,6 +132,9 @@ def test_sequence_objective_learns_a_cycle_and_saves():
     rec = LMRecommender(_config()).fit(split)
     report = evaluate_ranking(rec, split, ks=(1,), exclude_seen=False, progress=False)
     assert report.metrics["HR@1"] == 1.0
+    # ids alone: no word pieces, just the special tokens, the alphabet and one token per item
+    assert len(rec.tokenizer) == 101 + len(rec.index)
+    assert rec.model.get_output_embeddings().weight.shape[0] == len(rec.tokenizer)
     assert rec.prompts([["i1", "i2"]], rec.template_for()) == [
         f"</s> {rec.index.render('i1')} {rec.index.render('i2')}"
     ]

@@ -80,6 +80,17 @@ def test_both_algorithms_cover_the_corpus_and_are_deterministic(algorithm):
     assert unknown_token_rate(again, ["كرة القدم Soccer"]) == 0.0
 
 
+@pytest.mark.parametrize(("algorithm", "size"), [("unigram", 101), ("bpe", 100)])
+def test_an_empty_corpus_gives_the_special_tokens_and_the_alphabet(algorithm, size):
+    tokenizer = build_tokenizer([], vocab_size=500, algorithm=algorithm)
+    assert len(tokenizer) == size  # <pad>, </s>, <unk> and the base alphabet's characters
+    assert tokenizer.convert_ids_to_tokens([0, 1, 2]) == ["<pad>", "</s>", "<unk>"]
+    assert (
+        tokenizer.convert_ids_to_tokens(tokenizer("a", add_special_tokens=False).input_ids)[-1]
+        == "a"
+    )
+
+
 def test_unknown_algorithm_is_refused():
     with pytest.raises(ValueError, match="unknown tokenizer 'wordpiece'"):
         build_tokenizer(CORPUS, algorithm="wordpiece")

@@ -68,6 +68,9 @@ def build_tokenizer(
     as a decoder writes it. Measured with the named model (``python -m benchmarks.languages``), it
     raises HR@1 on the T5-P5 sports lists in both languages but lowers it on the built-in
     shop, hence off by default.
+
+    An empty corpus (a model that reads id tokens alone, added afterwards) gives the special
+    tokens and the base alphabet's characters only.
     """
     check_tokenizer_algorithm(algorithm)
     special = ["<pad>", "</s>", "<unk>"]
@@ -95,7 +98,10 @@ def build_tokenizer(
         pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizer, isolated])
     tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(list(corpus), trainer)
+    texts = list(corpus)
+    if not texts and algorithm == "unigram":
+        texts = [" ".join(_BASE_ALPHABET)]  # the unigram trainer fails on no text at all
+    tok.train_from_iterator(texts, trainer)
     if algorithm == "unigram":
         tok = _canonical_order(tok)
     eos = tok.token_to_id("</s>")

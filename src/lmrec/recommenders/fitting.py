@@ -120,7 +120,12 @@ class LMFitting:
             extra_text = data.corpus()
         if cfg.events.typed and is_scratch(cfg.model):
             id_tokens = id_tokens + marker_words(self.templates)
-        corpus = catalog_corpus(split.catalog, self.templates, families) + extra_text
+        if cfg.objective == "sequence":
+            # Its sequences are id tokens alone: a scratch tokenizer needs no words (a word
+            # vocabulary, ~1,000 pieces, would only widen every softmax; 7 % of Beauty's).
+            corpus = []
+        else:
+            corpus = catalog_corpus(split.catalog, self.templates, families) + extra_text
         self._set_up(split.catalog, index, users, corpus, id_tokens)
         if cfg.events.active:
             pairs = typed_pairs(split, cfg.events, cfg.prompts.max_targets_per_user)
