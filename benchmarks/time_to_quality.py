@@ -66,6 +66,8 @@ SASREC_SETTINGS = (
     "users",
 )
 """The options that decide the SASRec piece (the split, SASRec's schedule, the test users)."""
+SASREC_PIECE = "time-to-quality-sasrec"
+"""The SASRec piece's cache stem (``-quick`` added for a smoke run), shared by the LM variants."""
 SASREC, LM = "SASRec (full CE)", "LM-seq llama-tiny"
 TRAINING_LOGGER = "lmrec.training.loop"
 
@@ -271,7 +273,7 @@ def pieces_note(result: dict) -> str:
     )
     return (
         f"Pieces, each run alone on the machine: {when}. The SASRec piece is the one every LM "
-        "variant on these data is compared with (`time-to-quality-sasrec.partial.json`)."
+        f"variant on these data is compared with (`{SASREC_PIECE}.partial.json`)."
     )
 
 
@@ -417,7 +419,7 @@ def piece_caches(args: argparse.Namespace) -> dict[str, harness.RowCache]:
     sasrec = {k: v for k, v in settings.items() if k in SASREC_SETTINGS}
     quick = "-quick" if args.quick else ""
     return {
-        "sasrec": harness.RowCache(args.out, f"time-to-quality-sasrec{quick}", sasrec),
+        "sasrec": harness.RowCache(args.out, SASREC_PIECE + quick, sasrec),
         "lm": harness.RowCache(args.out, harness.stem(args), settings),
     }
 
