@@ -69,11 +69,17 @@ ALIASES = {"ml100k": "ml-100k"}
 
 
 def load(
-    name: str, data: Path | str = DATA, *, shop_users: int = 1000, seed: int = 0
+    name: str,
+    data: Path | str = DATA,
+    *,
+    shop_users: int = 1000,
+    seed: int = 0,
+    attributes: bool = False,
 ) -> Dataset | T5P5Data:
     """A data set by name: the shared ones from ``data`` (the repository's ../shared/data) or
     the built-in ``shop`` (``shop_users`` simulated users, ``seed``). ``t5p5`` is the aligned
-    English/Arabic sports set, parsed (:class:`lmrec.data.t5p5.T5P5Data`), not an event log."""
+    English/Arabic sports set, parsed (:class:`lmrec.data.t5p5.T5P5Data`), not an event log.
+    ``attributes``: the Amazon sets' S3-Rec attribute ids as each item's category tags."""
     name = ALIASES.get(name, name)
     data = Path(data)
     if name == "ml-100k":
@@ -86,6 +92,9 @@ def load(
             names_path=base / "item_generative_indexing_phase_0.txt",
             id_map_path=base / "datamaps.json",
             name=name,
+            attributes_path=base / f"{Path(file).stem}_item2attributes.json"
+            if attributes
+            else None,
         )
     if name == "musical-instruments":
         folder = data / "amazon_musical_instruments_reviews"
@@ -109,7 +118,8 @@ def subsample(dataset: Dataset, users: int, seed: int) -> Dataset:
 
 def load_sampled(args: argparse.Namespace) -> Dataset:
     """The data set ``--dataset`` names, with ``--users`` (0 = all) sampled by ``--seed``."""
-    dataset = load(args.dataset, args.data, seed=args.seed)
+    attributes = getattr(args, "item_tags", False)
+    dataset = load(args.dataset, args.data, seed=args.seed, attributes=attributes)
     return subsample(dataset, args.users, args.seed) if args.users else dataset
 
 

@@ -250,8 +250,8 @@ FLAGS_ADDED = {
     "--target-word-order --valid-share "
     # Issue 25: the run's record and the refit.
     "--evaluate --keep-checkpoints --log-dir --refit "
-    # Issue 24: item text in the LM's item representation.
-    "--item-representation",
+    # Issue 24: item text in the LM's item representation, and the category field as tags.
+    "--item-representation --item-text-tags",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }

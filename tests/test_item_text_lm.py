@@ -20,7 +20,7 @@ from lmrec.backbone.itemtext import (
     without_item_text,
 )
 from lmrec.backbone.lora import LoraSettings
-from lmrec.data.schema import Item
+from lmrec.data.schema import Catalog, Item
 from lmrec.data.split import Split
 from lmrec.indexing import INDEX_STRATEGIES, IndexConfig, ItemIndex
 from lmrec.recommenders.itemtext import text_neighbour_weights
@@ -300,3 +300,28 @@ def test_a_new_items_id_row_is_made_of_its_text_neighbours():
     # none similar: the k nearest weigh alike
     opposite = text_neighbour_weights(np.array([[-1.0, -1.0]]), known[:2], k=2)
     torch.testing.assert_close(opposite, torch.tensor([[0.5, 0.5]]))
+
+
+def test_a_model_with_tags_saves_loads_and_adds_items_with_their_tags(tmp_path):
+    split = _split()
+    tagged = [
+        replace(i, category="odd" if int(i.id[1:]) % 2 else "even|small")
+        for i in split.catalog.values()
+    ]
+    split = replace(split, catalog=Catalog(tagged))
+    config = replace(
+        _config("ids+text", epochs=2),
+        index=IndexConfig(item_text=ItemTextConfig(encoder="tfidf", tags=True)),
+    )
+    rec = LMRecommender(config).fit(split)
+    assert rec.item_text.tags == ("even", "small", "odd")
+    table = item_text_of(rec.model)
+    assert table.dense_columns == rec.item_text.vectors.shape[1] - 3
+    assert len(table.tag_values) == 4 * 2 + 4  # four even items with two tags, four odd with one
+    ranked = _ranked(rec)
+    rec.save(tmp_path)
+    again = LMRecommender.load(tmp_path)
+    assert again.item_text.tags == rec.item_text.tags and _ranked(again) == ranked
+    again.add_items([Item("i3-odd", name="thing 3", category="odd|new tag")])
+    assert again.item_text.rows(["i3-odd"])[0, -3:] == pytest.approx([0, 0, 2**-0.5])
+    assert "i3-odd" in {s.item for s in again.recommend([["i1", "i2"]], k=9)[0]}

@@ -60,6 +60,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hybrid", action="store_true", help="add the hybrid row (item-kNN + LM)")
     p.add_argument("--item-text", default="minilm", help="item-text encoder: minilm, tfidf, a dir")
     p.add_argument("--item-text-template", default="", help="default: the data set's (TEMPLATES)")
+    p.add_argument(
+        "--item-tags",
+        action="store_true",
+        help="the category field as tags beside the text (ItemTextConfig.tags); the Amazon sets "
+        "read their S3-Rec attribute ids (categories and brand) into it",
+    )
     p.add_argument("--lm-epochs", type=int, default=0, help="0 = presets.recommended_epochs")
     p.add_argument(
         "--lm-checkpoints",
@@ -110,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     main_rows, routes, seeds, wanted = plan(args)
     # The LM rows train the recommended configuration: rows cached under another one are stale.
     settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
+    if not args.item_tags:  # off: the settings of the caches written before the option
+        del settings["item_tags"]
     cache = harness.RowCache(args.out, harness.stem(args), settings)
     budget = args.rows or None
 

@@ -72,7 +72,7 @@ T = TypeVar("T")
 def item_text(args: argparse.Namespace) -> ItemTextConfig:
     """The item-text encoder (``--item-text``) and the data set's template."""
     template = args.item_text_template or TEMPLATES.get(args.dataset, DEFAULT_TEMPLATE)
-    return ItemTextConfig(encoder=args.item_text, template=template)
+    return ItemTextConfig(encoder=args.item_text, template=template, tags=args.item_tags)
 
 
 def cold_config(args: argparse.Namespace) -> ColdStartConfig:
@@ -118,7 +118,8 @@ def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMCo
     base["valid_exclude_seen"] = False
     text = item_text(args)
     base["index"] |= {"seed": args.seed, "item_text": {"encoder": text.encoder,
-                                                       "template": text.template}}  # fmt: skip
+                                                       "template": text.template,
+                                                       "tags": text.tags}}  # fmt: skip
     base["train"] |= {
         "epochs": args.lm_epochs or recommended_epochs(users),
         "seed": args.seed,

@@ -83,7 +83,14 @@ def markdown(result: dict) -> str:
         f"Protocol: {result['protocol']}",
         "",
         f"Item text: {result['item_text_source']}; template `{result['item_text']['template']}`, "
-        f"encoder `{result['item_text']['encoder']}`. SASRec: hidden {result['sasrec']['hidden']},"
+        f"encoder `{result['item_text']['encoder']}`"
+        + (
+            "; with the category field as tags beside the text (ItemTextConfig.tags: for the "
+            "Amazon sets, S3-Rec's attribute ids from categories and brand, *_item2attributes.json)"
+            if result["item_text"].get("tags")
+            else ""
+        )
+        + f". SASRec: hidden {result['sasrec']['hidden']},"
         f" dropout {result['sasrec']['dropout']:g}, lr {result['sasrec']['lr']:g}, from "
         f"{result['sasrec']['source']}. LM: the recommended configuration "
         f"({result['config']['model']}, objective {result['config']['objective']}, dropout "

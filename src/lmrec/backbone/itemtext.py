@@ -62,6 +62,10 @@ class ItemTextTable(nn.Module):
     std: the spread of the model's embedding rows. The projection starts with weights of this
         standard deviation, so a unit text vector projects to a row of the id rows' size: the
         text term neither drowns the id embedding nor vanishes beside it.
+    tag_columns: how many trailing columns of ``text`` are one-hot tags
+        (:attr:`lmrec.text.encoders.ItemTextEmbeddings.tag_columns`). They are projected as a
+        sparse matrix when the whole catalogue is: hundreds of tag columns cost what their few
+        ones per item cost, not a dense product each step.
     """
 
     def __init__(
@@ -72,11 +76,15 @@ class ItemTextTable(nn.Module):
         keep_ids: bool,
         std: float,
         seed: int = 0,
+        tag_columns: int = 0,
     ):
         super().__init__()
         if text.shape[0] != token_ids.shape[0]:
             raise ValueError(f"{text.shape[0]} text vectors for {token_ids.shape[0]} item tokens")
+        if not 0 <= tag_columns <= text.shape[1]:
+            raise ValueError(f"{tag_columns} tag columns in text vectors of {text.shape[1]}")
         self.keep_ids = keep_ids
+        self.dense_columns = text.shape[1] - tag_columns
         self.proj = nn.Linear(text.shape[1], d_model, bias=False)
         weight = torch.empty_like(self.proj.weight)
         nn.init.normal_(weight, std=std, generator=torch.Generator().manual_seed(seed))
@@ -89,11 +97,31 @@ class ItemTextTable(nn.Module):
         rows = torch.full((int(token_ids.max()) + 1 if len(token_ids) else 1,), -1)
         rows[token_ids.long()] = torch.arange(len(token_ids))
         self.register_buffer("row_of_token", rows, persistent=False)
+        # The tag columns' non-zero entries (dense buffers: what DDP broadcasts and .to moves).
+        tag_part = text[:, self.dense_columns :]
+        where = tag_part.nonzero().T
+        self.register_buffer("tag_where", where, persistent=False)
+        self.register_buffer("tag_values", tag_part[where[0], where[1]], persistent=False)
         self._tables: dict[int, tuple[tuple, torch.Tensor]] = {}
+
+    def project_all(self) -> torch.Tensor:
+        """``proj(text)`` of every item, the tag columns as a sparse product."""
+        weight = self.proj.weight
+        d = self.dense_columns
+        if d == self.text.shape[1]:
+            return self.proj(self.text.to(weight.dtype))
+        shape = (self.text.shape[0], self.text.shape[1] - d)
+        values = self.tag_values.to(weight.dtype)
+        # nonzero() gave the indices sorted and unique: coalesced, nothing to check
+        tags = torch.sparse_coo_tensor(
+            self.tag_where, values, shape, check_invariants=False, is_coalesced=True
+        )
+        dense = F.linear(self.text[:, :d].to(weight.dtype), weight[:, :d])
+        return dense + torch.sparse.mm(tags, weight[:, d:].T)
 
     def rows(self, weight: torch.Tensor) -> torch.Tensor:
         """Each item's effective row, given the layer's weight (whose item rows are id rows)."""
-        projected = self.proj(self.text.to(self.proj.weight.dtype))
+        projected = self.project_all()
         if self.keep_ids:
             return weight.index_select(0, self.token_ids) + projected
         return projected.to(weight.dtype)
@@ -192,11 +220,13 @@ def install_item_text(
     keep_ids: bool,
     seed: int = 0,
     projection: torch.Tensor | None = None,
+    tag_columns: int = 0,
 ) -> ItemTextTable:
     """Wrap the model's input embedding and output layer (in place) so that the item tokens
     ``token_ids`` read ``proj(text)`` (``keep_ids``: plus their id rows). Tied layers stay
     tied: both wrap the same weight. ``projection``: the projection's weight (default: drawn
-    with ``seed``, see :class:`ItemTextTable`). Returns the table, whose ``proj`` is trained."""
+    with ``seed``, see :class:`ItemTextTable`). ``tag_columns``: trailing one-hot tag columns of
+    ``text``. Returns the table, whose ``proj`` is trained."""
     if item_text_of(model) is not None:
         raise ValueError("the model already has item text installed")
     embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
@@ -209,7 +239,7 @@ def install_item_text(
     vectors = torch.as_tensor(np.asarray(text), dtype=torch.float32, device=weight.device)
     ids = torch.tensor(list(token_ids), dtype=torch.long, device=weight.device)
     std = float(weight.detach().float().std())
-    table = ItemTextTable(vectors, ids, weight.shape[1], keep_ids, std, seed)
+    table = ItemTextTable(vectors, ids, weight.shape[1], keep_ids, std, seed, tag_columns)
     table.to(device=weight.device, dtype=weight.dtype)
     if projection is not None:
         with torch.no_grad():

@@ -58,6 +58,7 @@ MODEL_OPTIONS = ConfigOptions(
         "events.targets": "--event-targets",
         "index.item_text.encoder": "--item-text",
         "index.item_text.template": "--item-text-template",
+        "index.item_text.tags": "--item-text-tags",
     },
     prefixes={"index": "--index-"},
     parsers={"lora": LoraSettings.parse, "events.weights": parse_event_weights},

@@ -46,7 +46,7 @@ from lmrec.data.rows import (
     text_field,
 )
 from lmrec.data.schema import Catalog, Dataset, EventType, Interaction, Item, LoadReport
-from lmrec.data.sequences import id2item_map, name_lines, sequence_interactions
+from lmrec.data.sequences import attribute_tags, id2item_map, name_lines, sequence_interactions
 
 __all__ = [
     "DEFAULT_RATING_RANGE",
@@ -172,13 +172,16 @@ def read_sequences(
     id_map_path: StrPath | None = None,
     name: str | None = None,
     strict: bool = True,
+    attributes_path: StrPath | None = None,
 ) -> Dataset:
     """Read an S3-Rec sequence file: ``user item item ...`` per line, integer ids, in time order.
 
     Timestamps are None; ``position`` runs over the whole file, so each user's order is the file
     order. ``names_path`` holds ``key name`` lines. Its keys are the file's item ids, or, with
     ``id_map_path`` (a P5 ``datamaps.json``), the values of its ``id2item`` (ASINs). Items with no
-    name get ``name=None``.
+    name get ``name=None``. ``attributes_path``: an S3-Rec ``*_item2attributes.json`` whose
+    attribute ids become each item's ``category`` as tags (``"attribute 1|attribute 2"``, see
+    ``ItemTextConfig.tags``); items it does not list get none.
     """
     path = Path(path)
     report = LoadReport(str(path))
@@ -196,8 +199,13 @@ def read_sequences(
         id2item = id2item_map(Path(id_map_path), map_report)
         reports.append(map_report)
         names = {item: names[key] for item, key in id2item.items() if key in names}
+    tags: dict[str, str] = {}
+    if attributes_path is not None:
+        tags_report = LoadReport(str(attributes_path))
+        tags = attribute_tags(Path(attributes_path), tags_report)
+        reports.append(tags_report)
     ids = dict.fromkeys(x.item for x in interactions)
-    catalog = Catalog(Item(id=i, name=names.get(i)) for i in ids)
+    catalog = Catalog(Item(id=i, name=names.get(i), category=tags.get(i) or None) for i in ids)
     unnamed = sum(1 for item in catalog.values() if item.name is None)
     if names_path is not None and unnamed:
         logger.warning("%s: %d of %d items have no name", path, unnamed, len(catalog))

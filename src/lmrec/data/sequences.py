@@ -9,7 +9,7 @@ from lmrec.data.formats import DataFormatError, RowError, open_text, reject_row
 from lmrec.data.rows import control_character, not_empty
 from lmrec.data.schema import Interaction, LoadReport
 
-__all__ = ["id2item_map", "name_lines", "sequence_interactions"]
+__all__ = ["attribute_tags", "id2item_map", "name_lines", "sequence_interactions"]
 
 
 def sequence_interactions(path: Path, report: LoadReport, strict: bool) -> list[Interaction]:
@@ -79,3 +79,28 @@ def id2item_map(path: Path, report: LoadReport) -> dict[str, str]:
         raise ValueError(f"{path}: expected a JSON object with an 'id2item' object (datamaps.json)")
     report.rows = len(id2item)
     return {str(k): str(v) for k, v in id2item.items()}
+
+
+def attribute_tags(path: Path, report: LoadReport) -> dict[str, str]:
+    """An S3-Rec ``*_item2attributes.json`` (``{"item id": [attribute id, ...]}``, the file's item
+    ids; attribute ids without names, drawn from categories and brand) as each item's tags:
+    ``"attribute 1|attribute 2"``, for the ``category`` field (``ItemTextConfig.tags``)."""
+    with open_text(path) as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise DataFormatError(f"{path}:{error.lineno}", "invalid JSON", error.msg) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of item id -> list of attribute ids")
+    tags = {}
+    for item, attributes in data.items():
+        if not isinstance(attributes, list) or not all(
+            isinstance(a, int) and not isinstance(a, bool) for a in attributes
+        ):
+            raise ValueError(
+                f"{path}: item {item!r}: expected a list of whole-number attribute ids, "
+                f"got {json.dumps(attributes)[:80]}"
+            )
+        tags[str(item)] = "|".join(f"attribute {a}" for a in dict.fromkeys(attributes))
+    report.rows = len(tags)
+    return tags

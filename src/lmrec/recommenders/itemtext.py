@@ -91,6 +91,7 @@ class ItemTextMethods:
             keep_ids=cfg.item_representation == "ids+text",
             seed=cfg.train.seed,
             projection=projection,
+            tag_columns=embeddings.tag_columns,
         )
 
     def _save_item_text(self, out: Path) -> None:

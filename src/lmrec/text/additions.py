@@ -14,8 +14,10 @@ from lmrec.text.encoders import (
     ItemTextEmbeddings,
     encode_texts,
     item_texts,
+    keyed_texts,
     texts_hash,
     unit_rows,
+    with_tags,
 )
 from lmrec.text.tfidf import fit_tfidf
 
@@ -38,8 +40,10 @@ def extend_embeddings(
     TF-IDF is fitted again, with the same seed, on the texts it was first fitted on (which gives
     back its vocabulary and SVD basis) and the new texts are folded into that space."""
     known = list(embeddings.items)
-    texts = item_texts(Catalog(catalog[i] for i in known), embeddings.template)
-    if texts_hash(known, texts) != embeddings.text_hash:
+    tagged = embeddings.tags is not None
+    old = Catalog(catalog[i] for i in known)
+    texts = item_texts(old, embeddings.template)
+    if texts_hash(known, keyed_texts(old, embeddings.template, tagged)) != embeddings.text_hash:
         raise ValueError("the catalogue's texts are not the ones these text vectors were made from")
     added = item_texts(new, embeddings.template)
     fitted = embeddings.fitted or len(known)
@@ -48,14 +52,18 @@ def extend_embeddings(
         vectors = unit_rows(fold_in(added))
     else:
         vectors = encode_texts(added, embeddings.encoder, embeddings.seed)
+    if tagged:  # the known tags only: a tag no trained item had has no column to learn from
+        vectors = with_tags(vectors, list(new.values()), embeddings.tags)
     items = [*known, *new]
+    both = Catalog([*old.values(), *new.values()])
     return ItemTextEmbeddings(
         tuple(items),
         np.concatenate([embeddings.vectors, vectors]),
         embeddings.requested,
         embeddings.encoder,
         embeddings.template,
-        texts_hash(items, [*texts, *added]),
+        texts_hash(items, keyed_texts(both, embeddings.template, tagged)),
         embeddings.seed,
         fitted,
+        embeddings.tags,
     )
