@@ -154,3 +154,27 @@ def test_knowledge_sasrec_defaults_come_from_a_finished_grid_only(tmp_path):
     source = knowledge_models.sasrec_settings(args, tmp_path)
     assert (args.sasrec_hidden, args.sasrec_dropout, args.sasrec_lr) == (128, 0.5, 3e-3)
     assert "sasrec-grid-beauty.json" in source
+
+
+@pytest.mark.slow
+def test_cold_variants_score_every_way_on_one_saved_model(tmp_path):
+    from benchmarks.knowledge import variants
+
+    argv = ["--dataset", "shop", "--lm-epochs", "1", "--item-tags"]
+    argv += ["--model-dir", str(tmp_path / "model"), "--out", str(tmp_path)]
+    variants.main(argv)
+    first = json.loads((tmp_path / "cold-variants-shop-ids+text-tags-seed0.json").read_text())
+    assert set(first["rows"]) == {
+        "neighbours",
+        "add_items, id row of 0 nearest",
+        "add_items, id row of 1 nearest",
+        "add_items, id row of 10 nearest",
+    }
+    events = {row["cold_test_events"] for row in first["rows"].values()}
+    assert len(events) == 1 and events.pop() > 0 and not first["model_read_back"]
+    for row in first["rows"].values():
+        assert row["HR@10"] == pytest.approx(row["hits"] / row["cold_test_events"])
+    variants.main(argv)  # the saved model is read back: nothing trained, the same scores
+    again = json.loads((tmp_path / "cold-variants-shop-ids+text-tags-seed0.json").read_text())
+    assert again["model_read_back"] and again["rows"] == first["rows"]
+    assert again["fit_seconds"] == first["fit_seconds"]

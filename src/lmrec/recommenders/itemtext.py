@@ -106,11 +106,12 @@ class ItemTextMethods:
         self._install_item_text(ItemTextEmbeddings.load(src, ITEM_TEXT_STEM))
         load_item_text(self.model, src / ITEM_TEXT_FILE)
 
-    def add_items(self, items: Iterable[Item]) -> Self:
+    def add_items(self, items: Iterable[Item], neighbours: int = NEIGHBOURS) -> Self:
         """Add catalogue items after training (a text-mode model only): each gets a new id token
         whose vector is the trained projection of its own text (in ``"ids+text"`` plus an id
-        row borrowed from the :data:`NEIGHBOURS` known items nearest to it by text, weighted by
-        their cosine similarity, as no id row was learned for it). The items are in the index,
+        row borrowed from the ``neighbours`` known items nearest to it by text, weighted by
+        their cosine similarity, as no id row was learned for it; 0: a zero id row, the text
+        alone). The items are in the index,
         the trie and the catalogue at once: recommendable, and readable in histories. An item
         already known, one given twice, or one without text is an error, as is an ids-only
         model, which has no way to embed a new item (for that, see
@@ -135,9 +136,13 @@ class ItemTextMethods:
             return self
         embeddings = extend_embeddings(self.item_text, self.catalog, Catalog(new))
         known = list(self.index.items)
+        if neighbours < 0:
+            raise ValueError(f"neighbours must be 0 or more, not {neighbours}")
         weights = text_neighbour_weights(
-            embeddings.rows([i.id for i in new]), embeddings.rows(known), NEIGHBOURS
+            embeddings.rows([i.id for i in new]), embeddings.rows(known), max(neighbours, 1)
         )
+        if neighbours == 0:
+            weights.zero_()
         codes = self._new_codes([i.id for i in new])
         table = remove_item_text(self.model)
         add_id_tokens(self.tokenizer, [code[0] for code in codes.values()])
