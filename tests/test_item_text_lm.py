@@ -325,3 +325,18 @@ def test_a_model_with_tags_saves_loads_and_adds_items_with_their_tags(tmp_path):
     again.add_items([Item("i3-odd", name="thing 3", category="odd|new tag")])
     assert again.item_text.rows(["i3-odd"])[0, -3:] == pytest.approx([0, 0, 2**-0.5])
     assert "i3-odd" in {s.item for s in again.recommend([["i1", "i2"]], k=9)[0]}
+
+
+def test_add_items_id_row_from_k_neighbours_or_none():
+    rec = LMRecommender(_config("ids+text", epochs=1)).fit(_split())
+    with pytest.raises(ValueError, match="neighbours must be 0 or more, not -1"):
+        rec.add_items([Item("new", name="thing 3")], neighbours=-1)
+    assert "new" not in rec.index
+    rec.add_items([Item("like-i3", name="thing 3")], neighbours=1)
+    rec.add_items([Item("alone", name="thing 3")], neighbours=0)
+    embedding = rec.model.get_input_embeddings()
+    rows = {
+        i: embedding.embedding.weight[rec.trie.tokens(i)[0]] for i in ("alone", "like-i3", "i3")
+    }
+    assert not rows["alone"].any()  # no id row: the text alone
+    torch.testing.assert_close(rows["like-i3"], rows["i3"])  # the nearest text is i3's own
