@@ -16,7 +16,8 @@ from lmrec.data.formats import DataFormatError
 from lmrec.data.readers import read_sequences
 from lmrec.data.schema import Catalog, Item
 from lmrec.text.additions import extend_embeddings
-from lmrec.text.encoders import ItemTextConfig, ItemTextEmbeddings, embed_catalog, item_tags
+from lmrec.text.encoders import ItemTextConfig, ItemTextEmbeddings, embed_catalog
+from lmrec.text.tags import item_tags
 
 CATALOG = Catalog(
     [

