@@ -69,6 +69,13 @@ def route_ranker(
     return lambda histories: harness.items_of(rec.recommend(histories, k=10))
 
 
+def cold_scores(ranked: list[list[str]], hits: list[tuple[list[str], str]]) -> dict:
+    """HR@10, NDCG@10 and the number of hits of top-10 lists on held-out (history, target)
+    cases."""
+    scores = harness.top10_metrics(ranked, [t for _, t in hits])
+    return scores | {"hits": sum(t in r for r, (_, t) in zip(ranked, hits, strict=True))}
+
+
 def cold_row(route: str, label: str, args: argparse.Namespace, dataset: Dataset, seed: int) -> dict:
     """One route on one seed's held-out items."""
     split, cold, cases = cold_split(dataset, seed)
@@ -80,8 +87,7 @@ def cold_row(route: str, label: str, args: argparse.Namespace, dataset: Dataset,
         "recommender": label,
         "route": route,
         "seed": seed,
-        **harness.top10_metrics(ranked, [t for _, t in hits]),
-        "hits": sum(t in r for r, (_, t) in zip(ranked, hits, strict=True)),
+        **cold_scores(ranked, hits),
         "held_out_items": len(cold),
         "held_out_without_text": sum(not has_text(dataset.catalog[i], template) for i in cold),
         "cold_test_events": len(hits),

@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks import harness
 from benchmarks.coldstart import cold_split
 from benchmarks.knowledge import cli, models
-from benchmarks.knowledge.coldstart import PROTOCOL
+from benchmarks.knowledge.coldstart import PROTOCOL, cold_scores
 from lmrec.recommenders.coldstart import ColdStartRecommender
 from lmrec.recommenders.lm import LMRecommender
 from lmrec.text.additions import has_text
@@ -87,8 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             rec.add_items(new, neighbours=k)
         ranked = harness.items_of(rec.recommend([h for h, _ in hits], k=10))
-        row = harness.top10_metrics(ranked, [t for _, t in hits])
-        row["hits"] = sum(t in r for r, (_, t) in zip(ranked, hits, strict=True))
+        row = cold_scores(ranked, hits)
         saved["rows"][name] = row | {"cold_test_events": len(hits)}
         print(f"{name}: {row['hits']} hits of {len(hits)}", flush=True)
     saved |= {

@@ -127,6 +127,8 @@ class ItemTextMethods:
                 "wrap it in ColdStartRecommender (content neighbours), or train with "
                 "item_representation 'text' or 'ids+text'"
             )
+        if neighbours < 0:
+            raise ValueError(f"neighbours must be 0 or more, not {neighbours}")
         new = list(items)
         template = self.item_text.template
         taken: set[str] = set()
@@ -140,13 +142,11 @@ class ItemTextMethods:
             return self
         embeddings = extend_embeddings(self.item_text, self.catalog, Catalog(new))
         known = list(self.index.items)
-        if neighbours < 0:
-            raise ValueError(f"neighbours must be 0 or more, not {neighbours}")
-        weights = text_neighbour_weights(
-            embeddings.rows([i.id for i in new]), embeddings.rows(known), max(neighbours, 1)
-        )
-        if neighbours == 0:
-            weights.zero_()
+        if neighbours:
+            rows = embeddings.rows([i.id for i in new])
+            weights = text_neighbour_weights(rows, embeddings.rows(known), neighbours)
+        else:  # no id row: the text alone
+            weights = torch.zeros(len(new), len(known))
         codes = self._new_codes([i.id for i in new])
         table = remove_item_text(self.model)
         add_id_tokens(self.tokenizer, [code[0] for code in codes.values()])

@@ -42,16 +42,14 @@ def _tag_rows(items: Sequence[Item], vocabulary: Sequence[str]) -> np.ndarray:
     return rows
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
 def with_tags(
     text_vectors: np.ndarray, items: Sequence[Item], vocabulary: Sequence[str]
 ) -> np.ndarray:
     """Unit text vectors with the items' tag columns beside them: the two parts weigh alike
     (each of length 1/sqrt(2)) where an item has tags; an item without is its text alone."""
+    from lmrec.text.encoders import unit_rows  # encoders imports this module
+
     if not vocabulary:
         return text_vectors
-    tags = _unit(_tag_rows(items, vocabulary))
-    return _unit(np.concatenate([_unit(text_vectors), tags], axis=1))
+    tags = unit_rows(_tag_rows(items, vocabulary))
+    return unit_rows(np.concatenate([unit_rows(text_vectors), tags], axis=1))
