@@ -23,6 +23,7 @@ from lmrec.backbone.causal import is_causal
 from lmrec.decoding.trie import ItemTrie
 
 __all__ = [
+    "item_logits",
     "item_logprobs",
     "length_groups",
     "one_token_sequences",
@@ -87,15 +88,20 @@ def length_groups(
     return groups
 
 
-def item_logprobs(
+def item_logits(
     model: PreTrainedModel,
     trie: ItemTrie,
     sequences: Sequence[Sequence[int]],
     pad: int = 0,
     batch_size: int = 128,
-) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """``(rows, logp)`` per forward batch: the indices of the batch's ``sequences`` and, for
-    each, the log-probability of every item (columns in trie row order) after its last token.
+) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """``(rows, logits, norm)`` per forward batch: the indices of the batch's ``sequences``;
+    for each, the logit of every item (columns in trie row order) after its last token, a
+    tensor of its own that the caller may change; and the log of the softmax's normaliser over
+    the whole vocabulary, so that ``logits - norm[:, None]`` are the items' log-probabilities.
+    Ranking needs no log-softmax over the vocabulary: a top-k of the logits, then the
+    normaliser subtracted from k values (a seventh of a Beauty ranking pass was that
+    log-softmax's vocabulary-wide output).
 
     Rows are batched by length (:func:`length_groups`), right-padded (so plain causal
     attention, no padding mask: a real position never sees the padding after it); the output
@@ -117,11 +123,26 @@ def item_logprobs(
         with torch.no_grad():
             hidden = trunk(input_ids=input_ids.to(device), use_cache=False).last_hidden_state
             last = hidden[torch.arange(len(rows), device=device), (lengths - 1).to(device)]
-            logp = torch.log_softmax(head(last).float(), dim=-1).cpu()
-        yield (
-            rows,
-            (logp[:, first : first + len(item_tokens)] if contiguous else logp[:, item_tokens]),
+            logits = head(last).float().cpu()
+            norm = torch.logsumexp(logits, dim=-1)
+        items = (
+            logits[:, first : first + len(item_tokens)] if contiguous else logits[:, item_tokens]
         )
+        yield rows, items, norm
+
+
+def item_logprobs(
+    model: PreTrainedModel,
+    trie: ItemTrie,
+    sequences: Sequence[Sequence[int]],
+    pad: int = 0,
+    batch_size: int = 128,
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """``(rows, logp)`` per forward batch: the indices of the batch's ``sequences`` and, for
+    each, the log-probability of every item (columns in trie row order) after its last token
+    (:func:`item_logits`)."""
+    for rows, logits, norm in item_logits(model, trie, sequences, pad, batch_size):
+        yield rows, logits - norm[:, None]
 
 
 def rank_one_token_items(
@@ -140,7 +161,7 @@ def rank_one_token_items(
         raise ValueError("k must be at least 1")
     k = min(k, len(trie))
     results: list[list[tuple[str, float]]] = [[] for _ in sequences]
-    for rows, scores in item_logprobs(model, trie, sequences, pad, batch_size):
+    for rows, scores, norm in item_logits(model, trie, sequences, pad, batch_size):
         if exclude is not None:
             seen = [
                 (r, trie.row_of[x])
@@ -151,6 +172,7 @@ def rank_one_token_items(
             if seen:
                 scores[tuple(torch.tensor(seen).T)] = -math.inf
         top_scores, top_rows = scores.topk(k, dim=-1)
+        top_scores = top_scores - norm[:, None]  # log-probabilities (-inf stays -inf)
         for r, values, items in zip(rows, top_scores.tolist(), top_rows.tolist(), strict=True):
             results[r] = [
                 (trie.items[j], v) for j, v in zip(items, values, strict=True) if v != -math.inf

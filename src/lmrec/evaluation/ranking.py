@@ -83,7 +83,7 @@ def evaluate_ranking(
     exclude_seen: bool = True,
     max_users: int | None = None,
     seed: int = 0,
-    batch_size: int = 256,
+    batch_size: int = 1024,
     progress: bool = True,
 ) -> RankingReport:
     """Rank all catalogue items for every user with a ``stage`` target and score the target.
@@ -163,7 +163,7 @@ def top_k_items(
     histories: Sequence[Sequence[str]],
     k: int,
     exclude_seen: bool,
-    batch_size: int = 256,
+    batch_size: int = 1024,
     progress: bool = False,
 ) -> list[list[str]]:
     """Each history's top-``k`` item ids, ``batch_size`` histories per ``recommend`` call."""
