@@ -77,6 +77,8 @@ TIME_TO_QUALITY_KEYS = {
     "fit_seconds",
     "sequences",
     "sequences_per_second",
+    "text_encoding_seconds",
+    "sequences_per_second_with_encoding",
     "epochs_run",
     "best_epoch",
     "best_valid_ndcg10",
@@ -96,7 +98,10 @@ def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
     shared = tmp_path / "time-to-quality-sasrec-quick.partial.json"
     piece = json.loads(shared.read_text())["rows"]
     assert list(piece) == ["sasrec"]
-    result = quick_run("time_to_quality", tmp_path, "--models", "lm")
+    # The LM reads item text: its catalogue is encoded once before fit (timed) and fit reads it.
+    result = quick_run(
+        "time_to_quality", tmp_path, "--models", "lm", "--item-representation", "ids+text"
+    )
     assert not (tmp_path / "smoke-quick.partial.json").exists()
     assert json.loads(shared.read_text())["rows"] == piece  # kept for other LM variants
     assert set(result["pieces_finished"]) == {time_to_quality.SASREC, time_to_quality.LM}
@@ -118,6 +123,11 @@ def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
         reached = [e["seconds"] for e in epochs if e["valid_ndcg10"] >= target]
         assert row["seconds_to_sasrec_best_valid"] == (reached[0] if reached else None)
         assert row["sequences_per_second"] * row["fit_seconds"] == pytest.approx(row["sequences"])
+        with_encoding = row["fit_seconds"] + row["text_encoding_seconds"]
+        assert row["sequences_per_second_with_encoding"] * with_encoding == pytest.approx(
+            row["sequences"]
+        )
+        assert (row["text_encoding_seconds"] > 0) == (name == time_to_quality.LM)
         assert 0.0 <= row["test_ndcg10"] <= row["test_hr10"] <= 1.0
         assert row["users_per_second"] > 0
         assert "user history not excluded" in row["test_protocol"]
