@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lmrec.backbone.itemtext import ItemTextHead
+from lmrec.backbone.itemtext import ItemTextHead, fast_bf16
 
 __all__ = ["chunked_linear_cross_entropy", "fused_head_loss", "fuses_head"]
 
@@ -47,7 +47,9 @@ def fuses_head(model: nn.Module) -> bool:
     return type(head) in (nn.Linear, ItemTextHead) and hasattr(model, "base_model")
 
 
-def fused_head_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def fused_head_loss(
+    model: nn.Module, batch: dict[str, torch.Tensor], bf16_gradients: bool | None = None
+) -> torch.Tensor:
     """The loss :func:`lmrec.training.step.batch_loss` gives a causal batch (each example's
     mean cross-entropy over its labelled tokens, then the weight-averaged mean over examples),
     computed through :func:`chunked_linear_cross_entropy`."""
@@ -62,8 +64,9 @@ def fused_head_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.T
     coefficients = (weights / counts)[rows] / weights.sum().clamp(min=1e-8)
     head = model.get_output_embeddings()
     return chunked_linear_cross_entropy(
-        hidden[labelled], head.weight, head.bias, labels[labelled], coefficients
-    )
+        hidden[labelled], head.weight, head.bias, labels[labelled], coefficients,
+        bf16_gradients=bf16_gradients,
+    )  # fmt: skip
 
 
 def chunked_linear_cross_entropy(
@@ -73,23 +76,36 @@ def chunked_linear_cross_entropy(
     targets: torch.Tensor,
     coefficients: torch.Tensor,
     chunk: int | None = None,
+    bf16_gradients: bool | None = None,
 ) -> torch.Tensor:
     """``sum_r coefficients[r] * CE(hidden[r] @ weight.T + bias, targets[r])`` without the
     (rows, vocabulary) logits in memory at once: ``chunk`` rows at a time (default: about
-    :data:`CHUNK_ELEMENTS` logits). Differentiable in ``hidden``, ``weight`` and ``bias``."""
+    :data:`CHUNK_ELEMENTS` logits). Differentiable in ``hidden``, ``weight`` and ``bias``.
+
+    ``bf16_gradients`` (None: where the device multiplies bfloat16 natively, for float32
+    weights; :func:`~lmrec.backbone.itemtext.fast_bf16`): the two gradient products read the
+    softmax gradient, the weights and the hidden states in bfloat16 (float32 sums): a third
+    less time in them on an AVX512-BF16 CPU, gradients within bfloat16 rounding (~0.4 %). The
+    logits and the loss stay float32."""
     if chunk is None:
         chunk = max(16, CHUNK_ELEMENTS // max(1, weight.shape[0]))
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, coefficients, chunk)
+    if bf16_gradients is None:
+        bf16_gradients = weight.dtype == torch.float32 and fast_bf16(weight.device)
+    return _LinearCrossEntropy.apply(
+        hidden, weight, bias, targets, coefficients, chunk, bf16_gradients
+    )
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, coefficients, chunk):
+    def forward(ctx, hidden, weight, bias, targets, coefficients, chunk, bf16_gradients):
         wants_w, wants_b = weight.requires_grad, bias is not None and bias.requires_grad
         grad_hidden = torch.empty_like(hidden)
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if wants_w else None
         grad_bias = torch.zeros_like(bias, dtype=torch.float32) if wants_b else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        low = torch.bfloat16 if bf16_gradients else torch.float32
+        weight_low = weight.to(low)
         for start in range(0, hidden.shape[0], chunk):
             h = hidden[start : start + chunk]
             t = targets[start : start + chunk]
@@ -104,9 +120,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
             grad = logits.sub_(norm[:, None]).exp_()
             grad[torch.arange(len(t), device=grad.device), t] -= 1
             grad.mul_(c[:, None])
-            grad_hidden[start : start + chunk] = (grad @ weight.float()).to(hidden.dtype)
+            grad_low = grad.to(low)
+            grad_hidden[start : start + chunk] = (grad_low @ weight_low).to(hidden.dtype)
             if wants_w:
-                grad_weight.addmm_(grad.T, h.float())
+                grad_weight += grad_low.T @ h.to(low)
             if wants_b:
                 grad_bias += grad.sum(0)
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
@@ -122,4 +139,4 @@ class _LinearCrossEntropy(torch.autograd.Function):
             (grad_weight * grad_total).to(weight_dtype) if grad_weight is not None else None
         )
         out_bias = (grad_bias * grad_total).to(bias_dtype) if grad_bias is not None else None
-        return out_hidden, out_weight, out_bias, None, None, None
+        return out_hidden, out_weight, out_bias, None, None, None, None
