@@ -87,7 +87,12 @@ PHASES: list[tuple[str, list[tuple[str, str]]]] = [
     ),
     (
         "forward: output layer over all items + loss",
-        [("training/step.py", "batch_loss"), ("sasrec.py", "SASRecRecommender._loss")],
+        [
+            ("training/step.py", "batch_loss"),
+            ("sasrec.py", "SASRecRecommender._loss"),
+            # the chunked output layer and loss (its gradients are built here, in the forward)
+            ("training/fused.py", "_LinearCrossEntropy.forward"),
+        ],
     ),
     (
         "set-up (index, tokenizer, model, trie, training windows)",
