@@ -40,9 +40,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a file
 
@@ -112,8 +113,19 @@ def sasrec_config(args: argparse.Namespace) -> SASRecConfig:
     )
 
 
-def train_sasrec(split, args) -> tuple[SASRecRecommender, float, list[dict], int]:
-    """Fitted SASRec, its fit seconds, its epochs (cumulative seconds, NDCG) and sequences."""
+class Fitted(NamedTuple):
+    """A fitted model, its fit seconds, its epochs (cumulative seconds, NDCG), its training
+    sequences, and the seconds spent encoding its catalogue's text before ``fit`` (0 without)."""
+
+    rec: SASRecRecommender | LMRecommender
+    fit_seconds: float
+    epochs: list[dict]
+    sequences: int
+    text_encoding_seconds: float = 0.0
+
+
+def train_sasrec(split, args) -> Fitted:
+    """SASRec fitted on ``split`` (:class:`Fitted`)."""
     started = time.perf_counter()
     rec = SASRecRecommender(sasrec_config(args)).fit(split)
     fit_seconds = time.perf_counter() - started
@@ -132,7 +144,7 @@ def train_sasrec(split, args) -> tuple[SASRecRecommender, float, list[dict], int
     # A history of n items gives ceil((n - 1) / max_len) training windows (one per step row).
     max_len = rec.config.max_len
     windows = sum(-(-(len(h) - 1) // max_len) for h in split.train.values() if len(h) > 1)
-    return rec, fit_seconds, epochs, windows * len(log)
+    return Fitted(rec, fit_seconds, epochs, windows * len(log))
 
 
 def lm_config(args: argparse.Namespace):
@@ -146,16 +158,17 @@ def lm_config(args: argparse.Namespace):
     return replace(config, item_representation=args.item_representation, index=index)
 
 
-def train_lm(split, args) -> tuple[LMRecommender, float, list[dict], int]:
-    """Fitted LM, its fit seconds, its epochs (cumulative seconds, NDCG) and sequences. With
-    item text, the catalogue's text is first encoded into a fresh vector cache (timed,
-    :data:`ENCODING_SECONDS`) that ``fit`` then reads, as a refit on the same catalogue does."""
+def train_lm(split, args) -> Fitted:
+    """The LM fitted on ``split`` (:class:`Fitted`). With item text, the catalogue's text is
+    first encoded (timed) into a fresh vector cache that ``fit`` then reads, as a refit on the
+    same catalogue does."""
     config = lm_config(args)
-    with tempfile.TemporaryDirectory() as cache, _environment(CACHE_ENV, cache):
+    encoding = 0.0
+    with tempfile.TemporaryDirectory() as cache, mock.patch.dict(os.environ, {CACHE_ENV: cache}):
         if config.item_representation != "ids":
             started = time.perf_counter()
             embed_catalog(split.catalog, config.index.item_text, seed=config.index.seed)
-            ENCODING_SECONDS["lm"] = time.perf_counter() - started
+            encoding = time.perf_counter() - started
         with EpochClock() as clock:
             started = time.perf_counter()
             rec = LMRecommender(config).fit(split)
@@ -170,25 +183,7 @@ def train_lm(split, args) -> tuple[LMRecommender, float, list[dict], int]:
         {"epoch": int(r["epoch"]), "seconds": at - started, "valid_ndcg10": r["valid_ndcg10"]}
         for at, r in clock.marks
     ]
-    return rec, fit_seconds, epochs, rec.train_result.examples_seen
-
-
-ENCODING_SECONDS: dict[str, float] = {}
-"""Seconds the last LM piece spent encoding its catalogue's text before ``fit`` (see
-:func:`train_lm`)."""
-
-
-@contextmanager
-def _environment(name: str, value: str):
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+    return Fitted(rec, fit_seconds, epochs, rec.train_result.examples_seen, encoding)
 
 
 def summarize(
@@ -295,9 +290,8 @@ def markdown(result: dict) -> str:
     for name, r in rows.items():
         reached = r["seconds_to_sasrec_best_valid"]
         lines.append(
-            f"| {name} | {r['fit_seconds']:.0f} | {r.get('text_encoding_seconds', 0):.0f} "
-            f"| {r['sequences_per_second']:.0f} "
-            f"| {r.get('sequences_per_second_with_encoding', r['sequences_per_second']):.0f} "
+            f"| {name} | {r['fit_seconds']:.0f} | {r['text_encoding_seconds']:.0f} "
+            f"| {r['sequences_per_second']:.0f} | {r['sequences_per_second_with_encoding']:.0f} "
             f"| {r['best_valid_ndcg10']:.4f} ({r['best_epoch']}/{r['epochs_run']}) "
             f"| {'never' if reached is None else f'{reached:.0f}'} "
             f"| {r['test_ndcg10']:.4f} | {r['users_per_second']:.0f} |"
@@ -305,8 +299,6 @@ def markdown(result: dict) -> str:
     sasrec, lm = rows[SASREC], rows[LM]
     lines += ["", "| LM / SASRec | ratio |", "|---|---:|"]
     for key in RATIOS:
-        if key not in lm:
-            continue
         ratio = f"{lm[key] / sasrec[key]:.2f}" if lm[key] is not None and sasrec[key] else "-"
         lines.append(f"| {key} | {ratio} |")
     return "\n".join(lines) + "\n"
@@ -403,11 +395,14 @@ def add_pair_options(
 def piece(train, split, args) -> dict:
     """One model's cached row: its epochs, fit seconds, sequences and test numbers."""
     started = time.perf_counter()
-    ENCODING_SECONDS.clear()
-    rec, fit_seconds, epochs, sequences = train(split, args)
-    row = {"fit_seconds": fit_seconds, "epochs": epochs, "sequences": sequences}
-    row["text_encoding_seconds"] = ENCODING_SECONDS.get("lm", 0.0)
-    row["held_out"] = held_out_row(rec, split, args)
+    fitted = train(split, args)
+    row = {
+        "fit_seconds": fitted.fit_seconds,
+        "epochs": fitted.epochs,
+        "sequences": fitted.sequences,
+        "text_encoding_seconds": fitted.text_encoding_seconds,
+        "held_out": held_out_row(fitted.rec, split, args),
+    }
     finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return row | {
         "machine": harness.machine(),

@@ -183,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     harness.setup(args)
     started = time.perf_counter()
     split = leave_one_out_split(harness.load_sampled(args))
-    sasrec, sasrec_fit, _, sasrec_sequences = train_sasrec(split, args)
-    lm, lm_fit, _, lm_sequences = train_lm(split, args)
+    sasrec, sasrec_fit, _, sasrec_sequences, _ = train_sasrec(split, args)
+    lm, lm_fit, _, lm_sequences, _ = train_lm(split, args)
     named = rankers(sasrec, lm)
     rows = timed_top10(named, split, args)
     for name, row in rows.items():
