@@ -92,3 +92,27 @@ def test_minilm_vectors_from_the_cache_equal_freshly_encoded_ones(tmp_path, monk
     assert np.allclose(mixed, fresh_all, atol=1e-6)
     assert np.array_equal(encode_texts(texts, "minilm"), mixed)  # all from the cache now
     assert len(list((tmp_path / "item-text").glob("minilm-*.sqlite"))) == 1
+
+
+def test_malformed_or_foreign_cache_rows_are_re_encoded_and_replaced(tmp_path, monkeypatch, caplog):
+    """Rows of another width under this encoder's name, or a blob that is not float32 rows:
+    everything is encoded again and the cache holds the fresh rows afterwards."""
+    import sqlite3
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    cached_vectors(["ab", "cd"], "enc", lambda texts: np.ones((len(texts), 5)))  # 5 wide
+    encode = Counting()  # 3 wide
+    with caplog.at_level(logging.WARNING, logger=vector_cache.__name__):
+        rows = cached_vectors(["ab", "xyz"], "enc", encode)
+    assert rows.tolist() == [[2, 1, 0.5], [3, 0, 0.5]]
+    assert encode.calls == [["xyz"], ["ab", "xyz"]] and "not this encoder's" in caplog.text
+    assert cached_vectors(["ab", "xyz"], "enc", encode).tolist() == rows.tolist()
+    assert len(encode.calls) == 2  # healed: both read back
+    database = tmp_path / "item-text" / "enc.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE vectors SET vector = ? WHERE 1", (b"12345",))
+    connection.close()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=vector_cache.__name__):
+        assert cached_vectors(["ab"], "enc", encode).tolist() == [[2, 1, 0.5]]
+    assert encode.calls[2:] == [["ab"]] and "malformed cache rows" in caplog.text

@@ -75,6 +75,10 @@ def cached_vectors(
         logger.info("item text: %d of %d texts read from %s", len(found), len(distinct), path)
     if missing:
         fresh = np.asarray(encode(missing), dtype=np.float32)
+        if found and fresh.shape[1] != len(next(iter(found.values()))):
+            logger.warning("item text: cache rows in %s are not this encoder's; re-encoding", path)
+            found, missing = {}, list(dict.fromkeys(texts))
+            fresh = np.asarray(encode(missing), dtype=np.float32)
         rows = {_key(t): row for t, row in zip(missing, fresh, strict=True)}
         found.update(rows)
         try:
@@ -99,7 +103,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _read(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
-    found: dict[str, np.ndarray] = {}
+    found: dict[str, object] = {}
     connection = _connect(path)
     try:
         for start in range(0, len(keys), _QUERY_CHUNK):
@@ -107,13 +111,14 @@ def _read(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT key, vector FROM vectors WHERE key IN ({marks})"  # noqa: S608
             for key, blob in connection.execute(query, chunk):
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+                found[key] = blob
     finally:
         connection.close()
-    if len({len(v) for v in found.values()}) > 1:  # not one encoder's rows: trust none
-        logger.warning("item text: cache rows of different widths in %s; re-encoding", path)
+    widths = {len(b) if isinstance(b, bytes) else -1 for b in found.values()}
+    if len(widths) > 1 or any(w <= 0 or w % 4 for w in widths):  # not one encoder's rows
+        logger.warning("item text: malformed cache rows in %s; re-encoding", path)
         return {}
-    return found
+    return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in found.items()}
 
 
 def _write(path: Path, rows: dict[str, np.ndarray]) -> None:
@@ -121,7 +126,8 @@ def _write(path: Path, rows: dict[str, np.ndarray]) -> None:
     try:
         with connection:  # one transaction
             connection.executemany(
-                "INSERT OR IGNORE INTO vectors (key, vector) VALUES (?, ?)",
+                # REPLACE: a malformed row read earlier is overwritten by the fresh one
+                "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
                 [(k, np.ascontiguousarray(v, np.float32).tobytes()) for k, v in rows.items()],
             )
     finally:
