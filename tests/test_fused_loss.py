@@ -145,10 +145,34 @@ def test_bfloat16_gradient_products_stay_within_its_rounding_and_keep_the_loss_e
     targets = torch.randint(0, 300, (50,), generator=g)
     c = torch.rand(50, generator=g)
     exact = chunked_linear_cross_entropy(hidden, weight, None, targets, c, 7, bf16_gradients=False)
-    low = chunked_linear_cross_entropy(hidden, weight, None, targets, c, 7, bf16_gradients=True)
-    assert low.item() == exact.item()  # the logits and loss are float32 either way
+    low = chunked_linear_cross_entropy(
+        hidden, weight, None, targets, c, 7, bf16_gradients=True, bf16_logits=False
+    )
+    assert low.item() == exact.item()  # float32 logits: the loss is the same
     exact_grads = torch.autograd.grad(exact, (hidden, weight))
     low_grads = torch.autograd.grad(low, (hidden, weight))
     for a, b in zip(low_grads, exact_grads, strict=True):
         assert not torch.equal(a, b)
         assert float((a - b).norm() / b.norm()) < 1e-2  # bfloat16 keeps 8 bits: ~0.4 % a value
+
+
+def test_bfloat16_logits_move_the_loss_and_gradients_by_bfloat16_rounding_only():
+    g = torch.Generator().manual_seed(4)
+    hidden = torch.randn(60, 16, generator=g, requires_grad=True)
+    weight = torch.randn(400, 16, generator=g, requires_grad=True)
+    targets = torch.randint(0, 400, (60,), generator=g)
+    c = torch.rand(60, generator=g) / 60
+    exact = chunked_linear_cross_entropy(
+        hidden, weight, None, targets, c, 9, bf16_gradients=False, bf16_logits=False
+    )
+    low = chunked_linear_cross_entropy(
+        hidden, weight, None, targets, c, 9, bf16_gradients=True, bf16_logits=True
+    )
+    reference = (F.cross_entropy(hidden @ weight.T, targets, reduction="none") * c).sum()
+    assert exact.item() == pytest.approx(reference.item(), rel=1e-6)
+    assert low.item() != exact.item()
+    assert low.item() == pytest.approx(exact.item(), rel=1e-3)
+    exact_grads = torch.autograd.grad(exact, (hidden, weight))
+    low_grads = torch.autograd.grad(low, (hidden, weight))
+    for a, b in zip(low_grads, exact_grads, strict=True):
+        assert float((a - b).norm() / b.norm()) < 1e-2
