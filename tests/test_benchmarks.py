@@ -9,11 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from bench_fixtures import quick_run
 
-from benchmarks import harness, profile_training, sequential, time_to_quality, top10_speed
+from benchmarks import (
+    harness,
+    loss_speed,
+    profile_training,
+    sequential,
+    time_to_quality,
+    top10_speed,
+)
 from benchmarks.languages import controls, models, scores, tasks
 from benchmarks.languages.summary import summarize
+from lmrec.backbone.itemtext import fast_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -157,6 +166,26 @@ def test_top10_speed_quick_path_ranks_alike_by_beam_and_in_one_pass(tmp_path):
 
 
 @pytest.mark.slow
+def test_loss_speed_quick_path_times_every_variant_against_the_float32_loss(tmp_path):
+    loss_speed.main(["--quick", "--threads", "1", "--out", str(tmp_path), "--name", "smoke"])
+    result = json.loads((tmp_path / "smoke-quick.json").read_text())
+    rows = result["variants"]
+    expected = [loss_speed.PLAIN, loss_speed.FLOAT32]
+    if fast_bf16(torch.device("cpu")):
+        expected += [loss_speed.BF16_GRADIENTS, loss_speed.BF16_ALL]
+    assert list(rows) == expected
+    assert rows[loss_speed.FLOAT32]["loss_difference"] == 0.0
+    assert rows[loss_speed.FLOAT32]["weight_gradient_difference"] == 0.0
+    # the plain way computes the same loss in float32: rounding apart
+    assert rows[loss_speed.PLAIN]["loss_difference"] < 1e-5
+    assert rows[loss_speed.PLAIN]["hidden_gradient_difference"] < 1e-4
+    for name, row in rows.items():
+        assert len(row["ms_per_repeat"]) == 1 and row["ms_per_step"] > 0, name
+        assert row["hidden_gradient_difference"] < 1e-2, name  # bfloat16 rounding at most
+    assert rows[loss_speed.PLAIN]["vs_plain"] == 1.0
+    assert (tmp_path / "smoke-quick.md").read_text().startswith("# Output layer + cross-entropy")
+
+
 def test_profile_training_quick_path_accounts_for_the_wall_time(tmp_path):
     result = quick_run("profile_training", tmp_path)
     sasrec, lm = result["rows"]
