@@ -81,7 +81,7 @@ def step(loss: Callable, tensors: Sequence[torch.Tensor]) -> tuple[float, torch.
     weight = weight.clone().requires_grad_()
     value = loss(hidden, weight, targets, coefficients)
     value.backward()
-    return float(value), hidden.grad, weight.grad
+    return float(value.detach()), hidden.grad, weight.grad
 
 
 def relative(a: torch.Tensor, b: torch.Tensor) -> float:
