@@ -151,6 +151,8 @@ def lm_config(args: argparse.Namespace):
     """The LM of record, reading items as ``--item-representation`` (text: the packaged
     MiniLM over the data set's template, as in :mod:`benchmarks.knowledge`)."""
     config = harness.lm_of_record(args)
+    if args.lm_seed is not None:  # another draw of the LM beside the same SASRec piece
+        config = replace(config, train=replace(config.train, seed=args.lm_seed))
     if args.item_representation == "ids":
         return config
     text = ItemTextConfig(template=TEMPLATES.get(args.dataset, DEFAULT_TEMPLATE))
@@ -254,7 +256,8 @@ def protocol(args: argparse.Namespace, split, valid_users: int) -> str:
         f"{args.batch_size}): AdamW peak {args.lr:g}, weight decay 0.01, gradient norm "
         f"clipped to 1, linear warm-up over the first 5 % of the steps of {args.epochs} "
         f"epochs, then linear decay to 0 at the end of epoch {args.epochs}; patience "
-        f"{args.patience}. Seconds are wall seconds since fit() began (set-up and validation "
+        f"{args.patience}; seed {args.seed if args.lm_seed is None else args.lm_seed}. "
+        "Seconds are wall seconds since fit() began (set-up and validation "
         "included); sequences/s = training sequences / fit seconds (SASRec: windows of up to "
         "50 targets; LM: each user's last 51 training items). With item text, the LM's "
         "catalogue text is encoded once before fit() into a fresh text-vector cache that fit() "
@@ -375,6 +378,9 @@ def add_pair_options(
     p.add_argument("--users", type=int, default=users, help="subsample this many users (0 = all)")
     p.add_argument("--sasrec-epochs", type=int, default=sasrec_epochs)
     p.add_argument("--eval-users", type=int, default=0, help="test users sampled (0 = all)")
+    p.add_argument(
+        "--lm-seed", type=int, help="the LM's seed (default: --seed, which also seeds SASRec)"
+    )
     p.add_argument(
         "--item-representation",
         choices=ITEM_REPRESENTATIONS,

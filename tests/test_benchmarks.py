@@ -101,6 +101,18 @@ TIME_TO_QUALITY_KEYS = {
 
 
 @pytest.mark.slow
+def test_time_to_quality_lm_seed_draws_another_lm_beside_the_same_sasrec_piece(tmp_path):
+    args = time_to_quality.parser().parse_args(["--seed", "3", "--out", str(tmp_path)])
+    assert time_to_quality.lm_config(args).train.seed == 3
+    other = time_to_quality.parser().parse_args(
+        ["--seed", "3", "--lm-seed", "7", "--out", str(tmp_path)]
+    )
+    assert time_to_quality.lm_config(other).train.seed == 7
+    caches = time_to_quality.piece_caches(args), time_to_quality.piece_caches(other)
+    assert caches[0]["sasrec"].path == caches[1]["sasrec"].path
+    assert caches[0]["sasrec"].settings == caches[1]["sasrec"].settings
+
+
 def test_time_to_quality_quick_path_records_consistent_times(tmp_path):
     # In two pieces: SASRec alone writes no results (the LM is missing) but keeps its row.
     assert quick_run("time_to_quality", tmp_path, "--models", "sasrec") is None
