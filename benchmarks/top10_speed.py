@@ -183,15 +183,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     harness.setup(args)
     started = time.perf_counter()
     split = leave_one_out_split(harness.load_sampled(args))
-    sasrec, sasrec_fit, _, sasrec_sequences, _ = train_sasrec(split, args)
-    lm, lm_fit, _, lm_sequences, _ = train_lm(split, args)
-    named = rankers(sasrec, lm)
+    sasrec, lm = train_sasrec(split, args), train_lm(split, args)
+    named = rankers(sasrec.rec, lm.rec)
     rows = timed_top10(named, split, args)
     for name, row in rows.items():
-        fit, sequences = (
-            (sasrec_fit, sasrec_sequences) if name == SASREC else (lm_fit, lm_sequences)
-        )
-        row |= {"fit_seconds": fit, "sequences": sequences, "sequences_per_second": sequences / fit}
+        fitted = sasrec if name == SASREC else lm
+        row |= {
+            "fit_seconds": fitted.fit_seconds,
+            "sequences": fitted.sequences,
+            "sequences_per_second": fitted.sequences / fitted.fit_seconds,
+        }
     result = {
         "command": harness.command_line(STUDY, argv),
         "machine": f"{harness.machine()}, load average {os.getloadavg()[0]:.1f} at the end",
@@ -211,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "wall_seconds": time.perf_counter() - started,
         "models": rows,
         "batch_size": args.batch_size,
-        "lm_steps": lm_step_rate(lm, split, args),
+        "lm_steps": lm_step_rate(lm.rec, split, args),
         "beam_vs_one_pass": same_lists(named, split, 500),
     }
     harness.write_results(args.out, harness.stem(args), result, markdown(result))

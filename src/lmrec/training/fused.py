@@ -115,17 +115,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         low = torch.bfloat16 if bf16_gradients else torch.float32
         weight_low = weight.to(low)
-        weight_logits = weight
-        if bf16_logits:
-            weight_logits = weight_low if bf16_gradients else weight.to(torch.bfloat16)
+        logit_dtype = torch.bfloat16 if bf16_logits else weight.dtype
+        weight_logits = weight_low if logit_dtype == low else weight.to(logit_dtype)
         for start in range(0, hidden.shape[0], chunk):
             h = hidden[start : start + chunk]
             t = targets[start : start + chunk]
             c = coefficients[start : start + chunk]
-            if bf16_logits:
-                logits = (h.to(torch.bfloat16) @ weight_logits.T).float()
-            else:
-                logits = (h @ weight.T).float()
+            logits = (h.to(logit_dtype) @ weight_logits.T).float()
             if bias is not None:
                 logits += bias.float()
             picked = logits.gather(1, t[:, None]).squeeze(1)
