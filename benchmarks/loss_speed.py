@@ -132,15 +132,27 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def positive(text: str) -> int:
+    """An integer option that must be at least 1 (a layer or a run of no size measures
+    nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.add_common_options(p, STUDY, threads=2, quick="a small layer, one repeat", data=False)
     p.set_defaults(name="loss-speed")
-    p.add_argument("--rows", type=int, default=2700, help="labelled positions in a step")
-    p.add_argument("--hidden", type=int, default=64, help="hidden width")
-    p.add_argument("--vocabulary", type=int, default=12202, help="output tokens")
-    p.add_argument("--repeats", type=int, default=5, help="interleaved timed repeats")
-    p.add_argument("--steps", type=int, default=5, help="steps per variant and repeat")
+    p.add_argument("--rows", type=positive, default=2700, help="labelled positions in a step")
+    p.add_argument("--hidden", type=positive, default=64, help="hidden width")
+    p.add_argument("--vocabulary", type=positive, default=12202, help="output tokens")
+    p.add_argument("--repeats", type=positive, default=5, help="interleaved timed repeats")
+    p.add_argument("--steps", type=positive, default=5, help="steps per variant and repeat")
     return p
 
 

@@ -198,6 +198,14 @@ def test_loss_speed_quick_path_times_every_variant_against_the_float32_loss(tmp_
     assert (tmp_path / "smoke-quick.md").read_text().startswith("# Output layer + cross-entropy")
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", "many"])
+def test_loss_speed_refuses_sizes_that_are_not_positive_integers(value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        loss_speed.parser().parse_args(["--rows", value])
+    assert stopped.value.code == 2
+    assert "argument --rows:" in capsys.readouterr().err
+
+
 def test_profile_training_quick_path_accounts_for_the_wall_time(tmp_path):
     result = quick_run("profile_training", tmp_path)
     sasrec, lm = result["rows"]
