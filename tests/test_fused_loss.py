@@ -3,13 +3,22 @@ and gradients, for LLaMA and GPT-2, with and without item text, over several chu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
+from lm_fixtures import cycle_split
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
+from lmrec.backbone import itemtext
 from lmrec.backbone.itemtext import install_item_text, item_text_of
+from lmrec.indexing import IndexConfig
+from lmrec.recommenders.lm import LMConfig, LMRecommender
+from lmrec.tasks import PromptConfig
+from lmrec.text.encoders import ItemTextConfig
 from lmrec.training import fused
+from lmrec.training.config import TrainConfig
 from lmrec.training.fused import chunked_linear_cross_entropy, fused_head_loss, fuses_head
 from lmrec.training.step import batch_loss, trims_logits
 
@@ -176,3 +185,35 @@ def test_bfloat16_logits_move_the_loss_and_gradients_by_bfloat16_rounding_only()
     low_grads = torch.autograd.grad(low, (hidden, weight))
     for a, b in zip(low_grads, exact_grads, strict=True):
         assert float((a - b).norm() / b.norm()) < 1e-2
+
+
+def _fitted_weights(monkeypatch, native_bf16: bool, float32: bool) -> dict[str, torch.Tensor]:
+    """The weights of an ids+text LLaMA fitted on a small cycle log, as if the machine did (or
+    did not) multiply bfloat16 natively, with or without ``TrainConfig.float32``."""
+    monkeypatch.setattr(itemtext, "fast_bf16", lambda device: native_bf16)
+    monkeypatch.setattr(fused, "fast_bf16", lambda device: native_bf16)
+    train = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3, patience=0, progress=False)
+    config = LMConfig(
+        model="scratch:llama-tiny",
+        index=IndexConfig(item_text=ItemTextConfig(encoder="tfidf")),
+        prompts=PromptConfig(max_history=4),
+        train=replace(train, float32=float32),
+        objective="sequence",
+        item_representation="ids+text",
+    )
+    rec = LMRecommender(config).fit(cycle_split(n_items=8, n_users=40, length=6))
+    return {n: p.detach().clone() for n, p in rec.model.named_parameters()}
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_float32_training_does_not_depend_on_the_machines_bfloat16(monkeypatch):
+    """``TrainConfig.float32`` trains, on a machine that multiplies bfloat16 natively, the
+    weights a machine without it trains; without the option the two machines differ (the
+    output layer and the item-text projection read bfloat16 on the first)."""
+    without_native = _fitted_weights(monkeypatch, native_bf16=False, float32=False)
+    asked = _fitted_weights(monkeypatch, native_bf16=True, float32=True)
+    default = _fitted_weights(monkeypatch, native_bf16=True, float32=False)
+    assert asked.keys() == without_native.keys() and len(asked) > 5
+    for name, weight in without_native.items():
+        assert torch.equal(asked[name], weight), name
+    assert any(not torch.equal(default[n], w) for n, w in without_native.items())

@@ -30,6 +30,9 @@ class TrainConfig:
     progress: show progress bars.
     log_dir: directory for TensorBoard scalars, one point per epoch: the training loss and the
         validation metric (None = none written).
+    float32: train every product in float32; by default the output layer's products and the
+        item-text projection read bfloat16 (float32 sums) where the device multiplies bfloat16
+        natively: faster, but the weights a seed trains then depend on the machine.
     """
 
     epochs: int = 10
@@ -46,6 +49,7 @@ class TrainConfig:
     checkpoint_steps: int = 0
     progress: bool = True
     log_dir: str | None = None
+    float32: bool = False
 
 
 @dataclass

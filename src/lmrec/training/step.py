@@ -20,6 +20,7 @@ from lmrec.backbone.causal import (
     separator_id,
     takes_logits_to_keep,
 )
+from lmrec.backbone.itemtext import item_text_of
 from lmrec.tasks import Example
 from lmrec.training.config import TrainConfig
 from lmrec.training.fused import fused_head_loss, fuses_head
@@ -307,13 +308,17 @@ class TrainingStep:
         # prepared model is the plain model (not under DDP): a sixth of a full Beauty step
         # less, the same loss and gradients to float rounding.
         self.fused = self.trim_logits and fuses_head(self.model)
+        # None: bfloat16 products where the device multiplies bfloat16 natively
+        self.bf16 = False if config.float32 else None
+        if (table := item_text_of(model)) is not None:
+            table.bf16_training = self.bf16
 
     def __call__(self, examples: Sequence[Example]) -> tuple[float, int]:
         """One step on ``examples``: the batch's loss and the tokens it held."""
         batch = collate_batch(self.tokenizer, examples, self.max_source_length, self.causal)
         batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
         if self.fused:
-            loss = fused_head_loss(self.model, batch)
+            loss = fused_head_loss(self.model, batch, bf16_gradients=self.bf16)
         else:
             loss = batch_loss(self.model, batch, self.causal, self.trim_logits)
         self.accelerator.backward(loss)
