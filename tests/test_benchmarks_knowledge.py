@@ -178,3 +178,18 @@ def test_cold_variants_score_every_way_on_one_saved_model(tmp_path):
     again = json.loads((tmp_path / "cold-variants-shop-ids+text-tags-seed0.json").read_text())
     assert again["model_read_back"] and again["rows"] == first["rows"]
     assert again["fit_seconds"] == first["fit_seconds"]
+
+
+def test_knowledge_lm_model_option_sets_the_lm_rows_model_only_when_given():
+    """--lm-model trains the LM rows on another model; unset, the rows train the recommended
+    one and the option stays out of the cache's settings (caches written before it resume)."""
+    from benchmarks.knowledge import cli as knowledge_cli
+    from lmrec.recommenders.presets import RECOMMENDED
+
+    given = knowledge_cli.parser().parse_args(["--lm-model", "scratch:llama-wide"])
+    unset = knowledge_cli.parser().parse_args([])
+    assert knowledge_models.lm_config(given, "ids+text", 100).model == "scratch:llama-wide"
+    assert knowledge_models.lm_config(unset, "ids", 100).model == RECOMMENDED["model"]
+    assert knowledge_cli.cache_settings(given)["lm_model"] == "scratch:llama-wide"
+    assert "lm_model" not in knowledge_cli.cache_settings(unset)
+    assert "item_tags" not in knowledge_cli.cache_settings(unset)

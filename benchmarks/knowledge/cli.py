@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lm-epochs", type=int, default=0, help="0 = presets.recommended_epochs")
     p.add_argument(
+        "--lm-model",
+        default="",
+        help="the LM rows' model (default: the recommended one, presets.RECOMMENDED), e.g. "
+        "scratch:llama-wide",
+    )
+    p.add_argument(
         "--lm-checkpoints",
         action="store_true",
         help="checkpoint each LM every epoch and resume a stopped one mid-training",
@@ -103,6 +109,17 @@ def plan(
     return main, routes, seeds, wanted
 
 
+def cache_settings(args: argparse.Namespace) -> dict:
+    """The options a cached row was computed under. The LM rows train the recommended
+    configuration: rows cached under another one are stale. Options left unset that did not
+    exist when earlier caches were written are left out, so those caches still resume."""
+    settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
+    for option in ("item_tags", "lm_model"):
+        if not settings[option]:
+            del settings[option]
+    return settings
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.quick:
@@ -114,11 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dataset = harness.load_sampled(args)
     split = leave_one_out_split(dataset)
     main_rows, routes, seeds, wanted = plan(args)
-    # The LM rows train the recommended configuration: rows cached under another one are stale.
-    settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
-    if not args.item_tags:  # off: the settings of the caches written before the option
-        del settings["item_tags"]
-    cache = harness.RowCache(args.out, harness.stem(args), settings)
+    cache = harness.RowCache(args.out, harness.stem(args), cache_settings(args))
     budget = args.rows or None
 
     def run(key: str, name: str, compute: Callable[[], dict]) -> None:

@@ -115,6 +115,7 @@ def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMCo
     size (``presets.recommended_epochs``) unless ``--lm-epochs`` says otherwise."""
     base, _ = training_base({})
     base["item_representation"] = representation
+    base["model"] = args.lm_model or base["model"]
     base["valid_exclude_seen"] = False
     text = item_text(args)
     base["index"] |= {"seed": args.seed, "item_text": {"encoder": text.encoder,

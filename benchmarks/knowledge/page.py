@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from benchmarks import harness
 from benchmarks.knowledge.measure import EXCLUDED, THIRDS
+from lmrec.recommenders.presets import RECOMMENDED
 
 SASREC = "sasrec"
 
@@ -92,7 +93,9 @@ def markdown(result: dict) -> str:
         )
         + f". SASRec: hidden {result['sasrec']['hidden']},"
         f" dropout {result['sasrec']['dropout']:g}, lr {result['sasrec']['lr']:g}, from "
-        f"{result['sasrec']['source']}. LM: the recommended configuration "
+        f"{result['sasrec']['source']}. LM: the recommended configuration"
+        + ("" if result["config"]["model"] == RECOMMENDED["model"] else " with another model")
+        + " "
         f"({result['config']['model']}, objective {result['config']['objective']}, dropout "
         f"{result['config']['dropout']}, at most {result['config']['train']['epochs']} epochs, "
         f"patience {result['config']['train']['patience']}).",

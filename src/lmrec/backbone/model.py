@@ -62,11 +62,13 @@ SCRATCH_PRESETS: dict[str, ScratchPreset] = {
         d_model=256, d_ff=1024, num_layers=4, num_heads=4, d_kv=64, vocab_size=4000
     ),
     # Decoder-only. *-small has the 8 layers that scratch:small's T5 has in its encoder and
-    # decoder together, so about its parameter count; *-tiny is for tests.
+    # decoder together, so about its parameter count; *-tiny is for tests and is the
+    # recommended model's shape; llama-wide is llama-tiny at width 128 (the tuned SASRec's).
     "gpt-tiny": replace(_TINY, architecture="gpt2"),
     "gpt-small": replace(_SMALL, num_layers=8, architecture="gpt2"),
     "llama-tiny": replace(_TINY, architecture="llama"),
     "llama-small": replace(_SMALL, num_layers=8, architecture="llama"),
+    "llama-wide": replace(_SMALL, num_layers=2, architecture="llama"),
 }
 
 
