@@ -179,17 +179,26 @@ def makers(
 
 
 def training_facts(rec: Recommender) -> dict:
-    """What a fitted model's training says about itself: epochs run and the best one, the
+    """What a fitted model's training says about itself: epochs run, the best one and its
+    validation NDCG@10 (the LM's over its sampled validation users, SASRec's over all), the
     hybrid's fusion weight."""
     if isinstance(rec, HybridRecommender):
         return {"fusion_weight": rec.weight}
     if isinstance(rec, SASRecRecommender):
         log = rec.training_log
         best = max(log, key=lambda e: e["valid_ndcg@10"])
-        return {"epochs_run": len(log), "best_epoch": int(best["epoch"])}
+        return {
+            "epochs_run": len(log),
+            "best_epoch": int(best["epoch"]),
+            "best_valid_ndcg10": float(best["valid_ndcg@10"]),
+        }
     if isinstance(rec, LMRecommender):
         result = rec.train_result
-        return {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch}
+        return {
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "best_valid_ndcg10": result.best_valid_ndcg10,
+        }
     return {}
 
 
