@@ -29,9 +29,9 @@ class LMConfig:
     """Everything that defines a language-model recommender.
 
     model: ``scratch:tiny|small|base`` (a T5 built from a config, tokenizer trained on the
-        data), ``scratch:gpt-tiny|gpt-small|llama-tiny|llama-small`` (decoder-only, likewise),
-        a hub name such as ``t5-small`` or ``gpt2``, or a local model directory. Encoder-decoder
-        or decoder-only follows the checkpoint's config (``is_encoder_decoder``).
+        data), ``scratch:gpt-tiny|gpt-small|llama-tiny|llama-small|llama-wide`` (decoder-only,
+        likewise), a hub name such as ``t5-small`` or ``gpt2``, or a local model directory.
+        Encoder-decoder or decoder-only follows the checkpoint's config (``is_encoder_decoder``).
     index: how items become id tokens.
     prompts: how prompts are written.
     train: fine-tuning settings.

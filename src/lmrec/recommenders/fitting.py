@@ -258,8 +258,8 @@ class LMFitting:
         if cfg.objective == "sequence" and not is_causal(self.model):
             raise ValueError(
                 f"objective='sequence' needs a decoder-only model ({cfg.model} is an "
-                "encoder-decoder): use scratch:gpt-tiny|gpt-small|llama-tiny|llama-small or a "
-                "causal checkpoint"
+                "encoder-decoder): use scratch:gpt-tiny|gpt-small|llama-tiny|llama-small|"
+                "llama-wide or a causal checkpoint"
             )
         self.trie = ItemTrie.from_index(index, self.tokenizer)
         self._install_item_text()
