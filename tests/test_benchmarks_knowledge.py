@@ -180,9 +180,10 @@ def test_cold_variants_score_every_way_on_one_saved_model(tmp_path):
     assert again["fit_seconds"] == first["fit_seconds"]
 
 
-def test_knowledge_lm_model_option_sets_the_lm_rows_model_only_when_given():
-    """--lm-model trains the LM rows on another model; unset, the rows train the recommended
-    one and the option stays out of the cache's settings (caches written before it resume)."""
+def test_knowledge_lm_options_change_the_lm_rows_only_when_given():
+    """--lm-model trains the LM rows on another model, --lm-patience with another patience
+    (0 too); unset, the rows train the recommended configuration and the options stay out of
+    the cache's settings (caches written before them resume)."""
     from benchmarks.knowledge import cli as knowledge_cli
     from lmrec.recommenders.presets import RECOMMENDED
 
@@ -193,3 +194,8 @@ def test_knowledge_lm_model_option_sets_the_lm_rows_model_only_when_given():
     assert knowledge_cli.cache_settings(given)["lm_model"] == "scratch:llama-wide"
     assert "lm_model" not in knowledge_cli.cache_settings(unset)
     assert "item_tags" not in knowledge_cli.cache_settings(unset)
+    assert "lm_patience" not in knowledge_cli.cache_settings(unset)
+    stopped = knowledge_cli.parser().parse_args(["--lm-patience", "0"])
+    assert knowledge_models.lm_config(stopped, "ids+text", 100).train.patience == 0
+    assert knowledge_models.lm_config(unset, "ids+text", 100).train.patience == 20
+    assert knowledge_cli.cache_settings(stopped)["lm_patience"] == 0

@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lm-epochs", type=int, default=0, help="0 = presets.recommended_epochs")
     p.add_argument(
+        "--lm-patience",
+        type=int,
+        help="the LM rows' early-stopping patience in validations (0 = run every epoch and keep "
+        "the best; default: the recommended configuration's)",
+    )
+    p.add_argument(
         "--lm-model",
         default="",
         help="the LM rows' model (default: the recommended one, presets.RECOMMENDED), e.g. "
@@ -114,8 +120,8 @@ def cache_settings(args: argparse.Namespace) -> dict:
     configuration: rows cached under another one are stale. Options left unset that did not
     exist when earlier caches were written are left out, so those caches still resume."""
     settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
-    for option in ("item_tags", "lm_model"):
-        if not settings[option]:
+    for option in ("item_tags", "lm_model", "lm_patience"):
+        if settings[option] is None or settings[option] is False or settings[option] == "":
             del settings[option]
     return settings
 

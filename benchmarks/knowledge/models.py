@@ -126,6 +126,8 @@ def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMCo
         "seed": args.seed,
         "progress": False,
     }
+    if args.lm_patience is not None:
+        base["train"]["patience"] = args.lm_patience
     return from_dict(LMConfig, base)
 
 
