@@ -251,7 +251,9 @@ FLAGS_ADDED = {
     # Issue 25: the run's record and the refit.
     "--evaluate --keep-checkpoints --log-dir --refit "
     # Issue 24: item text in the LM's item representation, and the category field as tags.
-    "--item-representation --item-text-tags",
+    "--item-representation --item-text-tags "
+    # Issue 23: every training product in float32 (TrainConfig.float32).
+    "--float32",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }
