@@ -182,20 +182,25 @@ def test_cold_variants_score_every_way_on_one_saved_model(tmp_path):
 
 def test_knowledge_lm_options_change_the_lm_rows_only_when_given():
     """--lm-model trains the LM rows on another model, --lm-patience with another patience
-    (0 too); unset, the rows train the recommended configuration and the options stay out of
-    the cache's settings (caches written before them resume)."""
+    (0 too); unset, the rows train the recommended configuration, with its patience for the
+    log's size, and the options stay out of the cache's settings where the rows are those
+    caches written before them hold (the small-log patience)."""
     from benchmarks.knowledge import cli as knowledge_cli
-    from lmrec.recommenders.presets import RECOMMENDED
+    from lmrec.recommenders.presets import RECOMMENDED, SMALL_LOG_USERS
 
+    small, large = SMALL_LOG_USERS - 1, SMALL_LOG_USERS
     given = knowledge_cli.parser().parse_args(["--lm-model", "scratch:llama-wide"])
     unset = knowledge_cli.parser().parse_args([])
     assert knowledge_models.lm_config(given, "ids+text", 100).model == "scratch:llama-wide"
     assert knowledge_models.lm_config(unset, "ids", 100).model == RECOMMENDED["model"]
-    assert knowledge_cli.cache_settings(given)["lm_model"] == "scratch:llama-wide"
-    assert "lm_model" not in knowledge_cli.cache_settings(unset)
-    assert "item_tags" not in knowledge_cli.cache_settings(unset)
-    assert "lm_patience" not in knowledge_cli.cache_settings(unset)
+    assert knowledge_cli.cache_settings(given, small)["lm_model"] == "scratch:llama-wide"
+    for option in ("lm_model", "item_tags", "lm_patience"):
+        assert option not in knowledge_cli.cache_settings(unset, small)
+    assert knowledge_models.lm_config(unset, "ids+text", small).train.patience == 20
+    assert knowledge_models.lm_config(unset, "ids+text", large).train.patience == 0
+    assert knowledge_cli.cache_settings(unset, large)["lm_patience"] == 0
     stopped = knowledge_cli.parser().parse_args(["--lm-patience", "0"])
-    assert knowledge_models.lm_config(stopped, "ids+text", 100).train.patience == 0
-    assert knowledge_models.lm_config(unset, "ids+text", 100).train.patience == 20
-    assert knowledge_cli.cache_settings(stopped)["lm_patience"] == 0
+    assert knowledge_models.lm_config(stopped, "ids+text", small).train.patience == 0
+    assert knowledge_cli.cache_settings(stopped, small)["lm_patience"] == 0
+    settings = knowledge_cli.cache_settings
+    assert settings(stopped, large) == settings(unset, large)

@@ -115,11 +115,15 @@ def plan(
     return main, routes, seeds, wanted
 
 
-def cache_settings(args: argparse.Namespace) -> dict:
-    """The options a cached row was computed under. The LM rows train the recommended
-    configuration: rows cached under another one are stale. Options left unset that did not
-    exist when earlier caches were written are left out, so those caches still resume."""
+def cache_settings(args: argparse.Namespace, users: int) -> dict:
+    """The options a cached row was computed under, for a log of ``users`` training users. The
+    LM rows train the recommended configuration: rows cached under another one are stale; so
+    are rows cached under another patience (``--lm-patience``, or the recommended one for the
+    log's size where it is not the configuration's own). Options left unset that did not exist
+    when earlier caches were written are left out, so those caches still resume."""
     settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
+    patience = models.lm_patience(args, users)
+    settings["lm_patience"] = None if patience == RECOMMENDED["train"]["patience"] else patience
     for option in ("item_tags", "lm_model", "lm_patience"):
         if settings[option] is None or settings[option] is False or settings[option] == "":
             del settings[option]
@@ -137,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dataset = harness.load_sampled(args)
     split = leave_one_out_split(dataset)
     main_rows, routes, seeds, wanted = plan(args)
-    cache = harness.RowCache(args.out, harness.stem(args), cache_settings(args))
+    cache = harness.RowCache(args.out, harness.stem(args), cache_settings(args, len(split.train)))
     budget = args.rows or None
 
     def run(key: str, name: str, compute: Callable[[], dict]) -> None:

@@ -30,7 +30,7 @@ from lmrec.recommenders.coldstart import ColdStartConfig
 from lmrec.recommenders.config import LMConfig
 from lmrec.recommenders.hybrid import HybridConfig, HybridRecommender
 from lmrec.recommenders.lm import LMRecommender
-from lmrec.recommenders.presets import recommended_epochs, training_base
+from lmrec.recommenders.presets import recommended_epochs, recommended_patience, training_base
 from lmrec.text.encoders import DEFAULT_TEMPLATE, ItemTextConfig
 
 REPRESENTATIONS = {"lm-ids": "ids", "lm-text": "text", "lm-ids+text": "ids+text"}
@@ -111,8 +111,9 @@ def sasrec(args: argparse.Namespace) -> SASRecRecommender:
 
 def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMConfig:
     """The recommended configuration (``lmrec train``'s default) reading items as
-    ``representation``, validated with the history not excluded; its epochs follow the log's
-    size (``presets.recommended_epochs``) unless ``--lm-epochs`` says otherwise."""
+    ``representation``, validated with the history not excluded; its epochs and patience follow
+    the log's size (``presets.recommended_epochs``, ``recommended_patience``) unless
+    ``--lm-epochs`` or ``--lm-patience`` say otherwise."""
     base, _ = training_base({})
     base["item_representation"] = representation
     base["model"] = args.lm_model or base["model"]
@@ -126,9 +127,14 @@ def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMCo
         "seed": args.seed,
         "progress": False,
     }
-    if args.lm_patience is not None:
-        base["train"]["patience"] = args.lm_patience
+    base["train"]["patience"] = lm_patience(args, users)
     return from_dict(LMConfig, base)
+
+
+def lm_patience(args: argparse.Namespace, users: int) -> int:
+    """The LM rows' patience: ``--lm-patience``, else the recommended one for the log's size
+    (``presets.recommended_patience``)."""
+    return recommended_patience(users) if args.lm_patience is None else args.lm_patience
 
 
 def fit_lm(args: argparse.Namespace, representation: str, split: Split, key: str) -> LMRecommender:

@@ -15,10 +15,13 @@ from lmrec.recommenders.config import LMConfig
 from lmrec.recommenders.presets import (
     RECOMMENDED,
     SMALL_LOG_USERS,
+    describe_choice,
     recommended_epochs,
+    recommended_patience,
     text_share,
     training_base,
     with_item_text,
+    with_schedule,
 )
 
 
@@ -63,6 +66,25 @@ def test_options_the_recommended_configuration_reads_keep_it(asked):
 def test_epochs_follow_the_size_of_the_log():
     assert recommended_epochs(SMALL_LOG_USERS - 1) == 60
     assert recommended_epochs(SMALL_LOG_USERS) == 70
+
+
+def test_large_logs_run_every_epoch_and_keep_the_best():
+    """Patience 20 under SMALL_LOG_USERS, none from there; an option given keeps the value the
+    config has from it."""
+    assert recommended_patience(SMALL_LOG_USERS - 1) == 20
+    assert recommended_patience(SMALL_LOG_USERS) == 0
+    config = from_dict(LMConfig, training_base({})[0])
+    large = with_schedule(config, SMALL_LOG_USERS, {})
+    assert (large.train.epochs, large.train.patience) == (70, 0)
+    small = with_schedule(config, SMALL_LOG_USERS - 1, {})
+    assert (small.train.epochs, small.train.patience) == (60, 20)
+    given = replace(config, train=replace(config.train, epochs=3, patience=5))
+    asked = with_schedule(given, SMALL_LOG_USERS, {"train": {"patience": 5}})
+    assert (asked.train.epochs, asked.train.patience) == (70, 5)
+    asked = with_schedule(given, SMALL_LOG_USERS, {"train": {"epochs": 3}})
+    assert (asked.train.epochs, asked.train.patience) == (3, 0)
+    assert "70 epochs, the best kept, dropout" in describe_choice(large, None)
+    assert "at most 60 epochs, dropout" in describe_choice(small, None)
 
 
 def _train(tmp_path, *flags):

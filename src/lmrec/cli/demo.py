@@ -35,11 +35,12 @@ def demo_run(args: argparse.Namespace):
     from lmrec.cli.options import merged
     from lmrec.config import from_dict
     from lmrec.recommenders.lm import LMConfig
-    from lmrec.recommenders.presets import RECOMMENDED, recommended_epochs
+    from lmrec.recommenders.presets import RECOMMENDED, recommended_epochs, recommended_patience
 
     data = DataConfig(path=BUILTIN, first_only=True, users=args.users, data_seed=args.seed)
     epochs = args.epochs or recommended_epochs(args.users)
     train = {"epochs": epochs, "seed": args.seed, "progress": not args.quiet}
+    train["patience"] = recommended_patience(args.users)
     config = from_dict(LMConfig, merged(RECOMMENDED, {"train": train}))
     return data, config
 

@@ -5,7 +5,6 @@ nested configs walked through); ``--config`` reads a whole run from a file first
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 from lmrec.backbone.itemtext import ITEM_REPRESENTATIONS
@@ -33,9 +32,9 @@ from lmrec.recommenders.config import OBJECTIVES
 from lmrec.recommenders.lm import LMConfig
 from lmrec.recommenders.presets import (
     describe_choice,
-    recommended_epochs,
     training_base,
     with_item_text,
+    with_schedule,
 )
 from lmrec.tasks.events import parse_event_weights
 
@@ -180,9 +179,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     split = leave_one_out_split(dataset)
     if recommended:
         config = with_item_text(config, split.catalog, asked)
-    if recommended and "epochs" not in asked.get("train", {}):
-        epochs = recommended_epochs(len(split.train))
-        config = replace(config, train=replace(config.train, epochs=epochs))
+    if recommended:
+        config = with_schedule(config, len(split.train), asked)
     if main_process:
         print(dataset.describe())
         print(split.describe())

@@ -13,8 +13,8 @@ those (or naming a model, an objective or an index of one's own) keeps the P5-st
 of :class:`~lmrec.recommenders.config.LMConfig`, and :func:`training_base` says why in one
 line.
 
-Epochs follow the size of the log (:func:`recommended_epochs`); early stopping on validation
-NDCG@10 keeps the best epoch.
+Epochs and early stopping follow the size of the log (:func:`recommended_epochs`,
+:func:`recommended_patience`); the epoch with the best validation NDCG@10 is kept.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ __all__ = [
     "TEXT_SHARE",
     "describe_choice",
     "recommended_epochs",
+    "recommended_patience",
+    "with_schedule",
     "text_share",
     "training_base",
     "with_item_text",
@@ -53,7 +55,8 @@ RECOMMENDED: dict[str, Any] = {
         # Validation on up to 5,000 sampled users (one forward pass each with one-token ids, a
         # few seconds) and patience 20: on full Beauty, 1,000 users and patience 10 stopped the
         # 70-epoch schedule at epoch 31 on noise (test NDCG@10 .0365 against .0421 run to the
-        # end; NDCG@10 over 1,000 users moves by ~.005 between epochs).
+        # end; NDCG@10 over 1,000 users moves by ~.005 between epochs). From SMALL_LOG_USERS
+        # users no patience: recommended_patience.
         "patience": 20,
         "max_valid_users": 5000,
     },
@@ -90,6 +93,30 @@ def recommended_epochs(users: int) -> int:
     :data:`SMALL_LOG_USERS` (the built-in shop peaks near 60), 70 from there (full Beauty was
     still improving at 70; more would not fit a 2-core session)."""
     return 60 if users < SMALL_LOG_USERS else 70
+
+
+def recommended_patience(users: int) -> int:
+    """The recommended configuration's early-stopping patience for a log of ``users`` users:
+    20 validations under :data:`SMALL_LOG_USERS`, where the best epoch comes early (the built-in
+    shop's at 12 of 60); none from there: every planned epoch runs and the best one is kept.
+    The learning rate decays to zero over the epochs and large logs peak late in that decay
+    (full Beauty at epochs 56-62 of 70), after a plateau where one high validation score can
+    stand for 20 epochs: with seed 1, patience 20 stopped full Beauty at epoch 43 on a score
+    at epoch 23 (test NDCG@10 .0410, against .0428 run through, best epoch 62;
+    ``benchmarks/results/knowledge/knowledge-beauty-seed1*.md``)."""
+    return RECOMMENDED["train"]["patience"] if users < SMALL_LOG_USERS else 0
+
+
+def with_schedule(config: LMConfig, users: int, asked: Mapping[str, Any]) -> LMConfig:
+    """``config`` with the recommended epochs and patience for a log of ``users`` users, each
+    unless ``asked`` (the options given, nested) names it."""
+    train = asked.get("train", {})
+    schedule = {
+        "epochs": recommended_epochs(users),
+        "patience": recommended_patience(users),
+    }
+    schedule = {name: value for name, value in schedule.items() if name not in train}
+    return replace(config, train=replace(config.train, **schedule))
 
 
 def training_base(asked: Mapping[str, Any], streaming: bool = False) -> tuple[dict, str | None]:
@@ -133,7 +160,9 @@ def describe_choice(config: LMConfig, why_not: str | None, from_file: bool = Fal
     run file gives, or the P5-style one and why."""
     epochs = config.train.epochs
     plural = "s" * (epochs != 1)
-    model = f"{config.model}, objective {config.objective}, at most {epochs} epoch{plural}"
+    span = f"{epochs} epoch{plural}"
+    span = f"at most {span}" if config.train.patience else f"{span}, the best kept"
+    model = f"{config.model}, objective {config.objective}, {span}"
     if from_file:
         return f"model: {model}, as the run file says"
     if why_not is None:
