@@ -204,3 +204,19 @@ def test_knowledge_lm_options_change_the_lm_rows_only_when_given():
     assert knowledge_cli.cache_settings(stopped, small)["lm_patience"] == 0
     settings = knowledge_cli.cache_settings
     assert settings(stopped, large) == settings(unset, large)
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--lm-patience", "-1"], "-1 is negative"),
+        (["--lm-patience", "x"], "'x' is not an integer"),
+        (["--lm-model", "scratch:llama-huge"], "unknown scratch preset 'scratch:llama-huge'"),
+    ],
+)
+def test_knowledge_refuses_a_bad_lm_option_before_any_row(flags, words, capsys):
+    from benchmarks.knowledge import cli as knowledge_cli
+
+    with pytest.raises(SystemExit) as exit_:
+        knowledge_cli.parser().parse_args(flags)
+    assert exit_.value.code == 2 and words in capsys.readouterr().err

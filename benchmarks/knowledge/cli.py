@@ -27,6 +27,7 @@ from benchmarks.knowledge import coldstart, models
 from benchmarks.knowledge.measure import PROTOCOL, measure, public_thirds, test_cases, thirds
 from benchmarks.knowledge.page import markdown
 from benchmarks.sasrec_grid import point_key
+from lmrec.backbone.model import is_scratch, scratch_preset
 from lmrec.data import leave_one_out_split
 from lmrec.recommenders.presets import RECOMMENDED
 
@@ -36,6 +37,28 @@ PARTS = ("all", "main", "coldstart")
 # settings are in its row's key instead, so a grid that finishes between pieces keeps the rest.
 NOT_SETTINGS = ("models", "rows", "part", "hybrid", "cold_seeds", "cold_representations")
 NOT_SETTINGS += ("sasrec_hidden", "sasrec_dropout", "sasrec_lr", "lm_checkpoints")
+
+
+def non_negative(text: str) -> int:
+    """An integer option that must be 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def lm_model(text: str) -> str:
+    """A model name for the LM rows: a scratch preset must be a known one (checked before any
+    row trains; hub names and directories are read when the row trains)."""
+    if is_scratch(text):
+        try:
+            scratch_preset(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,12 +92,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lm-epochs", type=int, default=0, help="0 = presets.recommended_epochs")
     p.add_argument(
         "--lm-patience",
-        type=int,
+        type=non_negative,
         help="the LM rows' early-stopping patience in validations (0 = run every epoch and keep "
         "the best; default: the recommended configuration's)",
     )
     p.add_argument(
         "--lm-model",
+        type=lm_model,
         default="",
         help="the LM rows' model (default: the recommended one, presets.RECOMMENDED), e.g. "
         "scratch:llama-wide",

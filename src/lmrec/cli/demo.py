@@ -35,14 +35,13 @@ def demo_run(args: argparse.Namespace):
     from lmrec.cli.options import merged
     from lmrec.config import from_dict
     from lmrec.recommenders.lm import LMConfig
-    from lmrec.recommenders.presets import RECOMMENDED, recommended_epochs, recommended_patience
+    from lmrec.recommenders.presets import RECOMMENDED, with_schedule
 
     data = DataConfig(path=BUILTIN, first_only=True, users=args.users, data_seed=args.seed)
-    epochs = args.epochs or recommended_epochs(args.users)
-    train = {"epochs": epochs, "seed": args.seed, "progress": not args.quiet}
-    train["patience"] = recommended_patience(args.users)
-    config = from_dict(LMConfig, merged(RECOMMENDED, {"train": train}))
-    return data, config
+    train = {"seed": args.seed, "progress": not args.quiet}
+    asked = {"train": {"epochs": args.epochs}} if args.epochs else {}
+    config = from_dict(LMConfig, merged(RECOMMENDED, {"train": train | asked.get("train", {})}))
+    return data, with_schedule(config, args.users, asked)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
