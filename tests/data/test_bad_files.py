@@ -219,3 +219,49 @@ def test_a_file_in_milliseconds_is_read_as_such_with_a_log_line(
 def test_small_second_counts_are_not_milliseconds(tmp_path: Path) -> None:
     path = _write(tmp_path / "log.csv", "user,item,timestamp\nu,a,1\nu,b,1577836800\n")
     assert [x.timestamp for x in read_interactions(path).interactions] == [1.0, 1577836800.0]
+
+
+# --- broken containers and ambiguous headers ------------------------------------------------------
+
+
+def test_truncated_gzip_log_is_refused_naming_it(tmp_path: Path) -> None:
+    whole = gzip.compress(b"user,item\n" + b"u1,i1\n" * 5000)
+    path = tmp_path / "log.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    assert _refused(path) == (
+        f"{path}: not a readable gzip file: EOFError: "
+        "Compressed file ended before the end-of-stream marker was reached"
+    )
+
+
+def test_file_named_gz_that_is_not_gzip_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "seq.txt.gz"
+    path.write_bytes(b"1 1 2 3\n")
+    message = _refused(path, read_sequences)
+    assert message.startswith(f"{path}: not a readable gzip file: BadGzipFile: ")
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_column_named_twice_is_refused(tmp_path: Path, strict: bool) -> None:
+    path = _write(tmp_path / "log.csv", "user,item,user\nu1,i1,u2\n")
+    assert _refused(path, strict=strict) == f"{path}: column 'user' appears twice in the header"
+
+
+def test_unnamed_columns_may_repeat(tmp_path: Path) -> None:
+    path = _write(tmp_path / "log.csv", "user,item,,\nu1,i1,,\nu1,i2,x,y\n")
+    assert [x.item for x in read_interactions(path).interactions] == ["i1", "i2"]
+
+
+def test_corrupt_parquet_page_is_refused_after_the_rows_read(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "log.parquet"
+    table = pa.table({"user": ["u"] * 1000, "item": [f"i{k}" for k in range(1000)]})
+    pq.write_table(table, path, row_group_size=100)
+    start = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start : start + 400] = b"\x55" * 400  # the second row group's first page
+    path.write_bytes(bytes(data))
+    message = _refused(path)
+    assert message.startswith(f"{path}: cannot be read after row 100: OSError: ")
