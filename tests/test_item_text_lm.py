@@ -340,3 +340,54 @@ def test_add_items_id_row_from_k_neighbours_or_none():
     }
     assert not rows["alone"].any()  # no id row: the text alone
     torch.testing.assert_close(rows["like-i3"], rows["i3"])  # the nearest text is i3's own
+
+
+# ---------------------------------------------------------------- id dropout
+def test_id_dropout_needs_ids_and_text_and_a_share_below_one():
+    with pytest.raises(ValueError, match=r"item_id_dropout must be in \[0, 1\), not 1.0"):
+        replace(_config("ids+text"), item_id_dropout=1.0)
+    with pytest.raises(ValueError, match="item_id_dropout must be in"):
+        replace(_config("ids+text"), item_id_dropout=float("nan"))
+    for mode in ("ids", "text"):
+        words = f"needs item_representation 'ids\\+text', not '{mode}'"
+        with pytest.raises(ValueError, match=words):
+            replace(_config(mode), item_id_dropout=0.5)
+
+
+def test_id_dropout_leaves_out_the_same_id_rows_in_the_input_and_the_output():
+    """One draw per training step: an item whose id row is left out is its text alone in the
+    step's input embedding and in its output table alike; outside training, nothing is left
+    out (ranking and saving read id row + text)."""
+    config = replace(_config("ids+text", epochs=0), item_id_dropout=0.5)
+    rec = LMRecommender(config).fit(_split())
+    layer, head = rec.model.get_input_embeddings(), rec.model.get_output_embeddings()
+    table = item_text_of(rec.model)
+    ids_rows = layer.embedding.weight.detach()[table.token_ids]
+    text_rows = table.proj(table.text).detach()
+    table.bf16_training = False  # float32 products: exact comparisons
+    rec.model.train()
+    torch.manual_seed(0)
+    rows = layer(table.token_ids.unsqueeze(0))[0].detach()
+    keep = table._id_keep
+    assert 0 < int(keep.sum()) < len(keep)  # 8 items at 0.5: some of each (seeded)
+    expected = text_rows + ids_rows * keep.unsqueeze(-1)
+    assert torch.allclose(rows, expected, atol=1e-6)
+    output = head.weight[table.token_ids].detach()
+    assert torch.allclose(output, expected, atol=1e-6)
+    layer(table.token_ids.unsqueeze(0))  # the next step draws again (seeded: another draw)
+    assert not torch.equal(table._id_keep, keep)
+    rec.model.eval()
+    with torch.no_grad():
+        assert torch.allclose(head.weight[table.token_ids], text_rows + ids_rows, atol=1e-6)
+
+
+def test_a_model_trained_with_id_dropout_adds_new_items_by_their_text_alone():
+    config = replace(_config("ids+text", epochs=2), item_id_dropout=0.3)
+    rec = LMRecommender(config).fit(_split())
+    rec.add_items([Item("new", name="a brand new item")])
+    layer = rec.model.get_input_embeddings()
+    table = item_text_of(rec.model)
+    token = rec.trie.tokens("new")[0]
+    assert not layer.embedding.weight[token].any()  # no id row: the text alone
+    assert torch.allclose(layer.weight[token], table.proj(table.text[-1]), atol=1e-6)
+    assert "new" in rec.index and rec.recommend([["new"]], k=3)
