@@ -194,7 +194,7 @@ def test_knowledge_lm_options_change_the_lm_rows_only_when_given():
     assert knowledge_models.lm_config(given, "ids+text", 100).model == "scratch:llama-wide"
     assert knowledge_models.lm_config(unset, "ids", 100).model == RECOMMENDED["model"]
     assert knowledge_cli.cache_settings(given, small)["lm_model"] == "scratch:llama-wide"
-    for option in ("lm_model", "item_tags", "lm_patience", "lm_id_dropout"):
+    for option in ("lm_model", "item_tags", "lm_patience"):
         assert option not in knowledge_cli.cache_settings(unset, small)
     assert knowledge_models.lm_config(unset, "ids+text", small).train.patience == 20
     assert knowledge_models.lm_config(unset, "ids+text", large).train.patience == 0
@@ -204,11 +204,6 @@ def test_knowledge_lm_options_change_the_lm_rows_only_when_given():
     assert knowledge_cli.cache_settings(stopped, small)["lm_patience"] == 0
     settings = knowledge_cli.cache_settings
     assert settings(stopped, large) == settings(unset, large)
-    dropped = knowledge_cli.parser().parse_args(["--lm-id-dropout", "0.25"])
-    assert knowledge_cli.cache_settings(dropped, small)["lm_id_dropout"] == 0.25
-    assert knowledge_models.lm_config(dropped, "ids+text", small).item_id_dropout == 0.25
-    assert knowledge_models.lm_config(dropped, "text", small).item_id_dropout == 0
-    assert knowledge_models.lm_config(unset, "ids+text", small).item_id_dropout == 0
 
 
 @pytest.mark.parametrize(
@@ -217,8 +212,6 @@ def test_knowledge_lm_options_change_the_lm_rows_only_when_given():
         (["--lm-patience", "-1"], "-1 is negative"),
         (["--lm-patience", "x"], "'x' is not an integer"),
         (["--lm-model", "scratch:llama-huge"], "unknown scratch preset 'scratch:llama-huge'"),
-        (["--lm-id-dropout", "1"], "1.0 is not in [0, 1)"),
-        (["--lm-id-dropout", "half"], "'half' is not a number"),
     ],
 )
 def test_knowledge_refuses_a_bad_lm_option_before_any_row(flags, words, capsys):

@@ -253,9 +253,7 @@ FLAGS_ADDED = {
     # Issue 24: item text in the LM's item representation, and the category field as tags.
     "--item-representation --item-text-tags "
     # Issue 23: every training product in float32 (TrainConfig.float32).
-    "--float32 "
-    # Issue 24: id dropout beside the text (LMConfig.item_id_dropout).
-    "--item-id-dropout",
+    "--float32",
     "serve": "--history-limit --max-k --max-page --max-request-history",
     "evaluate": "--ks --split --test-after",
 }

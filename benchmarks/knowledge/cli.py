@@ -50,17 +50,6 @@ def non_negative(text: str) -> int:
     return value
 
 
-def share(text: str) -> float:
-    """A probability option in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
-    return value
-
-
 def lm_model(text: str) -> str:
     """A model name for the LM rows: a scratch preset must be a known one (checked before any
     row trains; hub names and directories are read when the row trains)."""
@@ -115,13 +104,6 @@ def parser() -> argparse.ArgumentParser:
         "scratch:llama-wide",
     )
     p.add_argument(
-        "--lm-id-dropout",
-        type=share,
-        default=0.0,
-        help="the ids+text LM rows' item_id_dropout (LMConfig; default 0: never), their "
-        "cold-start route then adding new items with no id row",
-    )
-    p.add_argument(
         "--lm-checkpoints",
         action="store_true",
         help="checkpoint each LM every epoch and resume a stopped one mid-training",
@@ -166,8 +148,6 @@ def cache_settings(args: argparse.Namespace, users: int) -> dict:
     settings = harness.settings_of(args, *NOT_SETTINGS) | {"recommended": RECOMMENDED}
     patience = models.lm_patience(args, users)
     settings["lm_patience"] = None if patience == RECOMMENDED["train"]["patience"] else patience
-    if not settings["lm_id_dropout"]:
-        del settings["lm_id_dropout"]
     for option in ("item_tags", "lm_model", "lm_patience"):
         if settings[option] is None or settings[option] is False or settings[option] == "":
             del settings[option]

@@ -117,8 +117,6 @@ def lm_config(args: argparse.Namespace, representation: str, users: int) -> LMCo
     base, _ = training_base({})
     base["item_representation"] = representation
     base["model"] = args.lm_model or base["model"]
-    if representation == "ids+text":
-        base["item_id_dropout"] = args.lm_id_dropout
     base["valid_exclude_seen"] = False
     text = item_text(args)
     base["index"] |= {"seed": args.seed, "item_text": {"encoder": text.encoder,

@@ -105,10 +105,6 @@ class ItemTextTable(nn.Module):
         self.register_buffer("tag_where", where, persistent=False)
         self.register_buffer("tag_values", tag_part[where[0], where[1]], persistent=False)
         self._tables: dict[int, tuple[tuple, torch.Tensor]] = {}
-        # id dropout (keep_ids only): while training, each item's id row is left out with this
-        # probability, one draw per step for the whole catalogue (draw_id_keep)
-        self.id_dropout = 0.0
-        self._id_keep: torch.Tensor | None = None
         # None: bfloat16 where the device multiplies it natively (see project_all)
         self.bf16_training: bool | None = None
         self._text_bf16: tuple[tuple, torch.Tensor] | None = None
@@ -148,27 +144,11 @@ class ItemTextTable(nn.Module):
             self._text_bf16 = (key, text.to(torch.bfloat16))
         return F.linear(self._text_bf16[1], weight.to(torch.bfloat16)).float()
 
-    def draw_id_keep(self) -> None:
-        """A new draw of which items keep their id row in this training step (``id_dropout``):
-        the input and the output embedding of the step read the same one."""
-        if self.keep_ids and self.id_dropout > 0:
-            draw = torch.rand(len(self.token_ids), device=self.token_ids.device)
-            self._id_keep = draw >= self.id_dropout
-
-    def _id_mask(self) -> torch.Tensor | None:
-        """The step's id-row keep mask while training with id dropout, else None."""
-        if self._id_keep is None or not (self.training and torch.is_grad_enabled()):
-            return None
-        return self._id_keep
-
     def rows(self, weight: torch.Tensor) -> torch.Tensor:
         """Each item's effective row, given the layer's weight (whose item rows are id rows)."""
         projected = self.project_all()
         if self.keep_ids:
-            ids = weight.index_select(0, self.token_ids)
-            if (keep := self._id_mask()) is not None:
-                ids = ids * keep.unsqueeze(-1).to(ids.dtype)
-            return ids + projected
+            return weight.index_select(0, self.token_ids) + projected
         return projected.to(weight.dtype)
 
     def table(self, weight: torch.Tensor) -> torch.Tensor:
@@ -207,8 +187,6 @@ class ItemTextTable(nn.Module):
         base = F.embedding(input_ids, weight, padding_idx)
         text = self.proj(self.text[row.clamp_min(0)].to(self.proj.weight.dtype))
         if self.keep_ids:
-            if (keep := self._id_mask()) is not None:
-                base = base * torch.where(is_item, keep[row.clamp_min(0)].unsqueeze(-1), True)
             return base + text * is_item
         return torch.where(is_item, text.to(base.dtype), base)
 
@@ -246,8 +224,6 @@ class ItemTextEmbedding(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         padding = self.embedding.padding_idx
         if self.training:  # only the batch's rows: the whole table costs a projection per step
-            if torch.is_grad_enabled():
-                self.items.draw_id_keep()  # a training step begins here
             return self.items.embed(input_ids, self.embedding.weight, padding)
         return F.embedding(input_ids, self.weight, padding)  # exactly the saved table's rows
 
@@ -287,15 +263,12 @@ def install_item_text(
     seed: int = 0,
     projection: torch.Tensor | None = None,
     tag_columns: int = 0,
-    id_dropout: float = 0.0,
 ) -> ItemTextTable:
     """Wrap the model's input embedding and output layer (in place) so that the item tokens
     ``token_ids`` read ``proj(text)`` (``keep_ids``: plus their id rows). Tied layers stay
     tied: both wrap the same weight. ``projection``: the projection's weight (default: drawn
     with ``seed``, see :class:`ItemTextTable`). ``tag_columns``: trailing one-hot tag columns of
-    ``text``. ``id_dropout`` (``keep_ids`` only): while training, the share of items whose
-    id row each step leaves out, so that their vector is their text alone. Returns the table,
-    whose ``proj`` is trained."""
+    ``text``. Returns the table, whose ``proj`` is trained."""
     if item_text_of(model) is not None:
         raise ValueError("the model already has item text installed")
     embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
@@ -310,7 +283,6 @@ def install_item_text(
     std = float(weight.detach().float().std())
     table = ItemTextTable(vectors, ids, weight.shape[1], keep_ids, std, seed, tag_columns)
     table.to(device=weight.device, dtype=weight.dtype)
-    table.id_dropout = id_dropout
     if projection is not None:
         with torch.no_grad():
             table.proj.weight.copy_(projection)

@@ -73,10 +73,6 @@ class LMConfig:
         the sum of both (:mod:`lmrec.backbone.itemtext`). Text modes need one-token ids (index
         ``random`` or ``sequential``, style ``single``), not with LoRA or whole-word embeddings;
         a text-mode model can take new items after training (``LMRecommender.add_items``).
-    item_id_dropout: with ``"ids+text"``, the probability that an item's id row is left out of
-        its vector in a training step (one draw per step for the whole catalogue, the input and
-        output embedding alike): the text projection then learns to stand for an item alone,
-        as a new item added without an id row does. 0 (the default) never leaves it out.
     """
 
     model: str = "scratch:small"
@@ -98,7 +94,6 @@ class LMConfig:
     tokenizer: str = "unigram"
     dropout: float | None = None
     item_representation: str = "ids"
-    item_id_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
@@ -133,13 +128,6 @@ class LMConfig:
 
     def _check_item_representation(self) -> None:
         check_item_representation(self.item_representation)
-        if not 0 <= self.item_id_dropout < 1:
-            raise ValueError(f"item_id_dropout must be in [0, 1), not {self.item_id_dropout}")
-        if self.item_id_dropout and self.item_representation != "ids+text":
-            raise ValueError(
-                "item_id_dropout leaves out id rows beside the text: it needs "
-                f"item_representation 'ids+text', not {self.item_representation!r}"
-            )
         if self.item_representation == "ids":
             return
         mode = f"item_representation={self.item_representation!r}"

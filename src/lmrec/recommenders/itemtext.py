@@ -96,7 +96,6 @@ class ItemTextMethods:
             seed=cfg.train.seed,
             projection=projection,
             tag_columns=embeddings.tag_columns,
-            id_dropout=cfg.item_id_dropout,
         )
 
     def _save_item_text(self, out: Path) -> None:
@@ -111,13 +110,12 @@ class ItemTextMethods:
         self._install_item_text(ItemTextEmbeddings.load(src, ITEM_TEXT_STEM))
         load_item_text(self.model, src / ITEM_TEXT_FILE)
 
-    def add_items(self, items: Iterable[Item], neighbours: int | None = None) -> Self:
+    def add_items(self, items: Iterable[Item], neighbours: int = NEIGHBOURS) -> Self:
         """Add catalogue items after training (a text-mode model only): each gets a new id token
         whose vector is the trained projection of its own text (in ``"ids+text"`` plus an id
         row borrowed from the ``neighbours`` known items nearest to it by text, weighted by
         their cosine similarity, as no id row was learned for it; 0: a zero id row, the text
-        alone; default: 0 for a model trained with ``item_id_dropout``, which learned to read
-        an item from its text alone, else :data:`NEIGHBOURS`). The items are in the index,
+        alone). The items are in the index,
         the trie and the catalogue at once: recommendable, and readable in histories. An item
         already known, one given twice, or one without text is an error, as is an ids-only
         model, which has no way to embed a new item (for that, see
@@ -129,8 +127,6 @@ class ItemTextMethods:
                 "wrap it in ColdStartRecommender (content neighbours), or train with "
                 "item_representation 'text' or 'ids+text'"
             )
-        if neighbours is None:
-            neighbours = 0 if self.config.item_id_dropout else NEIGHBOURS
         if neighbours < 0:
             raise ValueError(f"neighbours must be 0 or more, not {neighbours}")
         new = list(items)
