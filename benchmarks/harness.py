@@ -124,6 +124,22 @@ def load_sampled(args: argparse.Namespace) -> Dataset:
 
 
 # ---------------------------------------------------------------------------- options
+def int_at_least(minimum: int, refusal: str) -> Callable[[str], int]:
+    """An argparse type for a whole number of at least ``minimum``; a smaller one is refused
+    as ``"<value> <refusal>"``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} {refusal}")
+        return value
+
+    return parse
+
+
 def add_common_options(
     parser: argparse.ArgumentParser,
     study: str,

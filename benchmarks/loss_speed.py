@@ -132,16 +132,8 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def positive(text: str) -> int:
-    """An integer option that must be at least 1 (a layer or a run of no size measures
-    nothing)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
+# an integer option that must be at least 1 (a layer or a run of no size measures nothing)
+positive = harness.int_at_least(1, "is not a positive integer")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -39,15 +39,7 @@ NOT_SETTINGS = ("models", "rows", "part", "hybrid", "cold_seeds", "cold_represen
 NOT_SETTINGS += ("sasrec_hidden", "sasrec_dropout", "sasrec_lr", "lm_checkpoints")
 
 
-def non_negative(text: str) -> int:
-    """An integer option that must be 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+non_negative = harness.int_at_least(0, "is negative")  # an integer option of 0 or more
 
 
 def lm_model(text: str) -> str:

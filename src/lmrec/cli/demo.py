@@ -38,9 +38,9 @@ def demo_run(args: argparse.Namespace):
     from lmrec.recommenders.presets import RECOMMENDED, with_schedule
 
     data = DataConfig(path=BUILTIN, first_only=True, users=args.users, data_seed=args.seed)
-    train = {"seed": args.seed, "progress": not args.quiet}
     asked = {"train": {"epochs": args.epochs}} if args.epochs else {}
-    config = from_dict(LMConfig, merged(RECOMMENDED, {"train": train | asked.get("train", {})}))
+    train = {"seed": args.seed, "progress": not args.quiet} | asked.get("train", {})
+    config = from_dict(LMConfig, merged(RECOMMENDED, {"train": train}))
     return data, with_schedule(config, args.users, asked)
 
 
